@@ -1,0 +1,214 @@
+"""The `monitor` command line. Each verb is a thin layer over one stage module.
+
+Exit codes: 0 ok, 1 alerts firing, 2 usage/config/input error, 3 runtime failure.
+Errors are one plain line on stderr; --debug shows the traceback.
+"""
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+import duckdb
+
+from monitor import config as config_mod
+from monitor import ingest as ingest_mod
+from monitor import output, store
+from monitor.errors import ExitCode, InputError, MonitorError
+
+EPILOG_WIDTH = 100
+
+
+class Context:
+    def __init__(self, config_path: Path, debug: bool):
+        self.config_path, self.debug = config_path, debug
+        self._config = None
+
+    @property
+    def config(self) -> config_mod.Config:
+        if self._config is None:
+            self._config = config_mod.load(self.config_path)
+        return self._config
+
+    def connect(self, read_only: bool = False):
+        return store.connect(self.config.database, read_only=read_only)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"],
+                               "max_content_width": EPILOG_WIDTH})
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              envvar="MONITOR_CONFIG", default="config.toml", show_default=True,
+              help="Config file (env MONITOR_CONFIG).")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="payment-monitor")
+@click.pass_context
+def cli(click_ctx, config_path, debug):
+    """Watch payment-account ledgers for repeated small unauthorised charges.
+
+    \b
+    Example:
+      monitor init && monitor ingest && monitor status
+    """
+    click_ctx.obj = Context(config_path, debug)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_ctx
+def init(ctx: Context, force):
+    """Write a starter config.toml and create its database.
+
+    \b
+    Example:
+      monitor --config finance/config.toml init
+    """
+    path = ctx.config_path
+    if path.exists() and not force:
+        raise InputError(f"{path}: already exists; edit it, or pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(resources.files("monitor").joinpath("starter_config.toml").read_text("utf-8"),
+                    encoding="utf-8")
+    con = ctx.connect()
+    version = store.schema_version(con)
+    con.close()
+    click.echo(f"wrote {path}; database {ctx.config.database} at schema version {version}",
+               err=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--source", "source_name", help="Read the files with this configured source.")
+@output.format_option()
+@pass_ctx
+def ingest(ctx: Context, paths, source_name, fmt):
+    """Load ledger files into the database, each transaction once.
+
+    With no PATH, reads every file matched by each source's path glob. A PATH is
+    read with the source whose glob matches it (or --source), otherwise its
+    format is detected from its content. Rows that cannot be used are set
+    aside with a reason (see `monitor rejects`); the rest still load.
+
+    \b
+    Examples:
+      monitor ingest
+      monitor ingest exports/march.csv --source pcards --format json
+    """
+    planned = ingest_mod.plan(ctx.config, list(paths), source_name)
+    con = ctx.connect()
+    results = _with_progress(con, planned)
+    con.close()
+    rows = [r.as_dict() for r in results]
+    if fmt == "json":
+        keys = ("path", "source", "rows_read", "loaded", "duplicates", "rejected", "status")
+        click.echo(output.dumps({"files": [{k: r[k] for k in keys} | {"message": r["message"]}
+                                           for r in rows]}))
+    else:
+        output.emit(rows, fmt, ["path", "source", "format", "rows_read", "loaded", "duplicates",
+                                "rejected", "status"])
+    for result in results:
+        if result.message and fmt != "json":
+            prefix = "error" if result.status == "error" else "note"
+            click.echo(f"{prefix}: {_one_line(result.message)}", err=True)
+    if not planned:
+        click.echo("note: no files matched; check the path globs in [[sources]]", err=True)
+    if any(r.status == "error" for r in results):
+        sys.exit(ExitCode.USAGE)
+
+
+def _with_progress(con, planned):
+    if not sys.stderr.isatty() or len(planned) < 2:
+        return ingest_mod.ingest_all(con, planned)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    with Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), transient=True) as bar:
+        task = bar.add_task("", total=len(planned))
+
+        def step(result):
+            bar.update(task, advance=1, description=Path(result.path).name)
+        return ingest_mod.ingest_all(con, planned, on_file=step)
+
+
+@cli.command()
+@output.format_option()
+@pass_ctx
+def status(ctx: Context, fmt):
+    """Show what the database holds, per source, and files that failed.
+
+    \b
+    Example:
+      monitor status --format json
+    """
+    con = ctx.connect()
+    rows = _rows(con, store.load_query("status/sources"))
+    errors = _rows(con, "SELECT path, error, ingested_at AS at FROM files "
+                        "WHERE status = 'error' ORDER BY file_id")
+    con.close()
+    if fmt == "json":
+        click.echo(output.dumps({"database": str(ctx.config.database), "sources": rows,
+                                 "failed_files": errors}))
+        return
+    output.emit(rows, fmt, title=f"Ledger in {ctx.config.database}")
+    if errors and fmt == "table":
+        output.emit(errors, fmt, title="Files that failed")
+
+
+@cli.command()
+@click.option("--file", "file_id", type=int, help="Only rows from this file id.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@output.format_option()
+@pass_ctx
+def rejects(ctx: Context, file_id, limit, fmt):
+    """List rows set aside at ingest, with the reason and the row's text.
+
+    \b
+    Example:
+      monitor rejects --file 3 --format csv > rejects.csv
+    """
+    con = ctx.connect()
+    rows = _rows(con, store.load_query("status/rejects"), {"file_id": file_id, "limit": limit})
+    con.close()
+    output.emit(rows, fmt, ["file_id", "path", "source_row", "reason", "raw"])
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
+    cursor = con.execute(sql, params or {})
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def main(argv=None) -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    try:
+        cli.main(args=argv, prog_name="monitor", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(ExitCode.USAGE)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(ExitCode.USAGE)
+    except MonitorError as e:
+        if debug:
+            raise
+        click.echo(f"error: {_one_line(str(e))}", err=True)
+        sys.exit(e.exit_code)
+    except duckdb.Error as e:
+        if debug:
+            raise
+        click.echo(f"error: database: {_one_line(str(e))}", err=True)
+        sys.exit(ExitCode.RUNTIME)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # a bug: still one line, unless --debug
+        if debug:
+            raise
+        click.echo(f"error: internal: {type(e).__name__}: {_one_line(str(e))} "
+                   "(rerun with --debug for the traceback)", err=True)
+        sys.exit(ExitCode.RUNTIME)

@@ -1,0 +1,26 @@
+"""Errors that end a command with one plain line and a documented exit code."""
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ALERTS_FIRING = 1     # verbs that report alerts
+    USAGE = 2             # usage, config or input error
+    RUNTIME = 3           # database, mail server or other runtime failure
+
+
+class MonitorError(Exception):
+    exit_code = ExitCode.RUNTIME
+
+
+class ConfigError(MonitorError):
+    exit_code = ExitCode.USAGE
+
+
+class InputError(MonitorError):
+    """A file or row that cannot be read; the message names it and the fix."""
+    exit_code = ExitCode.USAGE
+
+
+class StoreError(MonitorError):
+    exit_code = ExitCode.RUNTIME

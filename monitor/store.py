@@ -1,0 +1,86 @@
+"""The DuckDB store: connections, versioned migrations, and the SQL file loader.
+
+All SQL lives in queries/; this module finds it by name. Migrations are
+queries/schema/NNN_name.sql, applied in order, each in its own transaction,
+and recorded in schema_migrations.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from monitor.errors import StoreError
+
+QUERIES = Path(__file__).resolve().parent.parent / "queries"
+
+
+@cache
+def load_query(name: str) -> str:
+    """The text of queries/<name>.sql, e.g. load_query('ingest/normalize')."""
+    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def migrations() -> list[tuple[int, str, Path]]:
+    found = []
+    for path in sorted((QUERIES / "schema").glob("*.sql")):
+        match = re.match(r"(\d+)_(.+)\.sql$", path.name)
+        if match:
+            found.append((int(match[1]), match[2], path))
+    return found
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the ledger; a writer also brings the schema up to date."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise StoreError(f"{path}: no database yet; run `monitor ingest` first")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise StoreError(
+                f"{path}: the database is in use by another monitor process; "
+                f"wait for it to finish or stop it ({_first_line(e)})") from None
+        raise StoreError(f"{path}: cannot open the database ({_first_line(e)})") from None
+    if not read_only:
+        migrate(con)
+    return con
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations; returns the versions applied."""
+    con.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)""")
+    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, path in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, now()])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def now() -> datetime:
+    """Naive UTC timestamp, the form every TIMESTAMP column holds."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]

@@ -1,0 +1,12 @@
+-- name: insert_rejects
+-- Finds: the staged rows normalize could not use, and sets them aside with a reason.
+-- Reads: temp table `parsed`.
+-- Parameters:
+--   $file_id  BIGINT     the file being ingested
+--   $at       TIMESTAMP  ingest time
+-- Returns: the number of rows inserted into rejected_rows.
+
+INSERT INTO rejected_rows (file_id, source_row, raw, reason, rejected_at)
+SELECT $file_id, source_row, raw, reason, $at
+FROM parsed
+WHERE reason IS NOT NULL;
