@@ -8,6 +8,7 @@ their own accounts and currencies, so they need no source configuration:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.config import Source
@@ -46,7 +47,22 @@ def implied_source(fmt: str) -> Source:
     return Source(name=fmt, format=fmt, path="", charges="positive")
 
 
-def read(path: Path, fmt: str):
-    """Rows of a bank statement as a polars DataFrame with canonical text columns."""
+@dataclass
+class StatementFile:
+    """What a bank file holds: its rows in canonical text columns (the same columns
+    monitor.ingest stages: CANONICAL_COLUMNS plus source_row), and one dict per
+    statement (account, currency, number, dates, opening/closing balances, sums)."""
+    rows: object                       # polars.DataFrame
+    statements: list[dict] = field(default_factory=list)
+
+
+def read(path: Path, fmt: str) -> StatementFile:
+    """Parse a bank statement file; raises InputError naming the file and problem."""
     raise InputError(f"{path}: {fmt} statements are not supported yet; "
                      "export the account as CSV and configure a source")
+
+
+def record_statements(con, file_id: int, statements: list[dict]) -> str:
+    """Store statement facts and balance checks inside the file's transaction;
+    returns a one-line summary such as 'balances ok (3 statements)'."""
+    return ""

@@ -46,6 +46,7 @@ class FileResult:
     rejected: int = 0
     status: str = "loaded"       # loaded | unchanged | error
     message: str = ""
+    balance: str = ""            # bank statements: balance/sequence check summary
     file_id: int | None = None
 
     def as_dict(self) -> dict:
@@ -114,8 +115,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
         if fmt in BANK_FORMATS:
             source = source or formats.implied_source(fmt)
             result.source = source.name
-        with _staged(con, path, fmt, source) as (structural_rejects, first_row):
-            _load(con, result, source, (digest, size, first_row), structural_rejects)
+        statements = []   # bank formats: one entry per statement, for balance checks
+        with _staged(con, path, fmt, source, statements) as (structural_rejects, first_row):
+            _load(con, result, source, (digest, size, first_row), structural_rejects, statements)
     except MonitorError as e:
         _record_error(con, result, str(e), path)
     except (duckdb.Error, OSError, ValueError, UnicodeError) as e:
@@ -133,7 +135,7 @@ def file_sha256(path: Path) -> tuple[str, int]:
 
 
 @contextmanager
-def _staged(con, path: Path, fmt: str, source: Source):
+def _staged(con, path: Path, fmt: str, source: Source, statements: list):
     """Fill temp table `staging`; yields the rows the reader itself could not split
     and the file row number of the first staged row (for rows without their own)."""
     cleanup = []
@@ -147,8 +149,9 @@ def _staged(con, path: Path, fmt: str, source: Source):
         elif fmt == "xlsx":
             rejects, first_row = [], _stage_excel(con, path, source)
         elif fmt in BANK_FORMATS:
-            frame = formats.read(path, fmt)
-            con.register("bank_rows", frame)
+            statement_file = formats.read(path, fmt)
+            statements.extend(statement_file.statements)
+            con.register("bank_rows", statement_file.rows)
             cleanup.append(lambda: con.unregister("bank_rows"))
             con.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM bank_rows")
             rejects, first_row = [], 1
@@ -275,7 +278,8 @@ def _stage_relation(con, relation, path: Path, source: Source) -> None:
         con.unregister("mapped_rows")
 
 
-def _load(con, result: FileResult, source: Source, file_facts, structural_rejects) -> None:
+def _load(con, result: FileResult, source: Source, file_facts, structural_rejects,
+          statements) -> None:
     digest, size, first_row = file_facts
     con.execute(load_query("ingest/macros"))
     columns = {field: source.columns.get(field, "") for field in CANONICAL_COLUMNS}
@@ -310,6 +314,8 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
         con.execute("UPDATE files SET rows_read = ?, loaded = ?, duplicates = ?, rejected = ? "
                     "WHERE file_id = ?", [result.rows_read, loaded, result.duplicates,
                                           result.rejected, file_id])
+        if statements:
+            result.balance = formats.record_statements(con, file_id, statements)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
