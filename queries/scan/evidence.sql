@@ -1,0 +1,35 @@
+-- name: evidence
+-- Finds: the charges behind each alert episode: the group's counted charges from the
+--   start of its evidence window to the firing row, at first firing and at the latest one.
+-- Reads: temp tables `episodes` and `events`.
+-- Parameters: none.
+-- Returns: temp table `episodes` gains first_evidence (txn ids at first firing) and
+--   evidence (txn ids at the latest firing).
+
+CREATE OR REPLACE TEMP TABLE episodes AS
+WITH gathered AS (
+SELECT e.detector, e.account, e.counterparty, e.initiator, e.episode,
+    list(v.txn_id ORDER BY v.day, v.txn_id) FILTER (
+        WHERE v.posted_at >= e.first_since
+          AND v.posted_at <= e.first_alert_at
+    ) AS first_evidence,
+    list(v.txn_id ORDER BY v.day, v.txn_id) FILTER (
+        WHERE v.posted_at >= e.since
+          AND v.posted_at <= e.last_alert_at
+    ) AS evidence
+FROM episodes e
+JOIN events v
+  ON v.detector = e.detector
+ AND v.account IS NOT DISTINCT FROM e.account
+ AND v.counterparty IS NOT DISTINCT FROM e.counterparty
+ AND v.initiator IS NOT DISTINCT FROM e.initiator
+ AND v.posted_at BETWEEN e.first_since AND e.last_alert_at
+GROUP BY e.detector, e.account, e.counterparty, e.initiator, e.episode
+)
+SELECT e.*, g.first_evidence, g.evidence
+FROM episodes e
+JOIN gathered g
+  ON g.detector = e.detector AND g.episode = e.episode
+ AND g.account IS NOT DISTINCT FROM e.account
+ AND g.counterparty IS NOT DISTINCT FROM e.counterparty
+ AND g.initiator IS NOT DISTINCT FROM e.initiator;
