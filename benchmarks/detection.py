@@ -81,9 +81,14 @@ def thefts(con, seed: int) -> list[dict]:
                 add(kind, card, name, start + dt.timedelta(days=4 * i + rnd.randrange(3)),
                     money(rnd.gauss(1667, 40)))
         elif kind == "existing_merchant":  # the same inside the card's busiest merchant
-            name = con.execute(
-                "SELECT counterparty FROM transactions WHERE account = ? AND posted_at < ? "
-                "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1", [card, start]).fetchone()[0]
+            busiest = None
+            while busiest is None:     # a card that already uses some merchant often
+                busiest = con.execute(
+                    "SELECT counterparty FROM transactions WHERE account = ? AND posted_at < ? "
+                    "GROUP BY 1 HAVING count(*) >= 5 ORDER BY count(*) DESC, 1 LIMIT 1",
+                    [card, start]).fetchone()
+                card = card if busiest else cards.pop()
+            name = busiest[0]
             for i in range(30):
                 add(kind, card, name, start + dt.timedelta(days=4 * i + rnd.randrange(3)),
                     money(rnd.gauss(1667, 40)))
@@ -119,11 +124,11 @@ def thefts(con, seed: int) -> list[dict]:
     return rows
 
 
-def prepare(base: Path) -> None:
+def prepare(base: Path, extra_config: str = "") -> None:
     """Ingest the real ledger once into a base database the seeds copy."""
     (base / "ledgers").mkdir(parents=True)
     shutil.copy(LEDGER, base / "ledgers" / LEDGER.name)
-    (base / "config.toml").write_text(CONFIG)
+    (base / "config.toml").write_text(CONFIG + extra_config)
     cfg = config_mod.load(base / "config.toml")
     con = store.connect(cfg.database)
     [result] = ingest.ingest_all(con, ingest.plan(cfg))
@@ -246,11 +251,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rules", action="store_true", help="also measure the simple rules")
     parser.add_argument("--show-false", type=int, default=0, help="print N false alerts")
+    parser.add_argument("--config", type=Path, help="TOML appended to the default config "
+                        "(e.g. [detectors.x] tuning); the targets are for the default config")
     args = parser.parse_args()
     if not LEDGER.exists():
         sys.exit(f"skipped: {LEDGER} is not there (needs ../shared/data/ledgers/)")
     tmp = Path(tempfile.mkdtemp(prefix="monitor-detection-"))
-    prepare(tmp / "base")
+    prepare(tmp / "base", args.config.read_text() if args.config else "")
     product, rules = [], defaultdict(list)
     false_total, rule_false = 0, defaultdict(int)
     elapsed = []

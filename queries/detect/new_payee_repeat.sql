@@ -8,6 +8,8 @@
 --   $min_charge     DECIMAL  default 500    smallest charge that counts
 --   $min_charges    INTEGER  default 2      charges needed to fire
 --   $similarity     DOUBLE   default 0.25   largest spread of the amounts, as a share of the largest
+--   $max_other_accounts INTEGER default 1   accounts that may have used the payee before (a shop many
+--                                            accounts use is not a freelancer's new payee)
 --   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
@@ -19,6 +21,7 @@ WITH counted AS (
     WHERE explained_by IS NULL
       AND abs(amount) >= $min_charge
       AND day <= pair_first_day + $new_days
+      AND payee_accounts_before <= $max_other_accounts
 ),
 windowed AS (
     SELECT *,
@@ -27,7 +30,8 @@ windowed AS (
         sum(amount) OVER w AS total,
         min(CASE WHEN amount > 0 THEN amount END) OVER w AS low,
         max(amount) OVER w AS high,
-        min(posted_at) OVER w AS first_at
+        min(posted_at) OVER w AS first_at,
+        min(day) OVER w AS first_day
     FROM counted
     WINDOW w AS (PARTITION BY account, counterparty ORDER BY day
                  RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW)
@@ -35,6 +39,7 @@ windowed AS (
 SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
     amount, currency, total AS exposure, net_charges AS charges, first_at AS since,
     CASE WHEN amount > 0 AND net_charges >= $min_charges AND total >= $tier_warning
+              AND first_day < day  -- on different days: one order split in two is not a pattern
               AND high - low <= $similarity * high THEN
         CASE WHEN total >= $tier_critical THEN 'critical'
              WHEN total >= $tier_high THEN 'high' ELSE 'warning' END

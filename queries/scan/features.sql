@@ -9,6 +9,7 @@
 --   counterparty_account, mcc, posted_at, day (days since 1970-01-01), amount, currency,
 --   explained_by (authorization reference, NULL when unexplained),
 --   pair_first_day, payee_first_day, initiator_payee_first_day,
+--   payee_accounts_before (accounts that had charged the payee before this account first did),
 --   account_charges_prior (charges in the 365 days before), account_max_prior.
 
 CREATE OR REPLACE TEMP TABLE charges AS
@@ -22,13 +23,22 @@ WITH base AS (
     FROM transactions t
     LEFT JOIN explained e USING (source, txn_id)
     WHERE t.posted_at <= $as_of
+),
+pairs AS (
+    SELECT account, counterparty, min(day) AS pair_first_day
+    FROM base GROUP BY account, counterparty
+),
+pair_history AS (   -- how many accounts had used the payee before this pair began
+    SELECT *, count(*) OVER (PARTITION BY counterparty ORDER BY pair_first_day
+                             RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS payee_accounts_before
+    FROM pairs
 )
-SELECT *,
-    min(day) OVER (PARTITION BY account, counterparty) AS pair_first_day,
-    min(day) OVER (PARTITION BY counterparty) AS payee_first_day,
-    min(day) OVER (PARTITION BY initiator, counterparty) AS initiator_payee_first_day,
-    count(*) FILTER (WHERE amount > 0) OVER account_year AS account_charges_prior,
-    coalesce(max(amount) OVER account_year, 0) AS account_max_prior
-FROM base
-WINDOW account_year AS (PARTITION BY account ORDER BY day
+SELECT b.*, p.pair_first_day,
+    min(b.day) OVER (PARTITION BY b.counterparty) AS payee_first_day,
+    min(b.day) OVER (PARTITION BY b.initiator, b.counterparty) AS initiator_payee_first_day,
+    p.payee_accounts_before,
+    count(CASE WHEN b.amount > 0 THEN 1 END) OVER account_year AS account_charges_prior,
+    coalesce(max(b.amount) OVER account_year, 0) AS account_max_prior
+FROM base b JOIN pair_history p USING (account, counterparty)
+WINDOW account_year AS (PARTITION BY b.account ORDER BY b.day
                         RANGE BETWEEN 365 PRECEDING AND 1 PRECEDING);

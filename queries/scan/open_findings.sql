@@ -1,6 +1,5 @@
 -- name: open_findings
--- Finds: the alert episodes still firing on $as_of: the group's latest counted charge
---   fires and its state has not expired.
+-- Finds: the alert episodes still in force on $as_of (their firing state has not expired).
 -- Reads: temp table `episodes`.
 -- Parameters:
 --   $as_of  DATE  the scan date
@@ -11,6 +10,6 @@ SELECT e.detector, e.severity, e.account, e.counterparty, e.initiator, e.currenc
        e.first_alert_at, e.last_alert_at AS last_charge_at, e.since, e.charges, e.exposure,
        e.evidence AS evidence_txn_ids, e.escalations
 FROM episodes e
-WHERE e.is_open AND (e.active_until IS NULL OR e.active_until >= $as_of)
+WHERE e.active_until >= $as_of
 ORDER BY CASE e.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END,
          e.exposure DESC, e.detector, e.account, e.counterparty;

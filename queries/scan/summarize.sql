@@ -1,28 +1,28 @@
 -- name: summarize
 -- Finds: alert episodes in the detectors' event rows. An episode of a group (detector,
---   account, counterparty, initiator) starts at its first firing row after a quiet one
---   (no firing row, or the previous firing state expired), and lasts while it fires.
+--   account, counterparty, initiator) starts at a firing row when the group had no firing
+--   state in force (none yet, or the last one expired: its active_until has passed), and
+--   lasts while firing rows keep it in force; a quiet row in between does not end it.
 -- Reads: temp table `events` (detector, account, counterparty, initiator, txn_id,
 --   posted_at, day, amount, currency, exposure, charges, since, severity, active_until).
 -- Parameters: none.
 -- Returns (temp table `episodes`): detector, account, counterparty, initiator, episode,
 --   currency, first_alert_at, first_severity, first_exposure, first_charges, first_since,
 --   first_txn_id, last_alert_at, severity (highest reached), exposure, charges, since,
---   last_txn_id, active_until, is_open (the group's latest row fires, in this episode),
---   escalations (LIST of {severity, at, exposure}).
+--   last_txn_id, active_until, escalations (LIST of {severity, at, exposure}).
 
 CREATE OR REPLACE TEMP TABLE episodes AS
 WITH ordered AS (
     SELECT *,
-        lag(severity) OVER g AS prev_severity,
-        lag(active_until) OVER g AS prev_until
+        max(CASE WHEN severity IS NOT NULL THEN active_until END) OVER (
+            PARTITION BY detector, account, counterparty, initiator ORDER BY day, txn_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS in_force_until
     FROM events
-    WINDOW g AS (PARTITION BY detector, account, counterparty, initiator ORDER BY day, txn_id)
 ),
 numbered AS (
     SELECT *,
         sum(CASE WHEN severity IS NOT NULL
-                  AND (prev_severity IS NULL OR prev_until < posted_at) THEN 1 ELSE 0 END)
+                  AND (in_force_until IS NULL OR in_force_until < posted_at) THEN 1 ELSE 0 END)
             OVER (PARTITION BY detector, account, counterparty, initiator ORDER BY day, txn_id
                   ROWS UNBOUNDED PRECEDING) AS episode
     FROM ordered
@@ -32,13 +32,6 @@ firing AS (
         CASE severity WHEN 'critical' THEN 3 WHEN 'high' THEN 2 ELSE 1 END AS rank
     FROM numbered
     WHERE severity IS NOT NULL AND episode > 0
-),
-latest AS (
-    SELECT detector, account, counterparty, initiator,
-           arg_max(severity IS NOT NULL, (day, txn_id)) AS last_fires,
-           max(episode) AS last_episode
-    FROM numbered
-    GROUP BY ALL
 ),
 steps AS (   -- the first row at each severity: the escalations
     SELECT detector, account, counterparty, initiator, episode, severity, rank,
@@ -61,7 +54,6 @@ SELECT f.detector, f.account, f.counterparty, f.initiator, f.episode,
     arg_max(f.since, (f.day, f.txn_id)) AS since,
     arg_max(f.txn_id, (f.day, f.txn_id)) AS last_txn_id,
     arg_max(f.active_until, (f.day, f.txn_id)) AS active_until,
-    any_value(l.last_fires AND l.last_episode = f.episode) AS is_open,
     (SELECT list({'severity': s.severity, 'at': s.at, 'exposure': s.exposure} ORDER BY s.rank)
      FROM steps s
      WHERE s.detector = f.detector AND s.episode = f.episode
@@ -69,8 +61,4 @@ SELECT f.detector, f.account, f.counterparty, f.initiator, f.episode,
        AND s.counterparty IS NOT DISTINCT FROM f.counterparty
        AND s.initiator IS NOT DISTINCT FROM f.initiator) AS escalations
 FROM firing f
-JOIN latest l ON l.detector = f.detector
-    AND l.account IS NOT DISTINCT FROM f.account
-    AND l.counterparty IS NOT DISTINCT FROM f.counterparty
-    AND l.initiator IS NOT DISTINCT FROM f.initiator
 GROUP BY f.detector, f.account, f.counterparty, f.initiator, f.episode;

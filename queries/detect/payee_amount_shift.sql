@@ -1,0 +1,82 @@
+-- name: payee_amount_shift
+-- finds: Theft hidden inside a payee the account already uses: charges far above what this
+--   account usually pays this payee, measured with a CUSUM against a baseline that ends
+--   $lag_days before each charge, so a slow theft cannot teach the baseline to accept it.
+--   One large charge alone does not fire (each charge adds at most z_cap - k): it takes a run.
+-- params:
+--   $baseline_days  INTEGER  default 365    length of the baseline
+--   $lag_days       INTEGER  default 30     the baseline ends this many days before each charge
+--   $min_history    INTEGER  default 5      baseline charges needed before the payee is judged
+--   $sd_floor_share DOUBLE   default 0.5    smallest spread, as a share of the baseline mean
+--   $k              DOUBLE   default 3.0    allowance per charge, in spreads
+--   $z_cap          DOUBLE   default 6.0    most one charge can add to the CUSUM
+--   $step_floor     DOUBLE   default -1.0   most one ordinary charge can take away (so the
+--                                            payee's usual charges in between do not hide a run)
+--   $h              DOUBLE   default 5.0    CUSUM level that fires
+--   $min_excess     DECIMAL  default 1000   money above the baseline mean needed to fire
+--   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
+--   $tier_high      DECIMAL  default 5000   exposure that escalates to high
+--   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
+-- returns: the detector event columns (see queries/scan/summarize.sql).
+-- sentence: {charges} charges to '{counterparty}' from account {account} since {since}, {exposure}, far above what this account usually pays this payee, none of them approved
+
+WITH judged AS (
+    SELECT *,
+        avg(amount) OVER b AS base_mean,
+        stddev_pop(amount) OVER b AS base_sd,
+        count(*) OVER b AS base_n
+    FROM charges
+    WHERE explained_by IS NULL AND amount > 0
+    WINDOW b AS (PARTITION BY account, counterparty ORDER BY day
+                 RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING)
+),
+scored AS (
+    SELECT *,
+        greatest($step_floor, least($z_cap, (amount - base_mean)
+              / greatest(base_sd, $sd_floor_share * base_mean, 1)) - $k) AS step,
+        row_number() OVER (PARTITION BY account, counterparty ORDER BY day, txn_id) AS seq
+    FROM judged
+    WHERE base_n >= $min_history
+),
+summed AS (
+    SELECT *,
+        sum(step) OVER run AS c,
+        sum(amount) OVER run AS cum_amount,
+        sum(amount - base_mean) OVER run AS cum_excess
+    FROM scored
+    WINDOW run AS (PARTITION BY account, counterparty ORDER BY seq ROWS UNBOUNDED PRECEDING)
+),
+floored AS (   -- CUSUM without recursion: S = C - min(0, lowest C so far)
+    SELECT *,
+        least(0, min(c) OVER run) AS c_floor
+    FROM summed
+    WINDOW run AS (PARTITION BY account, counterparty ORDER BY seq ROWS UNBOUNDED PRECEDING)
+),
+runs AS (      -- the current run starts after the last row where S was zero
+    SELECT *,
+        c - c_floor AS s,
+        coalesce(max(CASE WHEN c = c_floor THEN seq END) OVER run, 0) AS reset_seq,
+        coalesce(max(CASE WHEN c = c_floor THEN cum_amount END) OVER run, 0) AS reset_amount,
+        coalesce(max(CASE WHEN c = c_floor THEN cum_excess END) OVER run, 0) AS reset_excess
+    FROM floored
+    WINDOW run AS (PARTITION BY account, counterparty ORDER BY seq ROWS UNBOUNDED PRECEDING)
+),
+evidence AS (
+    SELECT *,
+        cum_amount - reset_amount AS run_amount,
+        cum_excess - reset_excess AS run_excess,
+        seq - reset_seq AS run_charges,
+        min(CASE WHEN seq > reset_seq THEN posted_at END) OVER (
+            PARTITION BY account, counterparty, reset_seq ORDER BY seq ROWS UNBOUNDED PRECEDING) AS run_since
+    FROM runs
+)
+SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
+    amount, currency, run_amount AS exposure, CAST(run_charges AS INTEGER) AS charges,
+    coalesce(run_since, posted_at) AS since,
+    CASE WHEN s > $h AND run_excess >= $min_excess AND run_amount >= $tier_warning THEN
+        CASE WHEN run_amount >= $tier_critical THEN 'critical'
+             WHEN run_amount >= $tier_high THEN 'high' ELSE 'warning' END
+    END AS severity,
+    posted_at + $lag_days AS active_until
+FROM evidence
+WHERE s > 0
