@@ -85,20 +85,24 @@ def load(path: Path | str | None = None, warn=None) -> Config:
 
 class _Validator:
     def __init__(self, path: Path, text: str, warn):
-        self.path, self.lines, self.warn = path, text.splitlines(), warn
+        self.path, self.warn = path, warn
+        self.lines = _key_lines(text.splitlines())
+        self.aliases = {}          # "sources.<name>." -> "sources[<index>]."
         self.base = path.resolve().parent
 
     def where(self, key: str) -> str:
-        """'file:line' of the first line that sets `key`, for messages."""
-        leaf = key.rsplit(".", 1)[-1]
-        pattern = re.compile(rf"^\s*{re.escape(leaf)}\s*=|^\s*\[+\s*{re.escape(key)}\s*\]+")
-        for number, line in enumerate(self.lines, 1):
-            if pattern.search(line):
-                return f"{self.path}:{number}"
+        """'file:line' of the line that sets `key` (or its table), for messages."""
+        for shown, indexed in self.aliases.items():
+            if key.startswith(shown):
+                key = indexed + key[len(shown):]
+        while key:
+            if key in self.lines:
+                return f"{self.path}:{self.lines[key]}"
+            key = key.rpartition(".")[0]
         return str(self.path)
 
-    def error(self, key: str, problem: str, fix: str) -> ConfigError:
-        return ConfigError(f"{self.where(key)}: {key} {problem}; {fix}")
+    def error(self, key: str, problem: str, fix: str, at: str | None = None) -> ConfigError:
+        return ConfigError(f"{self.where(at or key)}: {key} {problem}; {fix}")
 
     def unknown(self, table: dict, allowed, prefix: str) -> None:
         for key in table:
@@ -137,10 +141,11 @@ class _Validator:
             raise self.error("sources", "must be an array of tables", "write each as [[sources]]")
         sources = tuple(self.source(i, s) for i, s in enumerate(raw_sources))
         names = [s.name for s in sources]
-        for name in names:
-            if names.count(name) > 1:
+        for index, name in enumerate(names):
+            if name in names[:index]:
                 raise self.error("sources.name", f"'{name}' is used twice",
-                                 "give every [[sources]] a unique name")
+                                 "give every [[sources]] a unique name",
+                                 at=f"sources[{index}].name")
         sections = {k: data[k] for k in RESERVED_SECTIONS if k in data}
         return Config(path=self.path, database=self.base / db_path,
                       outbox=self.base / outbox_path, sources=sources, sections=sections)
@@ -156,6 +161,7 @@ class _Validator:
         if name is None:
             raise self.error(prefix + "name", "is missing", "add name = \"...\" to the [[sources]]")
         prefix = f"sources.{name}."
+        self.aliases[prefix] = f"sources[{index}]."
         fmt = self.string(table, "format", prefix + "format", default="auto", choices=FORMATS)
         path = self.string(table, "path", prefix + "path")
         if path is None:
@@ -210,3 +216,27 @@ class _Validator:
         if currency is None and "currency" not in columns:
             raise self.error(prefix + "currency", "is missing",
                              "add currency = \"GBP\" (or map a currency column)")
+
+
+def _key_lines(lines: list[str]) -> dict[str, int]:
+    """The line of each table and key, by path with array indexes
+    (sources[1].columns.amount), so a message points into the right [[sources]]."""
+    found, table, arrays = {}, "", {}
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]", text)
+        if header:
+            parts = [p.strip().strip("\"'") for p in header[2].split(".")]
+            name = ".".join(parts)
+            if header[1] == "[[":
+                arrays[name] = arrays.get(name, -1) + 1
+                table = f"{name}[{arrays[name]}]"
+            else:   # [sources.columns] belongs to the latest [[sources]]
+                head = parts[0]
+                table = ".".join([f"{head}[{arrays[head]}]" if head in arrays else head] + parts[1:])
+            found.setdefault(table, number)
+            continue
+        key = re.match(r"^([\w-]+|\"[^\"]*\"|'[^']*')\s*=", text)
+        if key:
+            found.setdefault((table + "." if table else "") + key[1].strip("\"'"), number)
+    return found
