@@ -147,8 +147,21 @@ def sentence(template: str, row: dict) -> str:
         "initiator": row.get("initiator") or "",
         "since": _day(row.get("since")),
         "exposure": f"{money(row.get('exposure'))} {currency}".strip(),
+        "scope": scope(row),
     }
     return template.format(**values)
+
+
+def scope(row: dict) -> str:
+    """Which charges a finding is about, in words: the group its detector keyed it by."""
+    account, payee, initiator = row.get("account"), row.get("counterparty"), row.get("initiator")
+    if payee and account:
+        return f"to '{payee}' from account {account}"
+    if payee:
+        return f"to '{payee}' across all accounts"
+    if initiator:
+        return f"made by {initiator}"
+    return f"on account {account}" if account else "in the ledger"
 
 
 def money(value) -> str:

@@ -5,9 +5,9 @@
 -- params:
 --   $new_days       INTEGER  default 120    days a payee counts as new for the account
 --   $window_days    INTEGER  default 60     charges are counted over this many days
---   $min_charge     DECIMAL  default 500    smallest charge that counts
+--   $min_charge     DECIMAL  default 800    smallest charge that counts
 --   $min_charges    INTEGER  default 2      charges needed to fire
---   $similarity     DOUBLE   default 0.25   largest spread of the amounts, as a share of the largest
+--   $similarity     DOUBLE   default 0.15   largest spread of the amounts, as a share of the largest
 --   $max_other_accounts INTEGER default 1   accounts that may have used the payee before (a shop many
 --                                            accounts use is not a freelancer's new payee)
 --   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning

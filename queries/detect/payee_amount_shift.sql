@@ -3,6 +3,8 @@
 --   account usually pays this payee, measured with a CUSUM against a baseline that ends
 --   $lag_days before each charge, so a slow theft cannot teach the baseline to accept it.
 --   One large charge alone does not fire (each charge adds at most z_cap - k): it takes a run.
+--   A payee the account paid often over a year ago, but not since, is judged by the
+--   account's habits.
 -- params:
 --   $baseline_days  INTEGER  default 365    length of the baseline
 --   $lag_days       INTEGER  default 30     the baseline ends this many days before each charge
@@ -14,21 +16,38 @@
 --                                            payee's usual charges in between do not hide a run)
 --   $h              DOUBLE   default 5.0    CUSUM level that fires
 --   $min_excess     DECIMAL  default 1000   money above the baseline mean needed to fire
+--   $quiet_days     INTEGER  default 180    a finding stays open this long after its last charge
 --   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges to '{counterparty}' from account {account} since {since}, {exposure}, far above what this account usually pays this payee, none of them approved
 
-WITH judged AS (
+WITH baselines AS (
     SELECT *,
-        avg(amount) OVER b AS base_mean,
-        stddev_pop(amount) OVER b AS base_sd,
-        count(*) OVER b AS base_n
+        avg(amount) OVER pair_history AS pair_mean,
+        stddev_pop(amount) OVER pair_history AS pair_sd,
+        count(*) OVER pair_history AS pair_n,
+        avg(amount) OVER account_history AS account_mean,
+        stddev_pop(amount) OVER account_history AS account_sd,
+        count(*) OVER account_history AS account_n,
+        count(*) OVER pair_ever AS pair_ever_n
     FROM charges
     WHERE explained_by IS NULL AND amount > 0
-    WINDOW b AS (PARTITION BY account, counterparty ORDER BY day
-                 RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING)
+    WINDOW pair_history AS (PARTITION BY account, counterparty ORDER BY day
+                            RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING),
+           account_history AS (PARTITION BY account ORDER BY day
+                               RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING),
+           pair_ever AS (PARTITION BY account, counterparty ORDER BY day
+                         RANGE BETWEEN UNBOUNDED PRECEDING AND $lag_days PRECEDING)
+),
+judged AS (   -- a payee the account used often long ago, but not lately, is judged by the account's habits
+    SELECT *,
+        CASE WHEN pair_n >= $min_history THEN pair_mean ELSE account_mean END AS base_mean,
+        CASE WHEN pair_n >= $min_history THEN pair_sd ELSE account_sd END AS base_sd,
+        CASE WHEN pair_n >= $min_history THEN pair_n
+             WHEN pair_ever_n >= $min_history THEN account_n ELSE 0 END AS base_n
+    FROM baselines
 ),
 scored AS (
     SELECT *,
@@ -77,6 +96,6 @@ SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted
         CASE WHEN run_amount >= $tier_critical THEN 'critical'
              WHEN run_amount >= $tier_high THEN 'high' ELSE 'warning' END
     END AS severity,
-    posted_at + $lag_days AS active_until
+    posted_at + $quiet_days AS active_until
 FROM evidence
 WHERE s > 0

@@ -6,7 +6,7 @@
 --   $window_days    INTEGER  default 60     charges are counted over this many days
 --   $min_charge     DECIMAL  default 500    smallest charge that counts
 --   $min_charges    INTEGER  default 2      charges needed to fire
---   $similarity     DOUBLE   default 0.4    largest spread of the amounts, as a share of the largest
+--   $similarity     DOUBLE   default 0.35   largest spread of the amounts, as a share of the largest
 --   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical

@@ -1,0 +1,46 @@
+-- name: below_approval_limit
+-- finds: Charges bunched just below an approval limit: several charges from one account to
+--   one payee each within $band of a round limit (500, 1,000, 2,000, 5,000 or 10,000) and
+--   under it, making up most of what the account pays that payee, as when a larger
+--   payment is split to avoid sign-off.
+-- params:
+--   $band           DOUBLE   default 0.05   how far below a limit counts, as a share of it
+--   $window_days    INTEGER  default 90     charges are counted over this many days
+--   $min_charges    INTEGER  default 3      charges just below a limit needed to fire
+--   $min_share      DOUBLE   default 0.5    ...and at least this share of the pair's charges
+--   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
+--   $tier_high      DECIMAL  default 5000   exposure that escalates to high
+--   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
+-- returns: the detector event columns (see queries/scan/summarize.sql).
+-- sentence: {charges} charges just below an approval limit to '{counterparty}' from account {account} since {since}, {exposure}, none of them approved
+
+WITH flagged AS (
+    SELECT c.*,
+        CASE WHEN EXISTS (
+            SELECT 1 FROM (VALUES (500), (1000), (2000), (5000), (10000)) AS limits(approval_limit)
+            WHERE c.amount < limits.approval_limit
+              AND c.amount >= limits.approval_limit * (1 - $band)) THEN 1 ELSE 0 END AS is_near
+    FROM charges c
+    WHERE c.explained_by IS NULL AND c.amount > 0
+),
+windowed AS (
+    SELECT *,
+        sum(is_near) OVER w AS n,
+        count(*) OVER w AS all_n,
+        sum(is_near * amount) OVER w AS total,
+        min(CASE WHEN is_near = 1 THEN day END) OVER w AS first_day,
+        min(CASE WHEN is_near = 1 THEN posted_at END) OVER w AS first_at
+    FROM flagged
+    WINDOW w AS (PARTITION BY account, counterparty ORDER BY day
+                 RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW)
+)
+SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
+    amount, currency, total AS exposure, CAST(n AS INTEGER) AS charges, first_at AS since,
+    CASE WHEN n >= $min_charges AND n >= $min_share * all_n AND first_day < day
+              AND total >= $tier_warning THEN
+        CASE WHEN total >= $tier_critical THEN 'critical'
+             WHEN total >= $tier_high THEN 'high' ELSE 'warning' END
+    END AS severity,
+    posted_at + $window_days AS active_until
+FROM windowed
+WHERE is_near = 1

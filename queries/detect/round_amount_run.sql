@@ -1,0 +1,42 @@
+-- name: round_amount_run
+-- finds: A run of round-amount charges (multiples of $round_to) to a payee new to the
+--   account, with no ordinary, uneven amounts in between: invoices made up rather than
+--   priced.
+-- params:
+--   $new_days       INTEGER  default 120    days a payee counts as new for the account
+--   $window_days    INTEGER  default 90     charges are counted over this many days
+--   $round_to       DECIMAL  default 50     an amount is round when it is a multiple of this
+--   $min_charge     DECIMAL  default 200    smallest charge that counts
+--   $min_charges    INTEGER  default 3      round charges needed to fire
+--   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
+--   $tier_high      DECIMAL  default 5000   exposure that escalates to high
+--   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
+-- returns: the detector event columns (see queries/scan/summarize.sql).
+-- sentence: {charges} round-amount charges to '{counterparty}' from account {account} since {since}, {exposure}; the payee is new to this account and none of the charges is approved
+
+WITH counted AS (
+    SELECT *, CASE WHEN amount % $round_to = 0 THEN 1 ELSE 0 END AS is_round
+    FROM charges
+    WHERE explained_by IS NULL AND amount >= $min_charge
+      AND day <= pair_first_day + $new_days
+),
+windowed AS (
+    SELECT *,
+        sum(is_round) OVER w AS round_charges,
+        count(*) OVER w AS all_charges,
+        sum(amount) OVER w AS total,
+        min(day) OVER w AS first_day,
+        min(posted_at) OVER w AS first_at
+    FROM counted
+    WINDOW w AS (PARTITION BY account, counterparty ORDER BY day
+                 RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW)
+)
+SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
+    amount, currency, total AS exposure, CAST(all_charges AS INTEGER) AS charges, first_at AS since,
+    CASE WHEN round_charges >= $min_charges AND round_charges = all_charges
+              AND first_day < day AND total >= $tier_warning THEN
+        CASE WHEN total >= $tier_critical THEN 'critical'
+             WHEN total >= $tier_high THEN 'high' ELSE 'warning' END
+    END AS severity,
+    posted_at + $window_days AS active_until
+FROM windowed
