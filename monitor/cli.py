@@ -105,6 +105,7 @@ def ingest(ctx: Context, paths, source_name, fmt):
     if fmt == "json":
         keys = ("path", "source", "rows_read", "loaded", "duplicates", "rejected", "status")
         click.echo(output.dumps({"files": [{k: r[k] for k in keys} | {"message": r["message"]}
+                                           | ({"balance": r["balance"]} if r["balance"] else {})
                                            for r in rows]}))
     else:
         output.emit(rows, fmt, ["path", "source", "format", "rows_read", "loaded", "duplicates",
@@ -113,6 +114,9 @@ def ingest(ctx: Context, paths, source_name, fmt):
         if result.message and fmt != "json":
             prefix = "error" if result.status == "error" else "note"
             click.echo(f"{prefix}: {_one_line(result.message)}", err=True)
+        if result.balance and fmt != "json":    # bank statements: balance and sequence checks
+            prefix = "warning" if result.balance.startswith("CHECK FAILED") else "note"
+            click.echo(f"{prefix}: {result.path}: {_one_line(result.balance)}", err=True)
     if not planned:
         click.echo("note: no files matched; check the path globs in [[sources]]", err=True)
     if any(r.status == "error" for r in results):
@@ -136,7 +140,8 @@ def _with_progress(con, planned):
 @output.format_option()
 @pass_ctx
 def status(ctx: Context, fmt):
-    """Show what the database holds, per source, and files that failed.
+    """Show what the database holds, per source, files that failed, and bank
+    statements whose balance or sequence checks failed.
 
     \b
     Example:
@@ -146,14 +151,17 @@ def status(ctx: Context, fmt):
     rows = _rows(con, store.load_query("status/sources"))
     errors = _rows(con, "SELECT path, error, ingested_at AS at FROM files "
                         "WHERE status = 'error' ORDER BY file_id")
+    checks = _rows(con, store.load_query("formats/failed_checks"), {"limit": 100})
     con.close()
     if fmt == "json":
         click.echo(output.dumps({"database": str(ctx.config.database), "sources": rows,
-                                 "failed_files": errors}))
+                                 "failed_files": errors, "statement_checks": checks}))
         return
     output.emit(rows, fmt, title=f"Ledger in {ctx.config.database}")
     if errors and fmt == "table":
         output.emit(errors, fmt, title="Files that failed")
+    if checks and fmt == "table":
+        output.emit(checks, fmt, title="Bank statements whose checks failed")
 
 
 @cli.command()

@@ -113,7 +113,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
                 f"{path}: no configured source matches this {fmt} file; add a [[sources]] "
                 f"whose path matches it, or pass --source NAME")
         if fmt in BANK_FORMATS:
-            source = source or formats.implied_source(fmt)
+            source = formats.bank_source(source, fmt)
             result.source = source.name
         statements = []   # bank formats: one entry per statement, for balance checks
         with _staged(con, path, fmt, source, statements) as (structural_rejects, first_row):
@@ -152,9 +152,11 @@ def _staged(con, path: Path, fmt: str, source: Source, statements: list):
             statement_file = formats.read(path, fmt)
             statements.extend(statement_file.statements)
             con.register("bank_rows", statement_file.rows)
-            cleanup.append(lambda: con.unregister("bank_rows"))
-            con.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM bank_rows")
-            rejects, first_row = [], 1
+            try:
+                con.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM bank_rows")
+            finally:
+                con.unregister("bank_rows")
+            rejects, first_row = statement_file.rejects, 1
         else:
             raise InputError(f"{path}: unknown format '{fmt}'")
         yield rejects, first_row
