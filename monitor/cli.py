@@ -13,8 +13,9 @@ import click
 import duckdb
 
 from monitor import config as config_mod
+from monitor import detect, registry, store
 from monitor import ingest as ingest_mod
-from monitor import output, store
+from monitor import output
 from monitor.errors import ExitCode, InputError, MonitorError
 
 EPILOG_WIDTH = 100
@@ -180,6 +181,169 @@ def rejects(ctx: Context, file_id, limit, fmt):
     rows = _rows(con, store.load_query("status/rejects"), {"file_id": file_id, "limit": limit})
     con.close()
     output.emit(rows, fmt, ["file_id", "path", "source_row", "reason", "raw"])
+
+
+FINDING_COLUMNS = ["severity", "detector", "account", "counterparty", "initiator", "exposure",
+                   "currency", "since", "first_alert_at", "sentence"]
+
+
+@cli.command()
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
+              help="Judge the ledger as it stood on this day (default: the latest posting).")
+@output.format_option()
+@pass_ctx
+def scan(ctx: Context, as_of, fmt):
+    """Run the detectors over the ledger and record what is firing.
+
+    Exit code 1 when any alert is firing, 0 when none is.
+
+    \b
+    Examples:
+      monitor scan
+      monitor scan --as-of 2017-06-30 --format json
+    """
+    con = ctx.connect()
+    _load_registry(ctx, con)
+    day = as_of.date() if as_of else _latest_posting(con)
+    findings = detect.scan(con, ctx.config, day) if day else []
+    con.close()
+    if fmt == "json":
+        click.echo(output.dumps({"as_of": day, "findings": findings}))
+    else:
+        output.emit(findings, fmt, FINDING_COLUMNS, title=f"Firing as of {day}")
+    if findings:
+        sys.exit(ExitCode.ALERTS_FIRING)
+
+
+@cli.command()
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="First day of the replay.")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="Last day of the replay.")
+@output.format_option()
+@pass_ctx
+def backtest(ctx: Context, start, end, fmt):
+    """Replay history as if the monitor had run every day, and list each alert once.
+
+    Each day sees only what was posted by then; an alert is listed at its first
+    firing with the exposure and evidence of that day, and later escalations
+    inside it. History before --from only warms up the baselines.
+
+    \b
+    Example:
+      monitor backtest --from 2015-01-01 --to 2017-12-31 --format json
+    """
+    if end < start:
+        raise InputError(f"--to {end:%Y-%m-%d} is before --from {start:%Y-%m-%d}; swap them")
+    con = ctx.connect()
+    _load_registry(ctx, con)
+    alerts = detect.backtest(con, ctx.config, start.date(), end.date())
+    con.close()
+    if fmt == "json":
+        keys = ("detector", "severity", "account", "counterparty", "initiator",
+                "first_alert_at", "exposure", "evidence_txn_ids")
+        click.echo(output.dumps({"alerts": [
+            {k: a[k] for k in keys} | {"escalations": a["escalations"]} for a in alerts]}))
+    else:
+        output.emit(alerts, fmt, FINDING_COLUMNS[:-2] + ["first_alert_at", "sentence"])
+
+
+def _latest_posting(con):
+    return con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
+
+
+def _load_registry(ctx: Context, con) -> None:
+    """Reload the registry from the finance team's CSV when the config names one."""
+    path = ctx.config.sections.get("registry", {}).get("path")
+    if path:
+        registry.replace_all(con, registry.read_csv(ctx.config.path.resolve().parent / path))
+
+
+@cli.group()
+def authorize():
+    """The expected-charges registry: approved payees, contracts, subscriptions.
+
+    \b
+    Examples:
+      monitor authorize add --payee "Acme Hosting" --amount 49.00 --tolerance 5 \\
+          --cadence monthly --approver "J. Smith" --reference PO-1042
+      monitor authorize load approvals.csv
+    """
+
+
+@authorize.command("add")
+@click.option("--payee", required=True, help="Payee name; * matches any text.")
+@click.option("--account", help="Only this account (default: any).")
+@click.option("--amount", "expected_amount", help="Expected amount (default: any).")
+@click.option("--tolerance", default="0", show_default=True, help="Allowed difference.")
+@click.option("--cadence", type=click.Choice(registry.CADENCES), help="At most one charge per.")
+@click.option("--from", "valid_from", help="Valid from (YYYY-MM-DD).")
+@click.option("--to", "valid_to", help="Valid to (YYYY-MM-DD).")
+@click.option("--approver", required=True, help="Who approved it.")
+@click.option("--reference", required=True, help="Contract, PO or ticket reference.")
+@pass_ctx
+def authorize_add(ctx: Context, **entry):
+    """Approve a payee, contract or recurring charge.
+
+    \b
+    Example:
+      monitor authorize add --payee "zoom.us*" --amount 14.39 --cadence monthly \\
+          --approver "Finance lead" --reference SUB-7
+    """
+    con = ctx.connect()
+    auth_id = registry.add(con, registry.validate(entry, "authorize add"))
+    con.close()
+    click.echo(f"added authorization {auth_id}", err=True)
+
+
+@authorize.command("list")
+@output.format_option()
+@pass_ctx
+def authorize_list(ctx: Context, fmt):
+    """List the registry.
+
+    \b
+    Example:
+      monitor authorize list --format csv > approvals.csv
+    """
+    con = ctx.connect()
+    rows = registry.entries(con)
+    con.close()
+    output.emit(rows, fmt, ["auth_id", *registry.COLUMNS])
+
+
+@authorize.command("remove")
+@click.argument("auth_id", type=int)
+@pass_ctx
+def authorize_remove(ctx: Context, auth_id):
+    """Remove one entry by its id.
+
+    \b
+    Example:
+      monitor authorize remove 3
+    """
+    con = ctx.connect()
+    registry.remove(con, auth_id)
+    con.close()
+    click.echo(f"removed authorization {auth_id}", err=True)
+
+
+@authorize.command("load")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@pass_ctx
+def authorize_load(ctx: Context, path):
+    """Replace the registry with a CSV (columns: payee, account, expected_amount,
+    tolerance, cadence, valid_from, valid_to, approver, reference).
+
+    \b
+    Example:
+      monitor authorize load finance/approvals.csv
+    """
+    entries = registry.read_csv(path)
+    con = ctx.connect()
+    count = registry.replace_all(con, entries)
+    con.close()
+    click.echo(f"loaded {count} authorizations from {path}", err=True)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:

@@ -26,7 +26,8 @@ BANK_FORMATS = ("camt", "mt940", "bai2", "ofx")
 FORMATS = TABULAR_FORMATS + BANK_FORMATS + ("auto",)
 
 # Sections later stages read; listed so they are not reported as typos.
-RESERVED_SECTIONS = ("detectors", "notify", "schedule", "engine", "alerts", "audit", "report")
+RESERVED_SECTIONS = ("detectors", "registry", "notify", "schedule", "engine", "alerts", "audit",
+                     "report")
 
 
 @dataclass(frozen=True)

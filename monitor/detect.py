@@ -71,6 +71,8 @@ def _typed(value, ptype: str, key: str, config: Config):
             return float(value)
         if ptype.endswith("[]"):
             return list(value)
+        if ptype == "DATE" and value is None:
+            return None
     except (ValueError, TypeError, ArithmeticError):
         raise ConfigError(f"{config.path}: {key} = {value!r} is not a valid {ptype.lower()}; "
                           "write a plain number") from None
@@ -86,9 +88,12 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
                 "''::VARCHAR AS detector, * FROM (" + _EMPTY_EVENTS + ") WHERE false")
     for detector in ran:
+        params = dict(detector.params)
+        if "as_of" in params:          # a detector that judges time itself gets the scan date
+            params["as_of"] = as_of
         # The SQL text is our own file; only values are bound.
         con.execute(f"INSERT INTO events SELECT $detector, * FROM ({detector.sql})",
-                    {"detector": detector.name, **detector.params})
+                    {"detector": detector.name, **params})
     con.execute(load_query("scan/summarize"))
     con.execute(load_query("scan/evidence"))
     return ran
@@ -134,6 +139,7 @@ def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: d
     sentences = {d.name: d.sentence for d in ran}
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
+        row["escalations"] = [s for s in row["escalations"] if s["severity"] != row["severity"]]
     return rows
 
 
@@ -160,7 +166,7 @@ def scope(row: dict) -> str:
     if payee:
         return f"to '{payee}' across all accounts"
     if initiator:
-        return f"made by {initiator}"
+        return f"made by initiator {initiator}"
     return f"on account {account}" if account else "in the ledger"
 
 

@@ -12,7 +12,7 @@
 --   $tier_high          DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical      DECIMAL  default 25000  exposure that escalates to critical
 -- returns: the detector event columns (see queries/scan/summarize.sql).
--- sentence: {charges} charges of similar size from {initiator} to several payees new to it since {since}, {exposure}, none of them approved
+-- sentence: {charges} charges of similar size by initiator {initiator} to several payees new to it since {since}, {exposure}, none of them approved
 
 WITH counted AS (
     SELECT * FROM charges
