@@ -47,6 +47,8 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
                 f"{path}: the database is in use by another monitor process; "
                 f"wait for it to finish or stop it ({_first_line(e)})") from None
         raise StoreError(f"{path}: cannot open the database ({_first_line(e)})") from None
+    # No progress bar: DuckDB draws it on stdout, which may be a pipe of JSON.
+    con.execute("SET enable_progress_bar = false")
     if not read_only:
         migrate(con)
     return con
