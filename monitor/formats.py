@@ -18,6 +18,7 @@ from monitor.errors import InputError
 from monitor.store import load_query
 
 SNIFF_BYTES = 4096
+XML_SNIFF_BYTES = 1 << 16
 CAMT_NS = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.05[234]")
 MT_START = re.compile(r"\{1:|:940:|:942:|^:(20|25|28C?|60[FM]|61):", re.M)
 
@@ -45,13 +46,28 @@ def detect(path: Path) -> str:
         return "mt940"
     if text.startswith("01,"):
         return "bai2"
+    if re.match(r"!(Type|Account|Option)", text, re.I):
+        raise InputError(f"{path}: QIF (Quicken) export, which is not supported: it names no "
+                         "account or currency and has no balances to check; export the "
+                         "account as OFX/QFX, camt.053 or MT940 instead")
+    if head[1::2].count(0) > len(head) * 0.4 or head[0::2].count(0) > len(head) * 0.4:
+        raise InputError(f"{path}: text in UTF-16 without a byte-order mark; save it as "
+                         "UTF-8 (or UTF-16 with a byte-order mark) and ingest it again")
     if b"\x00" in head or _binary(head):
         raise InputError(f"{path}: binary content in no known format; "
                          "expected CSV, Parquet, Excel or a bank statement")
     if text.startswith("<"):
-        root = re.search(r"<([A-Za-z_][\w.:-]*)[^>]*?(?:xmlns=\"([^\"]*)\")?", text)
-        what = f"root <{root[1]}>" + (f" in {root[2]}" if root and root[2] else "") \
-            if root else "no root element"
+        if len(head) == SNIFF_BYTES:                # a long prolog: look further
+            with open(path, "rb") as f:
+                more = f.read(XML_SNIFF_BYTES).decode("latin-1")
+            if CAMT_NS.search(more):
+                return "camt"
+            text = more
+        root = re.search(r"<([A-Za-z_][\w.:-]*)([^>]*)>", re.sub(r"<!--.*?-->", "", text,
+                                                                 flags=re.S))
+        namespace = re.search(r'xmlns="([^"]*)"', root[2]) if root else None
+        what = (f"root <{root[1]}>" + (f" in {namespace[1]}" if namespace else "")) \
+            if root else f"no root element in its first {XML_SNIFF_BYTES // 1024} KiB"
         raise InputError(f"{path}: XML that is neither an ISO 20022 camt.052/053/054 "
                          f"statement nor OFX ({what}); export the statement as camt.053, "
                          "MT940, BAI2 or OFX")

@@ -101,6 +101,10 @@ class _Reader:
             _free(elem)
 
     def _document(self, elem) -> None:
+        if elem.getroottree().docinfo.doctype:      # a DTD past the first 64 KiB
+            raise self.out.fail("XML with a document type declaration (DTD), which bank "
+                                "statements never have; refused so no entity is expanded",
+                                "ask the bank for the plain camt export")
         match = NS_PATTERN.fullmatch(etree.QName(elem).namespace or "")
         if match:
             self.kind = f"{match[1]}.{match[2]}.{match[3]}"
