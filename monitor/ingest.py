@@ -1,9 +1,11 @@
 """Ingest ledger files into the store, each exactly once.
 
-Every file becomes a temp table `staging` (canonical column names, all text,
-plus source_row), then queries/ingest/normalize.sql types and judges each row,
-and one database transaction records the file, its rejected rows and its new
-transactions. For every file: rows_read = loaded + duplicates + rejected.
+Every file becomes `staging` (canonical column names, all text, plus source_row
+when the reader knows it; a view over the file where DuckDB reads it itself),
+queries/ingest/normalize.sql types and judges each row into temp table `parsed`
+in one pass (its rowid keeps file order), and one database transaction records
+the file, its rejected rows and its new transactions.
+For every file: rows_read = loaded + duplicates + rejected.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 from duckdb import ColumnExpression, ConstantExpression
+from fastexcel import FastExcelError
 
 from monitor import formats
 from monitor.config import BANK_FORMATS, CANONICAL_COLUMNS, Config, Source
@@ -96,7 +99,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
     source_name = source.name if source else ""
     result = FileResult(path=str(path), source=source_name)
     try:
-        digest, size = file_sha256(path)
+        facts = scan(path)
+        digest, size = facts.sha256, facts.size
         seen = con.execute(
             "SELECT file_id, ingested_at FROM files WHERE sha256 = ? AND status = 'loaded' "
             "ORDER BY file_id LIMIT 1", [digest]).fetchone()
@@ -104,6 +108,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
             result.status, result.file_id = "unchanged", seen[0]
             result.message = f"identical to file #{seen[0]} ingested {seen[1]:%Y-%m-%d %H:%M}"
             return result
+        if size == 0:
+            raise InputError(f"{path}: the file is empty (not even a header row); "
+                             "export it again")
         fmt = source.format if source else "auto"
         if fmt == "auto":
             fmt = formats.detect(path)
@@ -116,35 +123,66 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
             source = formats.bank_source(source, fmt)
             result.source = source.name
         statements = []   # bank formats: one entry per statement, for balance checks
-        with _staged(con, path, fmt, source, statements) as (structural_rejects, first_row):
+        with _staged(con, path, fmt, source, statements, facts) as (structural_rejects, first_row):
             _load(con, result, source, (digest, size, first_row), structural_rejects, statements)
     except MonitorError as e:
         _record_error(con, result, str(e), path)
-    except (duckdb.Error, OSError, ValueError, UnicodeError) as e:
+    except (duckdb.Error, OSError, ValueError, UnicodeError, FastExcelError) as e:
         _record_error(con, result, f"{path}: cannot read ({_first_line(e)})", path)
     return result
 
 
-def file_sha256(path: Path) -> tuple[str, int]:
+@dataclass
+class FileFacts:
+    sha256: str
+    size: int
+    utf8: bool | None      # None: not checked (compressed, or not text)
+    bad_byte: int = -1     # offset of the first byte that is not UTF-8
+
+
+def scan(path: Path) -> FileFacts:
+    """SHA-256, size and UTF-8 validity in one read of the file."""
     digest, size = hashlib.sha256(), 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8, bad = True, -1
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
+            # ASCII needs no decoding; the decoder keeps a sequence split across chunks.
+            if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as e:
+                    utf8, bad = False, size + e.start
             size += len(chunk)
-    return digest.hexdigest(), size
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8, bad = False, size
+    compressed = path.suffix == ".gz"
+    return FileFacts(digest.hexdigest(), size, None if compressed else utf8, bad)
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    facts = scan(path)
+    return facts.sha256, facts.size
 
 
 @contextmanager
-def _staged(con, path: Path, fmt: str, source: Source, statements: list):
-    """Fill temp table `staging`; yields the rows the reader itself could not split
-    and the file row number of the first staged row (for rows without their own)."""
+def _staged(con, path: Path, fmt: str, source: Source, statements: list, facts: FileFacts):
+    """Make `staging` for the file; yields the rows its reader set aside before staging
+    and the file row number of the first staged row (for rows without their own).
+    CSV rows the reader cannot split are collected later, by _reader_rejects."""
     cleanup = []
+    _drop_staging(con)
     try:
         if fmt == "csv":
-            rejects, first_row = _stage_csv(con, path, source, cleanup), 2
+            _stage_csv(con, path, source, facts, cleanup)
+            rejects, first_row = [], 2
         elif fmt == "parquet":
             _stage_relation(con, con.sql("SELECT * FROM read_parquet($p)", params={"p": str(path)}),
-                            path, source)
+                            path, source, view=True)
             rejects, first_row = [], 1
         elif fmt == "xlsx":
             rejects, first_row = [], _stage_excel(con, path, source)
@@ -165,39 +203,55 @@ def _staged(con, path: Path, fmt: str, source: Source, statements: list):
             undo()
 
 
-def _stage_csv(con, path: Path, source: Source, cleanup) -> list[tuple[int, str, str]]:
-    readable = _utf8_copy(path, source.encoding, cleanup)
+def _drop_staging(con) -> None:
+    """Forget the previous file's staging (a view or a table) and reader rejects."""
+    kinds = con.execute("SELECT 'VIEW' FROM duckdb_views() WHERE view_name = 'staging' AND temporary "
+                        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() "
+                        "WHERE table_name = 'staging' AND temporary").fetchall()
+    for (kind,) in kinds:
+        con.execute(f"DROP {kind} staging")
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+
+
+def _stage_csv(con, path: Path, source: Source, facts: FileFacts, cleanup) -> None:
+    """`staging` as a view over DuckDB's CSV reader: the file is read once, by normalize."""
+    readable = _utf8_copy(path, source.encoding, facts, cleanup)
     options = "all_varchar = true, header = true, ignore_errors = true, store_rejects = true"
     params = {"p": str(readable)}
     if source.delimiter:
         options += ", delim = $d"
         params["d"] = source.delimiter
     relation = con.sql(f"SELECT * FROM read_csv($p, {options})", params=params)
-    _stage_relation(con, relation, path, source)
+    _stage_relation(con, relation, path, source, view=True)
+
+
+def _reader_rejects(con, first_row: int) -> list[tuple[int, str, str]]:
+    """Lines the CSV reader could not split (it reports each once per problem: keep one),
+    and number the parsed rows around them."""
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() "
+                         "WHERE table_name = 'reject_errors' AND temporary").fetchone()[0]
+    if not exists:
+        return []
     rejects = con.execute(
-        "SELECT line, csv_line, error_message FROM reject_errors ORDER BY line").fetchall()
+        "SELECT line, arg_min(csv_line, column_idx), arg_min(error_message, column_idx) "
+        "FROM reject_errors GROUP BY line ORDER BY line").fetchall()
     if rejects:
-        _renumber_around(con, [line for line, _, _ in rejects], first_row=2)
-    return [(line, raw, f"cannot split the line into columns: {message}")
+        _renumber_around(con, [line for line, _, _ in rejects], first_row)
+    return [(line, raw, f"cannot split the line into columns: {_first_line_text(message)}")
             for line, raw, message in rejects]
 
 
-def _utf8_copy(path: Path, encoding: str | None, cleanup) -> Path:
+def _utf8_copy(path: Path, encoding: str | None, facts: FileFacts, cleanup) -> Path:
     """The file itself when it is UTF-8, else a UTF-8 copy (cp1252 exports are common)."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    compressed = path.suffix == ".gz"
     if encoding in (None, "utf-8"):
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            with opener(path, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
+        utf8, bad = (facts.utf8, facts.bad_byte) if not compressed else _gzip_utf8(path)
+        if utf8:
             return path
-        except UnicodeDecodeError as e:
-            if encoding == "utf-8":
-                raise InputError(f"{path}: not UTF-8 at byte {e.start}; set encoding = "
-                                 f"\"cp1252\" for this source if it is a Windows export") from None
+        if encoding == "utf-8":
+            raise InputError(f"{path}: not UTF-8 at byte {bad}; set encoding = "
+                             f"\"cp1252\" for this source if it is a Windows export")
+    opener = gzip.open if compressed else open
     with opener(path, "rb") as f:
         data = f.read()
     try:
@@ -211,18 +265,31 @@ def _utf8_copy(path: Path, encoding: str | None, cleanup) -> Path:
     return Path(name)
 
 
+def _gzip_utf8(path: Path) -> tuple[bool, int]:
+    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
+    with gzip.open(path, "rb") as f:
+        try:
+            while chunk := f.read(CHUNK):
+                decoder.decode(chunk)
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            return False, offset + e.start
+    return True, -1
+
+
 def _renumber_around(con, reject_lines: list[int], first_row: int) -> None:
-    """Number staged rows as file lines, skipping the lines the CSV reader set aside.
+    """Number parsed rows as file rows, skipping the lines the CSV reader set aside.
     The k-th set-aside line L shifts every later row: its slot among kept rows is L-k+1."""
     con.execute("CREATE OR REPLACE TEMP TABLE skipped AS "
                 "SELECT unnest($lines) AS line, generate_subscripts($lines, 1) AS k",
                 {"lines": reject_lines})
-    con.execute("""UPDATE staging SET source_row = rowid + $first +
-        (SELECT count(*) FROM skipped WHERE skipped.line - skipped.k + 1 <= staging.rowid + $first)""",
+    con.execute("""UPDATE parsed SET source_row = rowid + $first +
+        (SELECT count(*) FROM skipped WHERE skipped.line - skipped.k + 1 <= parsed.rowid + $first)""",
                 {"first": first_row})
 
 
-def _stage_excel(con, path: Path, source: Source) -> None:
+def _stage_excel(con, path: Path, source: Source) -> int:
     import fastexcel
     reader = fastexcel.read_excel(str(path))
     sheet = source.sheet if source.sheet is not None else 0
@@ -230,7 +297,7 @@ def _stage_excel(con, path: Path, source: Source) -> None:
         sheet = int(sheet)
     try:
         frame = reader.load_sheet(sheet, header_row=None, dtypes="string").to_polars()
-    except (IndexError, KeyError, ValueError) as e:
+    except (IndexError, KeyError, ValueError, FastExcelError) as e:
         raise InputError(f"{path}: no sheet {sheet!r} ({_first_line(e)}); sheets are: "
                          + ", ".join(reader.sheet_names)) from None
     wanted = {_norm(c) for c in source.columns.values()}
@@ -243,19 +310,24 @@ def _stage_excel(con, path: Path, source: Source) -> None:
         raise InputError(f"{path}: no header row with the mapped columns ({missing}) in the "
                          f"first {HEADER_SEARCH_ROWS} rows; check [sources.columns] for "
                          f"'{source.name}'")
+    import polars as pl
     headers = [str(v) if v is not None else f"column{i + 1}" for i, v in enumerate(frame.row(index))]
     body = frame.slice(index + 1)
     body.columns = _unique(headers)
+    # Rows are numbered as the spreadsheet shows them; wholly empty rows are not data.
+    body = body.with_row_index("__row", offset=index + 2).filter(
+        ~pl.all_horizontal(pl.exclude("__row").is_null()))
     con.register("sheet_rows", body)
     try:
-        _stage_relation(con, con.table("sheet_rows"), path, source)
+        _stage_relation(con, con.table("sheet_rows"), path, source, row_column="__row")
     finally:
         con.unregister("sheet_rows")
     return index + 2   # spreadsheet row number of the first data row
 
 
-def _stage_relation(con, relation, path: Path, source: Source) -> None:
-    """Project the file's columns onto canonical names; normalize numbers the rows."""
+def _stage_relation(con, relation, path: Path, source: Source, view: bool = False,
+                    row_column: str | None = None) -> None:
+    """Project the file's columns onto canonical names, as temp view or table `staging`."""
     by_norm = {}
     for column in relation.columns:
         by_norm.setdefault(_norm(column), column)
@@ -267,15 +339,21 @@ def _stage_relation(con, relation, path: Path, source: Source) -> None:
             continue
         actual = by_norm.get(_norm(wanted))
         if actual is None:
+            shown = [c for c in relation.columns if c != row_column]
             raise InputError(
-                f"{path}: column '{wanted}' (sources.{source.name}.columns.{field}) is not in "
-                f"the file; its columns are: {', '.join(relation.columns)}")
+                f"{path}: column '{wanted}' is not in the file (its columns are: "
+                f"{', '.join(shown)}); set sources.{source.name}.columns.{field} to one of "
+                f"them, or fix the file's header")
         picks.append(ColumnExpression(actual).cast(duckdb.sqltype("VARCHAR")).alias(field))
-    con.register("mapped_rows", relation.select(*picks))
+    number = (ColumnExpression(row_column) if row_column else ConstantExpression(None))
+    picks.append(number.cast(duckdb.sqltype("BIGINT")).alias("source_row"))
+    mapped = relation.select(*picks)
+    if view:
+        mapped.create_view("staging", replace=True)
+        return
+    con.register("mapped_rows", mapped)
     try:
-        # CREATE TABLE AS keeps file order, so rowid numbers the rows.
-        con.execute("CREATE OR REPLACE TEMP TABLE staging AS "
-                    "SELECT *, NULL::BIGINT AS source_row FROM mapped_rows")
+        con.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM mapped_rows")
     finally:
         con.unregister("mapped_rows")
 
@@ -284,15 +362,19 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
           statements) -> None:
     digest, size, first_row = file_facts
     con.execute(load_query("ingest/macros"))
+    derive = "txn_id" not in source.columns
     columns = {field: source.columns.get(field, "") for field in CANONICAL_COLUMNS}
     con.execute(load_query("ingest/normalize"), {
         "source": source.name, "currency": source.currency, "account": source.account or
         (None if "account" in source.columns else source.name),
         "sign": 1 if source.charges == "positive" else -1,
         "date_formats": [source.date_format] if source.date_format else DEFAULT_DATE_FORMATS,
-        "columns": columns, "derive_ids": "txn_id" not in source.columns,
-        "first_row": first_row,
+        "columns": columns, "derive_ids": derive, **_raw_layout(source),
     })
+    structural_rejects = structural_rejects + _reader_rejects(con, first_row)
+    staged, rejected, numbered = _shape(con, derive)
+    fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM transactions WHERE source = ?)",
+                            [source.name]).fetchone()[0]
     stamp = now()
     con.execute("BEGIN TRANSACTION")
     try:
@@ -300,15 +382,20 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
             "INSERT INTO files (path, source, format, sha256, size_bytes, status, ingested_at) "
             "VALUES (?, ?, ?, ?, ?, 'loaded', ?) RETURNING file_id",
             [result.path, source.name, result.format, digest, size, stamp]).fetchone()[0]
-        rejected = con.execute(load_query("ingest/insert_rejects"),
-                               {"file_id": file_id, "at": stamp}).fetchone()[0]
+        params = {"file_id": file_id, "source": source.name, "at": stamp, "first_row": first_row,
+                  "fresh": fresh}
+        if rejected:
+            con.execute(load_query("ingest/insert_rejects"),
+                        {k: params[k] for k in ("file_id", "at", "first_row")})
         if structural_rejects:
             con.executemany("INSERT INTO rejected_rows VALUES (?, ?, ?, ?, ?)",
                             [[file_id, line, raw, reason, stamp]
                              for line, raw, reason in structural_rejects])
-        loaded = con.execute(load_query("ingest/insert_transactions"),
-                             {"file_id": file_id, "source": source.name, "at": stamp}).fetchone()[0]
-        staged = con.execute("SELECT count(*) FROM parsed").fetchone()[0]
+        if numbered:
+            loaded = con.execute(load_query("ingest/insert_numbered"),
+                                 params | {"derive_ids": derive}).fetchone()[0]
+        else:
+            loaded = con.execute(load_query("ingest/insert_transactions"), params).fetchone()[0]
         result.rows_read = staged + len(structural_rejects)
         result.rejected = rejected + len(structural_rejects)
         result.loaded = loaded
@@ -328,6 +415,30 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
                             "ORDER BY source_row LIMIT 1", [file_id]).fetchone()
         result.message = (f"{result.rejected} row(s) set aside, first at row {first[0]}: "
                           f"{first[1]} (see `monitor rejects`)")
+
+
+def _shape(con, derive: bool) -> tuple[int, int, bool]:
+    """Rows staged, rows rejected, and whether rows must be numbered per txn_id: always
+    for derived ids; for mapped ids only when some id repeats (distinct 64-bit hashes
+    prove the ids distinct; equal hashes just take the slower, exact path)."""
+    if derive:
+        staged, rejected = con.execute("SELECT count(*), count(reason) FROM parsed").fetchone()
+        return staged, rejected, True
+    staged, rejected, distinct = con.execute(
+        "SELECT count(*), count(reason), count(DISTINCT hash(txn_id)) FILTER (reason IS NULL) "
+        "FROM parsed").fetchone()
+    return staged, rejected, distinct < staged - rejected
+
+
+def _raw_layout(source: Source) -> dict:
+    """Which texts a rejected row shows: each mapped file column once, by its name."""
+    keys, index = [], []
+    for position, field in enumerate(CANONICAL_COLUMNS, 1):
+        column = source.columns.get(field)
+        if column is not None and column not in keys:
+            keys.append(column)
+            index.append(position)
+    return {"raw_keys": keys, "raw_index": index}
 
 
 def _record_error(con, result: FileResult, message: str, path: Path) -> None:
@@ -358,3 +469,7 @@ def _unique(names: list[str]) -> list[str]:
 
 def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _first_line_text(text: str) -> str:
+    return (str(text or "").strip().splitlines() or [""])[0]

@@ -1,22 +1,23 @@
 -- name: insert_transactions
--- Finds: the usable staged rows the ledger does not hold yet, and appends them.
---   A row is already held when its source has a transaction with the same txn_id
---   (from this file or an earlier, overlapping export).
+-- Finds: the usable parsed rows the ledger does not hold yet, and appends them in file
+--   order. Used when the file's txn_ids are known to be distinct; a row is already held
+--   when its source has a transaction with the same txn_id from an earlier export.
 -- Reads: temp table `parsed`.
 -- Parameters:
---   $file_id  BIGINT     the file being ingested
---   $source   VARCHAR    the file's source name
---   $at       TIMESTAMP  ingest time
+--   $file_id    BIGINT     the file being ingested
+--   $source     VARCHAR    the file's source name
+--   $at         TIMESTAMP  ingest time
+--   $first_row  BIGINT     file row number of parsed.rowid 0 (rows without their own number)
+--   $fresh      BOOLEAN    the source holds no transactions yet, so nothing can be held
 -- Returns: the number of rows inserted into transactions.
 
 INSERT INTO transactions
 SELECT p.txn_id, $source, p.account, p.posted_at, p.amount, p.currency, p.counterparty,
        p.counterparty_account, p.initiator, p.mcc, p.description, p.reference,
-       $file_id, p.source_row, $at
+       $file_id, coalesce(p.source_row, p.rowid + $first_row), $at
 FROM parsed p
 WHERE p.reason IS NULL
-  AND NOT p.duplicate_in_file
-  AND NOT EXISTS (
+  AND ($fresh OR NOT EXISTS (
       SELECT 1 FROM transactions t
       WHERE t.source = $source AND t.txn_id = p.txn_id
-  );
+  ));

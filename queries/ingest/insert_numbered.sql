@@ -1,0 +1,36 @@
+-- name: insert_numbered
+-- Finds: the usable parsed rows the ledger does not hold yet, when rows share a txn_id
+--   or key: with derived ids each row with the same content key gets its ordinal in the
+--   file (key.1, key.2, ...), so identical charges stay separate and an overlapping export
+--   yields the same ids; with mapped ids only the first row of a repeated txn_id counts.
+-- Reads: temp table `parsed`.
+-- Parameters:
+--   $file_id     BIGINT     the file being ingested
+--   $source      VARCHAR    the file's source name
+--   $at          TIMESTAMP  ingest time
+--   $first_row   BIGINT     file row number of parsed.rowid 0 (rows without their own number)
+--   $fresh       BOOLEAN    the source holds no transactions yet, so nothing can be held
+--   $derive_ids  BOOLEAN    txn_id holds content keys to number, not ids from the file
+-- Returns: the number of rows inserted into transactions.
+
+INSERT INTO transactions
+WITH ordered AS (
+    SELECT p.*, coalesce(p.source_row, p.rowid + $first_row) AS file_row,
+           row_number() OVER (PARTITION BY p.txn_id
+                              ORDER BY coalesce(p.source_row, p.rowid + $first_row)) AS ordinal
+    FROM parsed p
+    WHERE p.reason IS NULL
+),
+identified AS (
+    SELECT * REPLACE (CASE WHEN $derive_ids THEN txn_id || '.' || ordinal ELSE txn_id END AS txn_id)
+    FROM ordered
+    WHERE $derive_ids OR ordinal = 1
+)
+SELECT n.txn_id, $source, n.account, n.posted_at, n.amount, n.currency, n.counterparty,
+       n.counterparty_account, n.initiator, n.mcc, n.description, n.reference,
+       $file_id, n.file_row, $at
+FROM identified n
+WHERE $fresh OR NOT EXISTS (
+    SELECT 1 FROM transactions t
+    WHERE t.source = $source AND t.txn_id = n.txn_id
+);
