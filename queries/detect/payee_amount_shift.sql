@@ -71,12 +71,15 @@ floored AS (   -- CUSUM without recursion: S = C - min(0, lowest C so far)
     FROM summed
     WINDOW run AS (PARTITION BY account, counterparty ORDER BY seq ROWS UNBOUNDED PRECEDING)
 ),
-runs AS (      -- the current run starts after the last row where S was zero
+runs AS (      -- the current run starts after the last row where S was zero; its sums
+               -- are taken there (cum_excess can fall, so not the largest at any reset)
     SELECT *,
         c - c_floor AS s,
         coalesce(max(CASE WHEN c = c_floor THEN seq END) OVER run, 0) AS reset_seq,
-        coalesce(max(CASE WHEN c = c_floor THEN cum_amount END) OVER run, 0) AS reset_amount,
-        coalesce(max(CASE WHEN c = c_floor THEN cum_excess END) OVER run, 0) AS reset_excess
+        coalesce(last_value(CASE WHEN c = c_floor THEN cum_amount END IGNORE NULLS) OVER run,
+                 0) AS reset_amount,
+        coalesce(last_value(CASE WHEN c = c_floor THEN cum_excess END IGNORE NULLS) OVER run,
+                 0) AS reset_excess
     FROM floored
     WINDOW run AS (PARTITION BY account, counterparty ORDER BY seq ROWS UNBOUNDED PRECEDING)
 ),
