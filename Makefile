@@ -20,9 +20,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/monitor ingest
 	$(BIN)/monitor status
+	$(BIN)/monitor scan || test $$? -eq 1
+	$(BIN)/monitor alerts list
+	@echo "alert e-mails (.eml) are in $(CURDIR)/outbox/:"; ls -1 outbox/ 2>/dev/null | tail -n 5
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) demo/monitor.duckdb demo/outbox
+	rm -rf $(VENV) demo/monitor.duckdb demo/outbox monitor.duckdb outbox

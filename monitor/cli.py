@@ -13,9 +13,9 @@ import click
 import duckdb
 
 from monitor import config as config_mod
-from monitor import detect, registry, store
+from monitor import detect, notify, registry, store
 from monitor import ingest as ingest_mod
-from monitor import output
+from monitor import cli_alerts, output
 from monitor.errors import ExitCode, InputError, MonitorError
 
 EPILOG_WIDTH = 100
@@ -190,27 +190,42 @@ FINDING_COLUMNS = ["severity", "detector", "account", "counterparty", "initiator
 @cli.command()
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
               help="Judge the ledger as it stood on this day (default: the latest posting).")
+@click.option("--no-notify", is_flag=True,
+              help="Record the alerts but tell no one now (a later scan tells what is due).")
+@click.option("--dry-run", is_flag=True,
+              help="Write the messages this scan would send to the outbox folder; "
+                   "change no alert and send nothing.")
 @output.format_option()
 @pass_ctx
-def scan(ctx: Context, as_of, fmt):
-    """Run the detectors over the ledger and record what is firing.
+def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
+    """Run the detectors over the ledger, record what is firing, and notify: a message
+    on first firing, on each escalation, and a reminder while unacknowledged
+    (see `monitor alerts --help`).
 
-    Exit code 1 when any alert is firing, 0 when none is.
+    Exit code 1 when any alert is firing, 0 when none is, 3 when a message could not
+    be delivered (it stays in the outbox for the next run).
 
     \b
     Examples:
       monitor scan
-      monitor scan --as-of 2017-06-30 --format json
+      monitor scan --as-of 2017-06-30 --format json --no-notify
     """
     con = ctx.connect()
     _load_registry(ctx, con)
     day = as_of.date() if as_of else _latest_posting(con)
     findings = detect.scan(con, ctx.config, day) if day else []
+    outcome = None
+    if day:
+        outcome = notify.handle_scan(
+            con, ctx.config, findings, now=store.now(), notify=not no_notify, dry_run=dry_run,
+            scan_id=findings[0]["scan_id"] if findings else None)
     con.close()
     if fmt == "json":
         click.echo(output.dumps({"as_of": day, "findings": findings}))
     else:
         output.emit(findings, fmt, FINDING_COLUMNS, title=f"Firing as of {day}")
+    if outcome:
+        cli_alerts.report(outcome, dry_run)
     if findings:
         sys.exit(ExitCode.ALERTS_FIRING)
 
@@ -344,6 +359,9 @@ def authorize_load(ctx: Context, path):
     count = registry.replace_all(con, entries)
     con.close()
     click.echo(f"loaded {count} authorizations from {path}", err=True)
+
+
+cli.add_command(cli_alerts.alerts)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:

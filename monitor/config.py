@@ -12,6 +12,7 @@ import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from monitor.errors import ConfigError
@@ -26,8 +27,7 @@ BANK_FORMATS = ("camt", "mt940", "bai2", "ofx")
 FORMATS = TABULAR_FORMATS + BANK_FORMATS + ("auto",)
 
 # Sections later stages read; listed so they are not reported as typos.
-RESERVED_SECTIONS = ("detectors", "registry", "notify", "schedule", "engine", "alerts", "audit",
-                     "report")
+RESERVED_SECTIONS = ("detectors", "registry", "schedule", "engine", "audit", "report")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,67 @@ class Source:
     columns: dict[str, str] = field(default_factory=dict)
 
 
+SEVERITIES = ("warning", "high", "critical")
+SECURITY = ("none", "starttls", "tls")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """[alerts]: the lifecycle rules."""
+    repeat_interval: timedelta | None = timedelta(hours=24)   # None: no reminders
+    send_resolved: bool = False
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """[notify.email]. With no smtp_host, messages are written as .eml files to [outbox]."""
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None        # the password is read from this variable
+    sender: str = "monitor@localhost"
+    recipients: tuple[str, ...] = ("finance@localhost",)
+    digest: bool = False                    # the recipients above get one daily digest
+    timeout: float = 30.0
+    ca_file: Path | None = None             # extra CA certificate(s) to trust (PEM)
+
+    @property
+    def port(self) -> int:
+        return self.smtp_port or {"none": 25, "starttls": 587, "tls": 465}[self.security]
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """[notify.webhook]: a JSON POST with Slack-compatible `text`."""
+    url: str | None = None
+    url_env: str | None = None              # for URLs that carry a secret token
+    min_severity: str = "warning"
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Route:
+    """[[notify.routes]]: extra recipients for alerts that match every filter given."""
+    recipients: tuple[str, ...]
+    min_severity: str = "warning"
+    accounts: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    detectors: tuple[str, ...] = ()
+    digest: bool = False
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    email: EmailSettings = EmailSettings()
+    webhook: WebhookSettings | None = None
+    routes: tuple[Route, ...] = ()
+    digest_hour: int = 8                    # UTC hour from which the day's digest goes out
+    retry_for: timedelta = timedelta(seconds=10)       # keep retrying this long per run
+    retry_initial: timedelta = timedelta(seconds=1)    # first retry delay, then doubled
+    retry_max: timedelta = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -52,6 +113,8 @@ class Config:
     outbox: Path
     sources: tuple[Source, ...]
     sections: dict = field(default_factory=dict)   # raw tables for later stages
+    alerts: AlertSettings = AlertSettings()
+    notify: NotifySettings = NotifySettings()
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -126,7 +189,8 @@ class _Validator:
         return value
 
     def config(self, data: dict) -> Config:
-        self.unknown(data, ("database", "sources", "outbox") + RESERVED_SECTIONS, "")
+        self.unknown(data, ("database", "sources", "outbox", "alerts", "notify")
+                     + RESERVED_SECTIONS, "")
         database = data.get("database", {})
         if not isinstance(database, dict):
             raise self.error("database", "must be a table", "write it as [database]")
@@ -148,8 +212,10 @@ class _Validator:
                                  "give every [[sources]] a unique name",
                                  at=f"sources[{index}].name")
         sections = {k: data[k] for k in RESERVED_SECTIONS if k in data}
+        alerts, notify = notify_settings(self, data)
         return Config(path=self.path, database=self.base / db_path,
-                      outbox=self.base / outbox_path, sources=sources, sections=sections)
+                      outbox=self.base / outbox_path, sources=sources, sections=sections,
+                      alerts=alerts, notify=notify)
 
     def source(self, index: int, table) -> Source:
         prefix = f"sources[{index}]."
@@ -241,3 +307,181 @@ def _key_lines(lines: list[str]) -> dict[str, int]:
         if key:
             found.setdefault((table + "." if table else "") + key[1].strip("\"'"), number)
     return found
+
+
+# ---- [alerts] and [notify] ----------------------------------------------------------
+
+DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+ADDRESS = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.?[^@\s<>,;\"']*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def notify_settings(v: _Validator, data: dict) -> tuple[AlertSettings, NotifySettings]:
+    """Validate [alerts], [notify], [notify.email], [notify.webhook], [[notify.routes]]."""
+    alerts = _table(v, data, "alerts")
+    v.unknown(alerts, ("repeat_interval", "send_resolved"), "alerts.")
+    repeat = _duration(v, alerts, "repeat_interval", "alerts.", timedelta(hours=24))
+    alert_settings = AlertSettings(repeat_interval=repeat or None,
+                                   send_resolved=_bool(v, alerts, "send_resolved", "alerts.", False))
+    notify = _table(v, data, "notify")
+    v.unknown(notify, ("email", "webhook", "routes", "digest_hour", "retry_for",
+                       "retry_initial", "retry_max"), "notify.")
+    hour = notify.get("digest_hour", 8)
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise v.error("notify.digest_hour", f"= {hour!r} is not an hour",
+                      "write a whole number from 0 to 23 (UTC)")
+    routes = notify.get("routes", [])
+    if not isinstance(routes, list):
+        raise v.error("notify.routes", "must be an array of tables",
+                      "write each as [[notify.routes]]")
+    return alert_settings, NotifySettings(
+        email=_email(v, _table(v, notify, "email", "notify.")),
+        webhook=_webhook(v, notify["webhook"]) if "webhook" in notify else None,
+        routes=tuple(_route(v, i, r) for i, r in enumerate(routes)),
+        digest_hour=hour,
+        retry_for=_duration(v, notify, "retry_for", "notify.", timedelta(seconds=10)),
+        retry_initial=_duration(v, notify, "retry_initial", "notify.", timedelta(seconds=1))
+        or timedelta(seconds=1),
+        retry_max=_duration(v, notify, "retry_max", "notify.", timedelta(minutes=5))
+        or timedelta(minutes=5))
+
+
+def _email(v: _Validator, table: dict) -> EmailSettings:
+    p = "notify.email."
+    v.unknown(table, ("smtp_host", "smtp_port", "security", "username", "password_env",
+                      "sender", "recipients", "digest", "timeout", "ca_file"), p)
+    port = table.get("smtp_port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int)
+                             or not 0 < port < 65536):
+        raise v.error(p + "smtp_port", f"= {port!r} is not a port number",
+                      "write a whole number such as 587 (starttls), 465 (tls) or 25")
+    username = v.string(table, "username", p + "username")
+    password_env = _env_name(v, table, "password_env", p)
+    if username and not password_env:
+        raise v.error(p + "password_env", "is missing while username is set",
+                      "add password_env = \"MONITOR_SMTP_PASSWORD\" and set that variable")
+    recipients = _addresses(v, table, "recipients", p, EmailSettings.recipients)
+    sender = v.string(table, "sender", p + "sender", default=EmailSettings.sender)
+    if not ADDRESS.match(sender):
+        raise v.error(p + "sender", f"= '{sender}' is not an e-mail address",
+                      "write it like \"monitor@example.org\"")
+    return EmailSettings(
+        smtp_host=v.string(table, "smtp_host", p + "smtp_host"), smtp_port=port,
+        security=v.string(table, "security", p + "security", default="starttls",
+                          choices=SECURITY),
+        username=username, password_env=password_env, sender=sender, recipients=recipients,
+        digest=_bool(v, table, "digest", p, False),
+        timeout=_seconds(v, table, "timeout", p, 30.0), ca_file=_file(v, table, "ca_file", p))
+
+
+def _webhook(v: _Validator, table) -> WebhookSettings:
+    p = "notify.webhook."
+    if not isinstance(table, dict):
+        raise v.error("notify.webhook", "must be a table", "write it as [notify.webhook]")
+    v.unknown(table, ("url", "url_env", "min_severity", "timeout"), p)
+    url = v.string(table, "url", p + "url")
+    url_env = _env_name(v, table, "url_env", p)
+    if (url is None) == (url_env is None):
+        raise v.error(p + "url", "and url_env: exactly one must be set",
+                      "write url = \"https://...\", or url_env = \"VAR\" when the URL holds a token")
+    if url is not None and not re.match(r"^https?://", url):
+        raise v.error(p + "url", f"= '{url}' is not an http(s) URL", "start it with https://")
+    return WebhookSettings(url=url, url_env=url_env,
+                           min_severity=v.string(table, "min_severity", p + "min_severity",
+                                                 default="warning", choices=SEVERITIES),
+                           timeout=_seconds(v, table, "timeout", p, 10.0))
+
+
+def _route(v: _Validator, index: int, table) -> Route:
+    p = f"notify.routes[{index}]."
+    if not isinstance(table, dict):
+        raise v.error("notify.routes", "entries must be tables", "write each as [[notify.routes]]")
+    v.unknown(table, ("recipients", "min_severity", "accounts", "sources", "detectors",
+                      "digest"), p)
+    recipients = _addresses(v, table, "recipients", p, ())
+    if not recipients:
+        raise v.error(p + "recipients", "is missing or empty",
+                      "add recipients = [\"someone@example.org\"]")
+    return Route(recipients=recipients,
+                 min_severity=v.string(table, "min_severity", p + "min_severity",
+                                       default="warning", choices=SEVERITIES),
+                 accounts=_strings(v, table, "accounts", p), sources=_strings(v, table, "sources", p),
+                 detectors=_strings(v, table, "detectors", p),
+                 digest=_bool(v, table, "digest", p, False))
+
+
+def _table(v: _Validator, data: dict, key: str, prefix: str = "") -> dict:
+    table = data.get(key, {})
+    if not isinstance(table, dict):
+        raise v.error(prefix + key, "must be a table", f"write it as [{prefix}{key}]")
+    return table
+
+
+def _bool(v: _Validator, table: dict, key: str, prefix: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise v.error(prefix + key, f"= {value!r} is not true or false",
+                      "write true or false, without quotes")
+    return value
+
+
+def _seconds(v: _Validator, table: dict, key: str, prefix: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise v.error(prefix + key, f"= {value!r} is not a number of seconds",
+                      "write a positive number such as 30")
+    return float(value)
+
+
+def _duration(v: _Validator, table: dict, key: str, prefix: str, default: timedelta) -> timedelta:
+    """A duration written "90s", "30m", "4h", "1d" (or 0 to turn it off)."""
+    value = table.get(key)
+    if value is None:
+        return default
+    match = DURATION.match(str(value)) if isinstance(value, (str, int)) \
+        and not isinstance(value, bool) else None
+    if not match:
+        raise v.error(prefix + key, f"= {value!r} is not a duration",
+                      "write it like \"90s\", \"30m\", \"4h\" or \"1d\" (\"0\" turns it off)")
+    unit = {"s": "seconds", "": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+def _strings(v: _Validator, table: dict, key: str, prefix: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+        raise v.error(prefix + key, f"= {value!r} is not a list of names",
+                      f"write {key} = [\"first\", \"second\"]")
+    return tuple(value)
+
+
+def _addresses(v: _Validator, table: dict, key: str, prefix: str, default) -> tuple[str, ...]:
+    if key not in table:
+        return tuple(default)
+    addresses = _strings(v, table, key, prefix)
+    for address in addresses:
+        if not ADDRESS.match(address):
+            raise v.error(prefix + key, f"holds '{address}', which is not an e-mail address",
+                          "write plain addresses like \"finance@example.org\"")
+    return addresses
+
+
+def _file(v: _Validator, table: dict, key: str, prefix: str) -> Path | None:
+    name = v.string(table, key, prefix + key)
+    if name is None:
+        return None
+    path = v.base / name
+    if not path.is_file():
+        raise v.error(prefix + key, f"= '{name}' is not a file",
+                      "give the path of a PEM file, relative to the config file")
+    return path
+
+
+def _env_name(v: _Validator, table: dict, key: str, prefix: str) -> str | None:
+    name = v.string(table, key, prefix + key)
+    if name is not None and not ENV_NAME.match(name):
+        raise v.error(prefix + key, f"= '{name}' is not an environment variable name",
+                      "name the variable that holds the secret, e.g. \"MONITOR_SMTP_PASSWORD\"")
+    return name

@@ -24,3 +24,9 @@ class InputError(MonitorError):
 
 class StoreError(MonitorError):
     exit_code = ExitCode.RUNTIME
+
+
+class NotifyError(MonitorError):
+    """A mail server or webhook that cannot be reached or refuses; the outbox keeps the
+    messages and the next run retries them."""
+    exit_code = ExitCode.RUNTIME

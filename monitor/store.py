@@ -136,3 +136,30 @@ def parse_param(ptype: str, text: str):
     if ptype == "BOOLEAN":
         return text.lower() == "true"
     return text.strip("'\"")
+
+
+SQL_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+@cache
+def query_params(name: str) -> frozenset:
+    """The $parameters the statement in queries/<name>.sql uses (comment lines skipped)."""
+    body = "\n".join(line.split("--", 1)[0] for line in load_query(name).splitlines())
+    return frozenset(SQL_PARAM.findall(body))
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None):
+    """Execute queries/<name>.sql with the parameters it uses taken from `params`
+    (extra keys are ignored; a missing one is a bug). Values are always bound."""
+    params = params or {}
+    needed = query_params(name)
+    missing = needed - params.keys()
+    if missing:
+        raise KeyError(f"queries/{name}.sql needs {', '.join(sorted(missing))}")
+    return con.execute(load_query(name), {k: params[k] for k in needed})
+
+
+def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
+    cursor = run(con, name, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]

@@ -1,0 +1,237 @@
+"""`monitor alerts ...`: the alert lifecycle and the notification outbox on the command line.
+
+A thin layer over monitor.alert and monitor.notify; registered by monitor.cli.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+
+from monitor import alert, notify, output
+from monitor.errors import NotifyError
+from monitor.store import now as utc_now
+from monitor.store import rows
+
+ALERT_COLUMNS = ["alert_id", "state", "severity", "detector", "account", "counterparty",
+                 "initiator", "exposure", "currency", "charges", "since", "opened_at",
+                 "last_notified_at", "acked_by"]
+
+
+@click.group()
+def alerts():
+    """Alerts raised by `monitor scan`: list, show, acknowledge, silence, and deliver the
+    e-mails and webhook posts about them.
+
+    \b
+    Examples:
+      monitor alerts list
+      monitor alerts show 17
+      monitor alerts ack 17 --by "J. Smith" --note "card cancelled, bank informed"
+      monitor alerts silence --counterparty "zoom.us*" --until 2025-01-31 --reason "new contract"
+    """
+
+
+@alerts.command("list")
+@click.option("--state", type=click.Choice(("open",) + alert.STATES + ("all",)), default="open",
+              show_default=True, help="Which alerts: open means not resolved.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@output.format_option()
+@click.pass_obj
+def alerts_list(ctx, state, limit, fmt):
+    """List alerts, newest first.
+
+    \b
+    Example:
+      monitor alerts list --state all --format csv > alerts.csv
+    """
+    con = ctx.connect()
+    alert.refresh(con, utc_now())
+    found = alert.listing(con, state, limit)
+    con.close()
+    output.emit(found, fmt, ALERT_COLUMNS + ["sentence"] if fmt != "table" else ALERT_COLUMNS,
+                title=f"Alerts ({state})")
+
+
+@alerts.command("show")
+@click.argument("alert_id", type=int)
+@output.format_option()
+@click.pass_obj
+def alerts_show(ctx, alert_id, fmt):
+    """Show one alert: its facts, the evidence charges, its history and notifications.
+
+    \b
+    Example:
+      monitor alerts show 17 --format json
+    """
+    con = ctx.connect()
+    alert.refresh(con, utc_now())
+    found = alert.get(con, alert_id)
+    charges = alert.evidence(con, found)
+    events = alert.history(con, alert_id)
+    told = rows(con, "alerts/alert_notifications", {"alert_id": alert_id})
+    con.close()
+    if fmt == "json":
+        click.echo(output.dumps({"alert": found, "evidence": charges, "history": events,
+                                 "notifications": told}))
+        return
+    facts = [{"field": k, "value": v} for k, v in found.items() if k != "evidence_txn_ids"]
+    output.emit(facts, fmt, ["field", "value"], title=f"Alert {alert_id}")
+    if fmt == "table":
+        output.emit(charges, fmt, title="Evidence charges")
+        output.emit(events, fmt, title="History")
+        if told:
+            output.emit(told, fmt, ["notification_id", "reason", "severity", "created_at",
+                                    "channel", "recipient", "status", "sent_at"],
+                        title="Notifications")
+
+
+@alerts.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--by", required=True, help="Who acknowledges it.")
+@click.option("--note", help="What is being done about it.")
+@click.pass_obj
+def alerts_ack(ctx, alert_id, by, note):
+    """Acknowledge an alert: no more reminders while it stays at this tier
+    (an escalation is still told).
+
+    \b
+    Example:
+      monitor alerts ack 17 --by "J. Smith" --note "card cancelled, bank informed"
+    """
+    con = ctx.connect()
+    found = alert.acknowledge(con, alert_id, by=by, note=note, now=utc_now())
+    con.close()
+    click.echo(f"alert {alert_id} acknowledged by {by}; state {found['state']}", err=True)
+
+
+@alerts.command("silence")
+@click.option("--detector", help="Detector name (* matches any text).")
+@click.option("--account", help="Account (* matches any text).")
+@click.option("--counterparty", "--payee", "counterparty", help="Payee (* matches any text).")
+@click.option("--until", "until", required=True,
+              type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
+              help="Silenced through this day (UTC), or until this time.")
+@click.option("--reason", required=True, help="Why.")
+@click.option("--by", default=None, help="Who silences (default: $USER).")
+@click.pass_obj
+def alerts_silence(ctx, detector, account, counterparty, until, reason, by):
+    """Silence the alerts that match, until a date: no notifications while it holds.
+
+    \b
+    Example:
+      monitor alerts silence --account 1200 --counterparty "acme*" --until 2025-01-31 \\
+          --reason "approved project spend, PO-1042" --by "J. Smith"
+    """
+    if until.hour == 0 and until.minute == 0:
+        until = until + timedelta(days=1)     # a bare date silences through that day
+    by = by or _user()
+    con = ctx.connect()
+    silence_id = alert.silence(con, alert.Matcher(detector, account, counterparty), until=until,
+                               reason=reason, by=by, now=utc_now())
+    con.close()
+    click.echo(f"silence {silence_id} in force until {until:%Y-%m-%d %H:%M} UTC", err=True)
+
+
+@alerts.command("silences")
+@click.option("--all", "include_expired", is_flag=True, help="Include expired silences.")
+@output.format_option()
+@click.pass_obj
+def alerts_silences(ctx, include_expired, fmt):
+    """List silences, those in force first.
+
+    \b
+    Example:
+      monitor alerts silences --all --format json
+    """
+    con = ctx.connect()
+    found = alert.silences(con, utc_now(), include_expired)
+    con.close()
+    output.emit(found, fmt, ["silence_id", "active", "detector", "account", "counterparty",
+                             "starts_at", "ends_at", "reason", "created_by", "expired_by"])
+
+
+@alerts.command("unsilence")
+@click.argument("silence_id", type=int)
+@click.option("--by", default=None, help="Who ends it (default: $USER).")
+@click.pass_obj
+def alerts_unsilence(ctx, silence_id, by):
+    """End a silence now.
+
+    \b
+    Example:
+      monitor alerts unsilence 3 --by "J. Smith"
+    """
+    con = ctx.connect()
+    alert.expire_silence(con, silence_id, by=by or _user(), now=utc_now())
+    con.close()
+    click.echo(f"silence {silence_id} ended", err=True)
+
+
+@alerts.command("send")
+@click.option("--wait", type=click.IntRange(0), default=None,
+              help="Keep retrying for up to this many seconds (default: [notify] retry_for).")
+@click.option("--dry-run", is_flag=True,
+              help="Write the pending messages to the outbox folder as files; send nothing.")
+@click.pass_obj
+def alerts_send(ctx, wait, dry_run):
+    """Deliver what is pending in the outbox (and the day's digests), retrying with backoff.
+    Exit code 3 while some remain undelivered.
+
+    \b
+    Example:
+      monitor alerts send --wait 600
+    """
+    config = ctx.config
+    con = ctx.connect()
+    now = utc_now()
+    con.execute("BEGIN TRANSACTION")
+    notify.enqueue_digests(con, config, now=now)
+    con.execute("COMMIT")
+    delay = timedelta(seconds=wait) if wait is not None else config.notify.retry_for
+    result = notify.deliver(con, config, wait=delay, dry_run=dry_run)
+    con.close()
+    report(result, dry_run)
+
+
+@alerts.command("outbox")
+@click.option("--status", type=click.Choice(("pending", "sent", "all")), default="all",
+              show_default=True)
+@click.option("--limit", type=int, default=100, show_default=True)
+@output.format_option()
+@click.pass_obj
+def alerts_outbox(ctx, status, limit, fmt):
+    """List the messages in the outbox: what was sent, when, and what is still pending.
+
+    \b
+    Example:
+      monitor alerts outbox --status pending
+    """
+    con = ctx.connect()
+    found = rows(con, "notify/list_outbox", {"status": status, "limit": limit})
+    con.close()
+    output.emit(found, fmt, ["outbox_id", "status", "channel", "recipient", "kind", "alerts",
+                             "attempts", "created_at", "sent_at", "sent_via", "last_error",
+                             "subject"])
+
+
+def report(result, dry_run: bool = False) -> None:
+    """One line per outcome on stderr; NotifyError (exit 3) while messages remain pending."""
+    if result.files:
+        folder = result.files[0].parent
+        click.echo(f"{'dry run: ' if dry_run else ''}{len(result.files)} message file(s) "
+                   f"in {folder}", err=True)
+    if result.sent:
+        click.echo(f"delivered {len(result.sent)} message(s)", err=True)
+    if result.pending and not dry_run:
+        raise NotifyError(f"{len(result.pending)} message(s) not delivered: {result.error}; "
+                          "they stay in the outbox, `monitor alerts send` retries them")
+
+
+def _user() -> str:
+    import getpass
+    try:
+        return getpass.getuser()
+    except Exception:    # no user name in this environment
+        return "unknown"
+

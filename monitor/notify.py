@@ -1,0 +1,549 @@
+"""Tell people: route, group, render and deliver what the alert lifecycle calls for.
+
+The path is durable. In one database transaction the lifecycle records its
+notifications and this module renders them into messages in the `outbox` table
+(one message per recipient per run, however many alerts); only then is anything
+sent, and a message is marked sent only after its server accepted it. A server
+that is down gets retried with backoff; the next run retries what is still
+pending. The body is stored whole, so a retry after a crash sends the same bytes
+with the same Message-ID.
+
+Channels: e-mail (SMTP with STARTTLS or implicit TLS and AUTH, or, with no
+smtp_host, .eml files in the [outbox] folder) and a webhook (JSON POST with a
+Slack-compatible `text`). Payee names come from outside and are hostile: they
+are stripped of control characters everywhere, escaped in HTML and Slack text,
+and defused in the evidence CSV.
+"""
+from __future__ import annotations
+
+import csv
+import email.policy
+import email.utils
+import hashlib
+import io
+import json
+import os
+import re
+import smtplib
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from email.message import EmailMessage
+from functools import cache, lru_cache
+from pathlib import Path
+
+import duckdb
+
+from monitor import alert, detect
+from monitor.config import Config, Route
+from monitor.errors import ConfigError, NotifyError
+from monitor.output import safe_cell
+from monitor.store import rows, run
+from monitor.store import now as utc_now
+
+
+@dataclass
+class Outcome:
+    """What a run told and delivered."""
+    notifications: list[dict] = field(default_factory=list)
+    queued: list[int] = field(default_factory=list)        # outbox ids written
+    sent: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)       # still not accepted
+    files: list[Path] = field(default_factory=list)        # .eml/.json written
+    error: str | None = None
+
+
+def handle_scan(con: duckdb.DuckDBPyConnection, config: Config, findings: list[dict], *,
+                now: datetime, scan_id: int | None = None, notify: bool = True,
+                dry_run: bool = False) -> Outcome:
+    """After a scan: update the alerts, queue the messages (one transaction), deliver.
+    A dry run renders the messages to the outbox folder and changes nothing."""
+    outcome = Outcome()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        outcome.notifications = alert.apply(con, config.alerts, findings, now=now,
+                                            scan_id=scan_id, notify=notify)
+        if notify:
+            outcome.queued = enqueue(con, config, outcome.notifications, now=now)
+            outcome.queued += enqueue_digests(con, config, now=now)
+        if dry_run:
+            for message in _pending(con, outcome.queued):
+                outcome.files.append(_write_file(config.outbox, message, prefix="dry-run-"))
+            con.execute("ROLLBACK")
+            return outcome
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if notify:
+        delivered = deliver(con, config, wait=config.notify.retry_for)
+        outcome.sent, outcome.pending = delivered.sent, delivered.pending
+        outcome.files, outcome.error = delivered.files, delivered.error
+    return outcome
+
+
+# ---- routing and queueing ------------------------------------------------------------
+
+def routes(config: Config) -> list[Route]:
+    """The e-mail routes: [notify.email] recipients take every alert; each
+    [[notify.routes]] adds its recipients for the alerts it matches."""
+    email = config.notify.email
+    base = [Route(recipients=email.recipients, digest=email.digest)] if email.recipients else []
+    return base + list(config.notify.routes)
+
+
+def matches(route: Route, row: dict) -> bool:
+    if alert.SEVERITY_RANK[row["severity"]] < alert.SEVERITY_RANK[route.min_severity]:
+        return False
+    if route.accounts and row["account"] not in route.accounts:
+        return False
+    if route.detectors and row["detector"] not in route.detectors:
+        return False
+    return not route.sources or bool(set(route.sources) & set(row["sources"] or []))
+
+
+def destinations(config: Config, row: dict, digest: bool = False) -> list[tuple[str, str]]:
+    """(channel, recipient) pairs an alert goes to, immediately or (digest=True) daily."""
+    found = []
+    for route in routes(config):
+        if route.digest == digest and matches(route, row):
+            found += [("email", r) for r in route.recipients if ("email", r) not in found]
+    hook = config.notify.webhook
+    if hook and not digest and (alert.SEVERITY_RANK[row["severity"]]
+                                >= alert.SEVERITY_RANK[hook.min_severity]):
+        found.append(("webhook", "webhook"))
+    return found
+
+
+def enqueue(con, config: Config, told: list[dict], *, now: datetime) -> list[int]:
+    """Render the notifications into one message per (channel, recipient); returns the
+    outbox ids written. Runs inside the caller's transaction."""
+    if not told:
+        return []
+    items = rows(con, "notify/notification_alerts",
+                 {"ids": [t["notification_id"] for t in told]})
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for item in items:
+        for destination in destinations(config, item):
+            groups.setdefault(destination, []).append(item)
+    return [_queue(con, config, channel, recipient, group, now=now)
+            for (channel, recipient), group in sorted(groups.items())]
+
+
+def enqueue_digests(con, config: Config, *, now: datetime) -> list[int]:
+    """The day's digest for each digest recipient, once a day from digest_hour (UTC):
+    every alert still open for them, the new ones and changes first."""
+    if now.hour < config.notify.digest_hour:
+        return []
+    recipients = {r for route in routes(config) if route.digest for r in route.recipients}
+    queued = []
+    for recipient in sorted(recipients):
+        if run(con, "notify/digest_exists", {"channel": "email", "recipient": recipient,
+                                             "day": now.date()}).fetchone()[0]:
+            continue
+        mine = lambda row: ("email", recipient) in destinations(config, row, digest=True)  # noqa: E731
+        news = [n for n in rows(con, "notify/digest_notifications",
+                                {"recipient": recipient, "now": now}) if mine(n)]
+        told = {n["alert_id"] for n in news if n["reason"] != "resolved"}
+        still = [a | {"reason": "open", "notification_id": None}
+                 for a in alert.open_alerts(con, now)
+                 if a["alert_id"] not in told and a["state"] != "silenced" and mine(a)]
+        if news or still:
+            queued.append(_queue(con, config, "email", recipient, news + still, now=now,
+                                 digest_day=now.date()))
+    return queued
+
+
+def _queue(con, config: Config, channel: str, recipient: str, items: list[dict], *,
+           now: datetime, digest_day=None) -> int:
+    items = sorted(items, key=lambda i: (-alert.SEVERITY_RANK[i["severity"]],
+                                         -i["exposure"], i["alert_id"]))
+    ids = sorted(i["notification_id"] for i in items if i["notification_id"] is not None)
+    seed = f"{channel}|{recipient}|{digest_day or ''}|{','.join(map(str, ids))}"
+    key = f"{'digest' if digest_day else 'alert'}-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
+    views = [render_view(con, config, item) for item in items]
+    if channel == "webhook":
+        subject, body = render_webhook(config, views, key=key)
+    else:
+        subject, body = render_email(config, recipient, views, key=key, now=now,
+                                     digest_day=digest_day)
+    (outbox_id,), = run(con, "notify/insert_outbox", {
+        "message_key": key, "channel": channel, "recipient": recipient,
+        "kind": "digest" if digest_day else "alerts", "digest_day": digest_day,
+        "subject": subject, "body": body, "now": now}).fetchall()
+    for notification_id in ids:
+        run(con, "notify/insert_outbox_item", {"outbox_id": outbox_id,
+                                               "notification_id": notification_id})
+    return outbox_id
+
+
+# ---- delivery ------------------------------------------------------------------------
+
+@dataclass
+class Delivery:
+    sent: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    error: str | None = None
+
+
+def deliver(con, config: Config, *, wait: timedelta = timedelta(0), dry_run: bool = False,
+            clock=utc_now, sleep=time.sleep) -> Delivery:
+    """Send every pending message; retry failures with doubling delays for up to `wait`.
+    A dry run writes them to the outbox folder and leaves them pending."""
+    result = Delivery()
+    deadline = time.monotonic() + wait.total_seconds()
+    delay = config.notify.retry_initial.total_seconds()
+    todo = _pending(con)
+    while todo:
+        if dry_run:
+            result.files += [_write_file(config.outbox, m, prefix="dry-run-") for m in todo]
+            result.pending = [m["outbox_id"] for m in todo]
+            return result
+        failed = []
+        for message, outcome in _send_all(config, todo):
+            if isinstance(outcome, Exception):
+                result.error = str(outcome)
+                retry_at = clock() + timedelta(seconds=delay)
+                run(con, "notify/mark_failed", {"outbox_id": message["outbox_id"],
+                                                "error": str(outcome)[:500],
+                                                "next_attempt_at": retry_at})
+                failed.append(message)
+                continue
+            via, path = outcome
+            run(con, "notify/mark_sent", {"outbox_id": message["outbox_id"], "now": clock(),
+                                          "sent_via": via})
+            result.sent.append(message["outbox_id"])
+            if path:
+                result.files.append(path)
+        todo = failed
+        if not todo or time.monotonic() + delay > deadline:
+            break
+        sleep(delay)
+        delay = min(delay * 2, config.notify.retry_max.total_seconds())
+    result.pending = [m["outbox_id"] for m in todo]
+    if not result.pending:
+        result.error = None
+    return result
+
+
+def _pending(con, only: list[int] | None = None) -> list[dict]:
+    found = rows(con, "notify/pending")
+    return found if only is None else [m for m in found if m["outbox_id"] in only]
+
+
+def _send_all(config: Config, messages: list[dict]):
+    """(message, ("smtp" | "file" | "webhook", path or None) or the exception)."""
+    email = [m for m in messages if m["channel"] == "email"]
+    if email and config.notify.email.smtp_host:
+        yield from _send_smtp(config, email)
+    else:
+        for message in email:
+            yield message, _try(lambda m=message: ("file", _write_file(config.outbox, m)))
+    for message in (m for m in messages if m["channel"] == "webhook"):
+        yield message, _try(lambda m=message: ("webhook", _post_webhook(config, m)))
+
+
+def _try(step):
+    try:
+        return step()
+    except (OSError, NotifyError) as e:
+        return e
+
+
+def _send_smtp(config: Config, messages: list[dict]):
+    settings = config.notify.email
+    try:
+        session = _smtp_session(settings)
+    except (OSError, smtplib.SMTPException, NotifyError) as e:
+        error = e if isinstance(e, NotifyError) else NotifyError(_smtp_problem(settings, e))
+        for message in messages:
+            yield message, error
+        return
+    try:
+        for message in messages:
+            try:
+                refused = session.sendmail(settings.sender, [message["recipient"]],
+                                           bytes(message["body"]))
+                yield message, (NotifyError(f"recipient refused: {refused}") if refused
+                                else ("smtp", None))
+            except smtplib.SMTPServerDisconnected as e:
+                yield message, NotifyError(_smtp_problem(settings, e))
+                return
+            except (OSError, smtplib.SMTPException) as e:
+                yield message, NotifyError(_smtp_problem(settings, e))
+    finally:
+        try:
+            session.quit()
+        except (OSError, smtplib.SMTPException):
+            session.close()
+
+
+def _smtp_session(settings) -> smtplib.SMTP:
+    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    if settings.security == "tls":
+        session = smtplib.SMTP_SSL(settings.smtp_host, settings.port, timeout=settings.timeout,
+                                   context=context)
+    else:
+        session = smtplib.SMTP(settings.smtp_host, settings.port, timeout=settings.timeout)
+        if settings.security == "starttls":
+            session.starttls(context=context)
+    session.ehlo_or_helo_if_needed()
+    if settings.username:
+        password = os.environ.get(settings.password_env or "")
+        if password is None:
+            session.close()
+            raise ConfigError(f"[notify.email] password_env: the environment variable "
+                              f"{settings.password_env} is not set; export it with the SMTP "
+                              "password")
+        try:
+            session.login(settings.username, password)
+        except smtplib.SMTPException:
+            session.close()
+            raise
+    return session
+
+
+def _smtp_problem(settings, error: Exception) -> str:
+    where = f"mail server {settings.smtp_host}:{settings.port}"
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return (f"{where} refused the login for '{settings.username}' ({error.smtp_code}); "
+                f"check the password in {settings.password_env}")
+    if isinstance(error, ssl.SSLError):
+        return f"{where}: TLS failed ({error.reason or error}); check security and ca_file"
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return f"{where} does not offer STARTTLS; set security = \"tls\" or \"none\""
+    if isinstance(error, (ConnectionError, TimeoutError, OSError)) and \
+            not isinstance(error, smtplib.SMTPException):
+        return f"{where} cannot be reached ({error}); the messages stay in the outbox"
+    return f"{where}: {' '.join(str(error).split())}"
+
+
+def _post_webhook(config: Config, message: dict) -> None:
+    hook = config.notify.webhook
+    if hook is None:
+        raise NotifyError("a webhook message is pending but [notify.webhook] is not configured")
+    url = hook.url or os.environ.get(hook.url_env or "")
+    if not url:
+        raise ConfigError(f"[notify.webhook] url_env: the environment variable {hook.url_env} "
+                          "is not set; export it with the webhook URL")
+    request = urllib.request.Request(url, data=bytes(message["body"]), method="POST", headers={
+        "Content-Type": "application/json; charset=utf-8", "User-Agent": "payment-monitor",
+        "Idempotency-Key": message["message_key"]})
+    host = urllib.parse.urlsplit(url).netloc
+    try:
+        with urllib.request.urlopen(request, timeout=hook.timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as e:
+        raise NotifyError(f"webhook {host} answered {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise NotifyError(f"webhook {host} cannot be reached ({getattr(e, 'reason', e)}); "
+                          "the messages stay in the outbox") from None
+
+
+def _write_file(folder: Path, message: dict, prefix: str = "") -> Path:
+    """The message as a file in the outbox folder, named by its outbox id: writing it
+    again replaces it, never adds a second copy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".json" if message["channel"] == "webhook" else ".eml"
+    slug = re.sub(r"[^A-Za-z0-9.@-]+", "_", message["recipient"])[:60]
+    path = folder / f"{prefix}{message['outbox_id']:06d}-{message['kind']}-{slug}{suffix}"
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_bytes(bytes(message["body"]))
+    os.replace(temp, path)
+    return path
+
+
+# ---- rendering -----------------------------------------------------------------------
+
+REASONS = {"firing": "new alert", "escalation": "escalated", "resolved": "resolved",
+           "reminder": "reminder: still firing, not acknowledged", "open": "still open"}
+EVIDENCE_COLUMNS = ("posted_at", "amount", "currency", "counterparty", "account", "initiator",
+                    "description", "source", "txn_id")
+TABLE_ROWS = 40             # evidence rows shown in the body; the CSV has them all
+
+
+def clean(value) -> str:
+    """Outside text made safe for a header or a line: control characters (CR, LF, tabs,
+    bidi overrides, ...) become spaces; letters of any script and emoji stay."""
+    if value is None:
+        return ""
+    return "".join(ch if ch.isprintable() or ch == "\u200d" else " " for ch in str(value))
+
+
+def money(value) -> str:
+    return f"{Decimal(value or 0):,.2f}"
+
+
+def render_view(con, config: Config, item: dict) -> dict:
+    """Everything a template shows about one alert, outside text already cleaned."""
+    evidence = alert.evidence(con, item)
+    alert_id = item["alert_id"]
+    currency = clean(item["currency"])
+    where = (f"account {clean(item['account'])}" if item["account"]
+             else f"initiator {clean(item['initiator'])}" if item["initiator"] else "all accounts")
+    payee = clean(item["counterparty"]) or ("several payees" if item["initiator"] else "(no payee)")
+    shown = [{k: clean(r[k]) for k in ("currency", "counterparty", "account", "description",
+                                       "source", "txn_id")}
+             | {"posted_at": r["posted_at"].isoformat(), "amount": money(r["amount"])}
+             for r in evidence[:TABLE_ROWS]]
+    points = tuple((r["posted_at"], r["amount"]) for r in evidence)
+    return {
+        "alert_id": alert_id, "reason": item["reason"],
+        "reason_text": REASONS.get(item["reason"], item["reason"]),
+        "severity": item["severity"], "severity_upper": item["severity"].upper(),
+        "detector": item["detector"], "payee": payee, "where": where,
+        "account": clean(item["account"]), "initiator": clean(item["initiator"]),
+        "exposure_value": item["exposure"], "money": f"{money(item['exposure'])} {currency}".strip(),
+        "sentence": clean(item["sentence"]), "state": item["state"],
+        "acked_by": clean(item["acked_by"]), "ack_note": clean(item["ack_note"]),
+        "since": item["since"].isoformat() if item["since"] else "",
+        "charges": item["charges"], "evidence": shown, "evidence_count": len(evidence),
+        "evidence_more": max(0, len(evidence) - TABLE_ROWS),
+        "evidence_total": f"{money(sum((r['amount'] for r in evidence), Decimal(0)))} {currency}",
+        "chart": chart_png(payee[:60], where, points, _tiers(config, item["detector"]))
+        if points else None,
+        "cid": f"chart-{alert_id}@monitor", "csv": evidence_csv(evidence),
+        "csv_name": f"alert-{alert_id}-evidence.csv", "command": show_command(config, alert_id),
+    }
+
+
+def show_command(config: Config, alert_id: int) -> str:
+    """The exact command that shows the alert again."""
+    import shlex
+    path = str(config.path)
+    option = "" if path == "config.toml" else f"--config {shlex.quote(path)} "
+    return f"monitor {option}alerts show {alert_id}"
+
+
+def evidence_csv(evidence: list[dict]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EVIDENCE_COLUMNS)
+    for row in evidence:
+        writer.writerow([safe_cell(row[c]) if c != "posted_at" else row[c].isoformat()
+                         for c in EVIDENCE_COLUMNS])
+    return buffer.getvalue().encode("utf-8-sig")     # the BOM: spreadsheets read UTF-8 right
+
+
+def _tiers(config: Config, detector: str) -> tuple:
+    for d in detect.detectors(config):
+        if d.name == detector:
+            return tuple((k[5:], float(v)) for k, v in sorted(d.params.items(), key=lambda kv:
+                                                             float(kv[1] or 0))
+                         if k.startswith("tier_") and v is not None)
+    return ()
+
+
+@lru_cache(maxsize=64)
+def chart_png(payee: str, where: str, points: tuple, tiers: tuple) -> bytes:
+    """Cumulative unexplained spend (the evidence charges) over time, with the tier lines
+    up to the first one above it, as a PNG."""
+    import warnings
+    from itertools import accumulate
+
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    days = [day for day, _ in points]
+    totals = list(accumulate(float(amount) for _, amount in points))
+    figure = Figure(figsize=(6.4, 2.6), dpi=100)
+    axes = figure.add_subplot()
+    axes.step(days, totals, where="post", color="#b3261e", linewidth=2)
+    axes.plot(days, totals, "o", color="#b3261e", markersize=3)
+    top = max(totals + [0.0])
+    colours = {"warning": "#c98a00", "high": "#d9480f", "critical": "#7b1fa2"}
+    for name, level in tiers:
+        axes.axhline(level, linestyle="--", linewidth=1, color=colours.get(name, "grey"))
+        axes.annotate(f"{name} {level:,.0f}", (0, level), xycoords=("axes fraction", "data"),
+                      xytext=(4, 2), textcoords="offset points", fontsize=7,
+                      color=colours.get(name, "grey"))
+        if level > top:
+            break
+    axes.set_title(f"Cumulative unexplained spend to {payee}, {where}", fontsize=9, loc="left",
+                   parse_math=False)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    axes.grid(axis="y", linewidth=0.3)
+    axes.tick_params(labelsize=7)
+    figure.autofmt_xdate()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():        # glyphs the font lacks (CJK, emoji) draw as boxes
+        warnings.simplefilter("ignore")
+        figure.tight_layout()
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+@cache
+def _templates():
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+    env = Environment(loader=PackageLoader("monitor", "templates"), undefined=StrictUndefined,
+                      autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["slack"] = lambda s: (str(s).replace("&", "&amp;").replace("<", "&lt;")
+                                      .replace(">", "&gt;"))
+    return env
+
+
+def subject_line(views: list[dict], digest_day=None) -> str:
+    top = views[0]
+    headline = f"[{top['severity_upper']}] {top['payee'][:60]} | {top['where']} | {top['money']} at risk"
+    if digest_day:
+        new = sum(1 for v in views if v["reason"] != "open")
+        return f"[monitor digest {digest_day}] {len(views)} alerts, {new} new or changed; {headline}"
+    label = {"firing": "", "escalation": " escalated", "reminder": " reminder",
+             "resolved": " resolved"}.get(top["reason"], "")
+    more = f" (+{len(views) - 1} more)" if len(views) > 1 else ""
+    return clean(f"[monitor{label}] {headline}{more}")
+
+
+def render_email(config: Config, recipient: str, views: list[dict], *, key: str,
+                 now: datetime, digest_day=None) -> tuple[str, bytes]:
+    """A multipart message: plain text and HTML (with the charts inline), one evidence
+    CSV per alert attached. Boundaries derive from the key, so it renders the same twice."""
+    subject = clean(subject_line(views, digest_day))
+    context = {"items": views, "subject": subject, "digest_day": digest_day,
+               "generated": now.strftime("%Y-%m-%d %H:%M UTC")}
+    env = _templates()
+    sender = config.notify.email.sender
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = email.utils.format_datetime(now.replace(tzinfo=timezone.utc))
+    message["Message-ID"] = f"<{key}@{re.sub(r'[^A-Za-z0-9.-]', '', sender.split('@')[-1])}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Monitor-Alerts"] = ", ".join(str(v["alert_id"]) for v in views)
+    message.set_content(env.get_template("email.txt.j2").render(context), cte="quoted-printable")
+    message.add_alternative(env.get_template("email.html.j2").render(context), subtype="html",
+                            cte="quoted-printable")
+    html_part = message.get_payload()[1]
+    for view in views:
+        if view["chart"]:
+            html_part.add_related(view["chart"], "image", "png", cid=f"<{view['cid']}>",
+                                  filename=f"alert-{view['alert_id']}-chart.png",
+                                  disposition="inline")
+    for view in views:
+        message.add_attachment(view["csv"], maintype="text", subtype="csv",
+                               filename=view["csv_name"])
+    for number, part in enumerate(message.walk()):
+        if part.is_multipart():
+            part.set_boundary(f"=_monitor_{key}_{number}")
+    return subject, message.as_bytes()
+
+
+def render_webhook(config: Config, views: list[dict], *, key: str) -> tuple[str, bytes]:
+    """JSON with a Slack-compatible `text` (mrkdwn, outside text escaped) and the alerts."""
+    subject = clean(subject_line(views))
+    text = _templates().get_template("webhook.txt.j2").render({"items": views, "subject": subject})
+    keys = ("alert_id", "reason", "severity", "detector", "payee", "account", "initiator",
+            "money", "sentence", "command", "evidence_count")
+    document = {"text": text, "message_id": key, "subject": subject,
+                "alerts": [{k: v[k] for k in keys} | {"exposure": str(v["exposure_value"])}
+                           for v in views]}
+    return subject, json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")

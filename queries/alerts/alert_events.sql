@@ -1,0 +1,9 @@
+-- name: alert_events
+-- Finds: the history of one alert: every state change with its time and actor.
+-- Parameters:
+--   $alert_id  BIGINT
+-- Returns: changed_at, actor, action, from_state, to_state, note.
+
+SELECT changed_at, actor, action, from_state, to_state, note
+FROM alert_events WHERE alert_id = $alert_id
+ORDER BY event_id;

@@ -1,0 +1,9 @@
+-- name: mark_failed
+-- Finds: nothing; records a failed attempt and when to try again.
+-- Parameters:
+--   $outbox_id BIGINT, $error VARCHAR, $next_attempt_at TIMESTAMP
+-- Returns: nothing.
+
+UPDATE outbox SET attempts = attempts + 1, last_error = $error,
+    next_attempt_at = $next_attempt_at
+WHERE outbox_id = $outbox_id AND status = 'pending';
