@@ -61,10 +61,12 @@ def plan(config: Config, paths: list[str] | None = None,
     """The files to read and the source each is read with."""
     if not paths:
         sources = [config.source(source_name)] if source_name else list(config.sources)
-        found = []
+        found, taken = [], set()
         for source in sources:
             for match in sorted(glob.glob(source.path, recursive=True)):
-                if os.path.isfile(match):
+                # A file two globs match is read once, by the first source listed.
+                if os.path.isfile(match) and match not in taken:
+                    taken.add(match)
                     found.append((Path(match), source))
         return found
     named = config.source(source_name) if source_name else None
@@ -197,10 +199,17 @@ def _staged(con, path: Path, fmt: str, source: Source, statements: list, facts: 
             rejects, first_row = statement_file.rejects, 1
         else:
             raise InputError(f"{path}: unknown format '{fmt}'")
+        _ensure_raw_row(con)
         yield rejects, first_row
     finally:
         for undo in cleanup:
             undo()
+
+
+def _ensure_raw_row(con) -> None:
+    """Readers that give no full row text stage without raw_row; normalize reads it."""
+    if "raw_row" not in con.table("staging").columns:
+        con.execute("ALTER TABLE staging ADD COLUMN raw_row VARCHAR")
 
 
 def _drop_staging(con) -> None:
@@ -315,19 +324,25 @@ def _stage_excel(con, path: Path, source: Source) -> int:
     body = frame.slice(index + 1)
     body.columns = _unique(headers)
     # Rows are numbered as the spreadsheet shows them; wholly empty rows are not data.
+    # A sheet is small: keep each row's full text, shown if the row is rejected.
     body = body.with_row_index("__row", offset=index + 2).filter(
         ~pl.all_horizontal(pl.exclude("__row").is_null()))
+    text = (pl.struct(pl.exclude("__row")).struct.json_encode()
+            .str.replace_all(r'"(?:[^"\\]|\\.)*":null,?', "").str.replace(r",}$", "}"))
+    body = body.with_columns(text.alias("__raw"))
     con.register("sheet_rows", body)
     try:
-        _stage_relation(con, con.table("sheet_rows"), path, source, row_column="__row")
+        _stage_relation(con, con.table("sheet_rows"), path, source, row_column="__row",
+                        raw_column="__raw")
     finally:
         con.unregister("sheet_rows")
     return index + 2   # spreadsheet row number of the first data row
 
 
 def _stage_relation(con, relation, path: Path, source: Source, view: bool = False,
-                    row_column: str | None = None) -> None:
-    """Project the file's columns onto canonical names, as temp view or table `staging`."""
+                    row_column: str | None = None, raw_column: str | None = None) -> None:
+    """Project the file's columns onto canonical names, as temp view or table `staging`;
+    row_column holds row numbers and raw_column each row's full text, when the reader has them."""
     by_norm = {}
     for column in relation.columns:
         by_norm.setdefault(_norm(column), column)
@@ -339,14 +354,16 @@ def _stage_relation(con, relation, path: Path, source: Source, view: bool = Fals
             continue
         actual = by_norm.get(_norm(wanted))
         if actual is None:
-            shown = [c for c in relation.columns if c != row_column]
+            shown = [c for c in relation.columns if c not in (row_column, raw_column)]
             raise InputError(
                 f"{path}: column '{wanted}' is not in the file (its columns are: "
                 f"{', '.join(shown)}); set sources.{source.name}.columns.{field} to one of "
                 f"them, or fix the file's header")
         picks.append(ColumnExpression(actual).cast(duckdb.sqltype("VARCHAR")).alias(field))
-    number = (ColumnExpression(row_column) if row_column else ConstantExpression(None))
+    number = ColumnExpression(row_column) if row_column else ConstantExpression(None)
     picks.append(number.cast(duckdb.sqltype("BIGINT")).alias("source_row"))
+    text = ColumnExpression(raw_column) if raw_column else ConstantExpression(None)
+    picks.append(text.cast(duckdb.sqltype("VARCHAR")).alias("raw_row"))
     mapped = relation.select(*picks)
     if view:
         mapped.create_view("staging", replace=True)

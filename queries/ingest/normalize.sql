@@ -2,7 +2,8 @@
 -- Finds: nothing; turns staged text rows into typed ledger rows in one pass over the
 --   file. Every staged row comes out exactly once, with a reject reason or usable.
 -- Reads: `staging` (canonical column names, all VARCHAR, plus source_row, which is
---   NULL when rows are numbered by their order; then parsed.rowid is that order).
+--   NULL when rows are numbered by their order; then parsed.rowid is that order, and
+--   raw_row, the row's full text as JSON when the reader has it, else NULL).
 -- Parameters:
 --   $source        VARCHAR        source name, for messages
 --   $currency      VARCHAR        currency when the file has no currency column (may be NULL)
@@ -16,7 +17,8 @@
 -- Returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
 --   numbered later), account, posted_at, amount, currency, counterparty,
 --   counterparty_account, initiator, mcc, description, reference,
---   reason (NULL when usable), raw (the row's text as JSON by file column, only when rejected).
+--   reason (NULL when usable), raw (only when rejected: raw_row, else the mapped columns'
+--   texts as JSON by file column name).
 
 CREATE OR REPLACE TEMP TABLE parsed AS
 WITH cleaned AS (
@@ -36,7 +38,8 @@ WITH cleaned AS (
         nullif(trim(initiator), '') AS initiator,
         nullif(trim(mcc), '') AS mcc,
         nullif(trim(description), '') AS description,
-        nullif(trim(reference), '') AS reference
+        nullif(trim(reference), '') AS reference,
+        raw_row
     FROM staging
 ),
 typed AS (
@@ -89,8 +92,8 @@ SELECT
     ELSE given_id END AS txn_id,
     account, posted_at, amount, currency, counterparty, counterparty_account, initiator, mcc,
     description, reference, reason,
-    CASE WHEN reason IS NOT NULL THEN '{' || array_to_string(list_transform(
+    CASE WHEN reason IS NOT NULL THEN coalesce(raw_row, '{' || array_to_string(list_transform(
         list_filter(range(1, len($raw_keys) + 1), lambda i: texts[$raw_index[i]] IS NOT NULL),
-        lambda i: to_json($raw_keys[i]) || ':' || to_json(texts[$raw_index[i]])), ',') || '}'
+        lambda i: to_json($raw_keys[i]) || ':' || to_json(texts[$raw_index[i]])), ',') || '}')
     END AS raw
 FROM judged;
