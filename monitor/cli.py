@@ -378,9 +378,9 @@ def main(argv=None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
         cli.main(args=argv, prog_name="monitor", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(ExitCode.USAGE)
+    except click.exceptions.Abort:     # Ctrl-C: click turns KeyboardInterrupt into Abort
+        click.echo("error: interrupted; work in progress was rolled back", err=True)
+        sys.exit(130)
     except click.ClickException as e:
         e.show()
         sys.exit(ExitCode.USAGE)

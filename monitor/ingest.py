@@ -129,6 +129,12 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
             _load(con, result, source, (digest, size, first_row), structural_rejects, statements)
     except MonitorError as e:
         _record_error(con, result, str(e), path)
+    except (duckdb.InterruptException, RuntimeError) as e:
+        # Ctrl-C inside a DuckDB query surfaces as one of these: stop the run (the file's
+        # transaction is already rolled back); it is not a bad file.
+        if isinstance(e, duckdb.InterruptException) or "interrupted" in str(e).lower():
+            raise KeyboardInterrupt from None
+        raise
     except (duckdb.Error, OSError, ValueError, UnicodeError, FastExcelError) as e:
         _record_error(con, result, f"{path}: cannot read ({_first_line(e)})", path)
     return result
