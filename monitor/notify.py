@@ -16,6 +16,7 @@ and defused in the evidence CSV.
 """
 from __future__ import annotations
 
+import base64
 import csv
 import email.policy
 import email.utils
@@ -302,11 +303,25 @@ def _smtp_session(settings) -> smtplib.SMTP:
                               f"{settings.password_env} is not set; export it with the SMTP "
                               "password")
         try:
-            session.login(settings.username, password)
+            _login(session, settings.username, password)
         except smtplib.SMTPException:
             session.close()
             raise
     return session
+
+
+def _login(session: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH; smtplib only sends ASCII, so other passwords go as AUTH PLAIN in UTF-8 (RFC 4616)."""
+    if (username + password).isascii():
+        session.login(username, password)
+        return
+    if "plain" not in session.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPAuthenticationError(504, b"server offers no AUTH PLAIN for a "
+                                                   b"non-ASCII password")
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, reply = session.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _smtp_problem(settings, error: Exception) -> str:
