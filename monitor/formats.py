@@ -9,6 +9,7 @@ stores each statement with its balance check and sequence checks.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,7 @@ def read(path: Path, fmt: str) -> StatementFile:
         raise InputError(f"{path}: unknown bank format '{fmt}'; use one of "
                          + ", ".join(BANK_FORMATS))
     collector = Collector(path, fmt)
+    gc.disable()       # millions of small objects, no cycles: collection only costs time
     try:
         readers[fmt](path, fmt, collector)
     except UnicodeDecodeError as e:
@@ -125,6 +127,8 @@ def read(path: Path, fmt: str) -> StatementFile:
                          "the file is damaged or not a bank statement") from None
     except RecursionError:
         raise InputError(f"{path}: nested too deeply to be a bank statement") from None
+    finally:
+        gc.enable()
     return StatementFile(rows=collector.rows(),
                          statements=[s.facts() for s in collector.statements],
                          rejects=collector.rejects)

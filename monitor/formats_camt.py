@@ -179,42 +179,69 @@ class _Reader:
             **facts)
         return self.stmt
 
+    def flat(self, elem, prefix: str = "", out: dict | None = None) -> dict:
+        """Text of every element below `elem` by relative path ('BookgDt/Dt'), first
+        occurrence; 'Amt@' holds an amount's currency, 'Ustrd*' every remittance line.
+        One pass in Python is faster than many namespaced find() calls."""
+        out = {} if out is None else out
+        cut = len(self.ns)
+        for child in elem:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            name = tag[cut:]
+            if name == "TxDtls":
+                out.setdefault("TxDtls*", []).append(child)
+                continue
+            path = prefix + name
+            text = child.text
+            if text is not None and not text.isspace():
+                if path not in out:
+                    out[path] = " ".join(text.split())
+                    if name == "Amt":
+                        out[path + "@"] = child.get("Ccy")
+                if name == "Ustrd":
+                    out.setdefault("Ustrd*", []).append(" ".join(text.split()))
+            if len(child):
+                self.flat(child, path + "/", out)
+        return out
+
     def _entry(self, ntry) -> None:
         stmt = self._open()
         line = ntry.sourceline or 0
-        status = self.text(ntry, "Sts/Cd", "Sts/Prtry", "Sts") or ""
+        e = self.flat(ntry)
+        status = e.get("Sts/Cd") or e.get("Sts/Prtry") or e.get("Sts") or ""
         if status not in LOADED_STATUS:
             self.pending += 1
             return
-        amount_elem = ntry.find(self.ns + "Amt")
-        text = amount_elem.text if amount_elem is not None else None
+        text = e.get("Amt")
         amount = to_decimal(text)
-        currency = amount_elem.get("Ccy") if amount_elem is not None else None
-        debit = self.text(ntry, "CdtDbtInd") != "CRDT"
+        currency = e.get("Amt@")
+        debit = e.get("CdtDbtInd") != "CRDT"
         # An entry without booking or value date (camt.054 allows it) was booked by the
         # time the message was created.
-        posted = _date(self.text(ntry, "BookgDt/Dt", "BookgDt/DtTm", "ValDt/Dt",
-                                 "ValDt/DtTm")) or self.created
-        entry_ref = ref_or_none(self.text(ntry, "AcctSvcrRef", "NtryRef"))
+        posted = _date(_first(e, "BookgDt/Dt", "BookgDt/DtTm", "ValDt/Dt", "ValDt/DtTm")) \
+            or self.created
+        entry_ref = ref_or_none(_first(e, "AcctSvcrRef", "NtryRef"))
         raw = f"{stmt.account} {posted or ''} {text or ''} {currency or ''} {entry_ref or ''}"
         if amount is None or posted is None:
             bad_amount = text if amount is None else amount
-            return self.out.add(stmt, line, posted or self.text(ntry, "BookgDt/Dt"),
-                                bad_amount, currency, raw=raw)
-        details = ntry.findall(self.path("NtryDtls/TxDtls"))
+            return self.out.add(stmt, line, posted or e.get("BookgDt/Dt"), bad_amount,
+                                currency, raw=raw)
+        details = [(d, self.flat(d)) for d in e.get("TxDtls*", ())]
         if entry_ref is None and len(details) == 1:
-            entry_ref = ref_or_none(self.text(details[0], "Refs/AcctSvcrRef", "Refs/UETR",
-                                              "Refs/TxId"))
+            entry_ref = ref_or_none(_first(details[0][1], "Refs/AcctSvcrRef", "Refs/UETR",
+                                           "Refs/TxId"))
         parts = self._split(details, amount, currency, debit) if len(details) > 1 else None
         if parts is None:
-            info = self._detail(details[0], debit) if details else {}
-            info["description"] = info.get("description") or self.text(ntry, "AddtlNtryInf")
+            info = self._detail(details[0][1], debit) if details else {}
+            info["description"] = info.get("description") or e.get("AddtlNtryInf")
             self.out.add(stmt, line, posted, amount if debit else -amount, currency,
                          ref=entry_ref, raw=raw, **info)
             return
-        for index, (detail, part, part_debit) in enumerate(parts, 1):
-            info = self._detail(detail, part_debit)
-            info["description"] = info.get("description") or self.text(ntry, "AddtlNtryInf")
+        for index, (detail, d, part, part_debit) in enumerate(parts, 1):
+            info = self._detail(d, part_debit)
+            info["description"] = info.get("description") or e.get("AddtlNtryInf")
             ref = f"{entry_ref}/{index}" if entry_ref else None
             self.out.add(stmt, detail.sourceline or line, posted,
                          part if part_debit else -part, currency, ref=ref, raw=raw, **info)
@@ -223,38 +250,31 @@ class _Reader:
         """Per-detail amounts when every detail has one in the entry's currency and they
         net to the entry's amount; else None: keep the entry whole."""
         parts = []
-        for detail in details:
-            elem = detail.find(self.path("Amt"))
-            if elem is None:
-                elem = detail.find(self.path("AmtDtls/TxAmt/Amt"))
-            value = to_decimal(elem.text) if elem is not None else None
-            if value is None or elem.get("Ccy") != currency:
+        for detail, d in details:
+            key = "Amt" if "Amt" in d else "AmtDtls/TxAmt/Amt"
+            value = to_decimal(d.get(key))
+            if value is None or d.get(key + "@") != currency:
                 return None
-            side = self.text(detail, "CdtDbtInd")
-            parts.append((detail, value, debit if side is None else side == "DBIT"))
-        net = sum(value if part_debit else -value for _, value, part_debit in parts)
+            side = d.get("CdtDbtInd")
+            parts.append((detail, d, value, debit if side is None else side == "DBIT"))
+        net = sum(value if part_debit else -value for _, _, value, part_debit in parts)
         return parts if net == (amount if debit else -amount) else None
 
-    def _detail(self, detail, debit: bool) -> dict:
+    def _detail(self, d: dict, debit: bool) -> dict:
         """Counterparty, its account, remittance text and reference of one TxDtls."""
         party, account = ("Cdtr", "CdtrAcct") if debit else ("Dbtr", "DbtrAcct")
         ultimate = "UltmtCdtr" if debit else "UltmtDbtr"
-        counterparty = self.text(detail, f"RltdPties/{party}/Nm", f"RltdPties/{party}/Pty/Nm",
-                                 f"RltdPties/{ultimate}/Nm", f"RltdPties/{ultimate}/Pty/Nm")
-        counterparty_account = self.text(
-            detail, f"RltdPties/{account}/Id/IBAN", f"RltdPties/{account}/Id/Othr/Id")
-        lines = [" ".join(e.text.split()) for e in
-                 detail.iterfind(self.path("RmtInf/Ustrd")) if e.text and e.text.strip()]
-        description = " ".join(lines) or self.text(detail, "AddtlTxInf")
-        reference = ref_or_none(self.text(detail, "Refs/EndToEndId")) or self.text(
-            detail, "RmtInf/Strd/CdtrRefInf/Ref")
-        info = {"counterparty": counterparty, "counterparty_account": counterparty_account,
-                "description": description, "reference": reference}
-        instructed = detail.find(self.path("AmtDtls/InstdAmt/Amt"))
-        if instructed is not None and instructed.get("Ccy"):
-            value = to_decimal(instructed.text)
-            if value is not None:
-                info["original"] = (value if debit else -value, instructed.get("Ccy"))
+        info = {
+            "counterparty": _first(d, f"RltdPties/{party}/Nm", f"RltdPties/{party}/Pty/Nm",
+                                   f"RltdPties/{ultimate}/Nm", f"RltdPties/{ultimate}/Pty/Nm"),
+            "counterparty_account": _first(d, f"RltdPties/{account}/Id/IBAN",
+                                           f"RltdPties/{account}/Id/Othr/Id"),
+            "description": " ".join(d.get("Ustrd*", ())) or d.get("AddtlTxInf"),
+            "reference": ref_or_none(d.get("Refs/EndToEndId"))
+            or d.get("RmtInf/Strd/CdtrRefInf/Ref")}
+        value = to_decimal(d.get("AmtDtls/InstdAmt/Amt"))
+        if value is not None and d.get("AmtDtls/InstdAmt/Amt@"):
+            info["original"] = (value if debit else -value, d["AmtDtls/InstdAmt/Amt@"])
         return info
 
     def _finish(self) -> None:
@@ -263,6 +283,14 @@ class _Reader:
             stmt.notes.append(f"{self.pending} pending or information-only entries not loaded "
                               "(only booked entries enter the ledger)")
         self.stmt = None
+
+
+def _first(values: dict, *paths: str):
+    for path in paths:
+        value = values.get(path)
+        if value:
+            return value
+    return None
 
 
 def _free(elem) -> None:

@@ -28,12 +28,13 @@ IBAN_FIRST = re.compile(r"([A-Z]{2}\d{2}[A-Z0-9]{10,30})\s+(\S.*)")
 
 def read(path, fmt: str, out: Collector) -> None:
     text = _decode(path, out)
-    messages = _messages(text.splitlines())
-    if not messages:
+    found = False
+    for fields in _messages(text.splitlines()):
+        found = True
+        _statement(fields, out)
+    if not found:
         raise out.fail("no MT940/MT942 statement in the file (no :20: ... :62F: block)",
                        "check that this is the bank's SWIFT statement export")
-    for fields in messages:
-        _statement(fields, out)
 
 
 def _decode(path, out: Collector) -> str:
@@ -50,37 +51,39 @@ def _decode(path, out: Collector) -> str:
         return data.decode("cp1252", errors="replace")   # SWIFT exports are often Latin
 
 
-def _messages(lines: list[str]) -> list[list[list]]:
-    """Split into statements: lists of [tag, [value lines], line number]."""
-    messages, fields = [], []
+def _messages(lines: list[str]):
+    """Statements, one at a time: lists of [tag, [value lines], line number]."""
+    fields = []
     for number, raw in enumerate(lines, 1):
         line = raw.strip("\x01\x03\r")
         match = TAG.match(line)
         if match and match[1] in TAGS:
             if match[1] == "20" and any(f[0] == "20" for f in fields):
-                messages.append(fields)
+                yield from _meaningful(fields)
                 fields = []
             fields.append([match[1], [line[match.end():]], number])
             continue
         stripped = line.strip()
         if stripped.startswith("-") and fields:
-            following = next((n for n in lines[number:number + 1]), "")
+            following = lines[number] if number < len(lines) else ""
             if fields[-1][0] not in FREE_TEXT or not following.strip() \
                     or TAG.match(following) or following.lstrip().startswith("{"):
-                messages.append(fields)
+                yield from _meaningful(fields)
                 fields = []
                 continue
         if stripped.startswith("{"):
-            if fields:
-                messages.append(fields)
-                fields = []
+            yield from _meaningful(fields)
+            fields = []
             continue
         if fields:
             fields[-1][1].append(line)
-    if fields:
-        messages.append(fields)
-    return [m for m in messages if any(f[0] in ("61", "60F", "60M", "62F", "62M", "25", "90D",
-                                                    "90C") for f in m)]
+    yield from _meaningful(fields)
+
+
+def _meaningful(fields: list):
+    """A block with statement content (not only header or trailer lines)."""
+    if any(f[0] in ("61", "60F", "60M", "62F", "62M", "25", "90D", "90C") for f in fields):
+        yield fields
 
 
 def _value(field) -> str:

@@ -536,3 +536,39 @@ def test_utf16_camt_with_byte_order_mark_reads(tmp_path):
                      .encode("utf-16"))
     assert formats.detect(path) == "camt"
     assert formats.read(path, "camt").rows.height == 2
+
+
+# --- payment-platform exports: CSV through a configured source ------------------------
+
+PAYPAL = {"txn_id": "Transaction ID", "posted_at": "Date", "amount": "Net",
+          "currency": "Currency", "counterparty": "Name", "reference": "Reference Txn ID"}
+
+
+def test_payment_platform_exports_load_with_a_configured_source(tmp_path):
+    """The source configs docs/formats.md gives for PayPal and Adyen exports."""
+    exports = DATA / "formats-copyleft" / "payment-exports"
+    if not exports.is_dir():
+        pytest.skip(f"{exports} is absent")
+    sources = [
+        {"name": "paypal_activity", "format": "csv", "charges": "negative",
+         "account": "paypal", "date_format": "%d/%m/%Y",
+         "path": str(exports / "paypal__activity_en.csv"),
+         "columns": PAYPAL | {"description": "Type"}},
+        {"name": "paypal_statement", "format": "csv", "charges": "negative",
+         "account": "paypal", "date_format": "%m/%d/%Y",
+         "path": str(exports / "paypal__statement_en.csv"),
+         "columns": PAYPAL | {"description": "Description"}},
+        {"name": "adyen", "format": "csv", "path": str(exports / "adyen__*.csv"),
+         "columns": {"posted_at": "Creation Date", "debit": "Net Debit (NC)",
+                     "credit": "Net Credit (NC)", "currency": "Net Currency",
+                     "account": "Merchant Account", "reference": "Psp Reference",
+                     "description": "Type"}},
+    ]
+    config = write_config(tmp_path, sources=sources)
+    proc = monitor("--config", str(config), "ingest", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    loaded = {Path(f["path"]).name: (f["loaded"], f["rejected"])
+              for f in json.loads(proc.stdout)["files"]}
+    assert loaded == {"paypal__activity_en.csv": (76, 0), "paypal__statement_en.csv": (19, 0),
+                      "adyen__settlement_detail_report_batch_238.csv": (3, 0),
+                      "adyen__settlement_detail_report_batch_380.csv": (228, 0)}
