@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -79,24 +79,62 @@ def _typed(value, ptype: str, key: str, config: Config):
     return value
 
 
+# Longest history any detector looks back over: a year of baseline, lagged.
+# (A CUSUM run older than this restarts at the horizon in an incremental scan.)
+HORIZON = timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an incremental scan looks at again: rows of the keys in temp table `scope`."""
+    horizon: date
+
+
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
-             only: list[str] | None = None) -> list[Detector]:
-    """Build temp tables explained, charges, events and episodes as of a date."""
+             scope: Scope | None = None) -> list[Detector]:
+    """Build temp tables explained, charges, events and episodes as of a date,
+    over the whole ledger or, with a scope, over the keys in temp table `scope`."""
+    _refresh_pair_firsts(con)
+    if scope is None:
+        con.execute("CREATE OR REPLACE TEMP TABLE scope (kind VARCHAR, key VARCHAR)")
     con.execute(load_query("scan/explain"), {"as_of": as_of})
-    con.execute(load_query("scan/features"), {"as_of": as_of})
-    ran = [d for d in detectors(config) if not only or d.name in only]
+    con.execute(load_query("scan/ledger_rows"), {
+        "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
+    con.execute(load_query("scan/features"))
+    con.execute(load_query("scan/feeds"), {"as_of": as_of})
+    ran = detectors(config)
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
                 "''::VARCHAR AS detector, * FROM (" + _EMPTY_EVENTS + ") WHERE false")
     for detector in ran:
         params = dict(detector.params)
         if "as_of" in params:          # a detector that judges time itself gets the scan date
             params["as_of"] = as_of
-        # The SQL text is our own file; only values are bound.
-        con.execute(f"INSERT INTO events SELECT $detector, * FROM ({detector.sql})",
+        # The SQL text is our own file; only values are bound. Only groups that fire at
+        # some point are kept: the rest can neither alert nor be evidence.
+        con.execute(f"""INSERT INTO events
+            WITH run AS MATERIALIZED ({detector.sql}),
+            hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
+                    WHERE severity IS NOT NULL)
+            SELECT $detector, run.* FROM run SEMI JOIN hot
+              ON run.account IS NOT DISTINCT FROM hot.account
+             AND run.counterparty IS NOT DISTINCT FROM hot.counterparty
+             AND run.initiator IS NOT DISTINCT FROM hot.initiator""",
                     {"detector": detector.name, **params})
     con.execute(load_query("scan/summarize"))
     con.execute(load_query("scan/evidence"))
     return ran
+
+
+def _refresh_pair_firsts(con) -> None:
+    """Fold rows of files not yet seen into pair_firsts: work grows with new data."""
+    done = con.execute("SELECT value FROM scan_state WHERE name = 'pair_firsts_file_id'"
+                       ).fetchone()
+    done = done[0] if done else -1
+    high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
+    if high > done:
+        con.execute(load_query("scan/pair_firsts"), {"after_file_id": done})
+        con.execute(load_query("scan/pair_firsts_merge"))
+        con.execute("INSERT OR REPLACE INTO scan_state VALUES ('pair_firsts_file_id', ?)", [high])
 
 
 _EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,
@@ -106,30 +144,90 @@ _EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterpart
     NULL::VARCHAR AS severity, NULL::DATE AS active_until"""
 
 
-def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date) -> list[dict]:
-    """Findings firing as of a date, recorded under a new scan."""
+def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
+         full: bool = False) -> list[dict]:
+    """Findings firing as of a date, recorded under a new scan.
+
+    After a first full scan, a scan looks again only at the accounts, payees and
+    initiators that new rows touched; the previous scan's other findings carry
+    over while still in force. A change of settings or registry, an earlier
+    --as-of, or rows posted before the horizon make it a full scan.
+    """
     started = now()
-    ran = evaluate(con, config, as_of)
+    settings = settings_hash(con, config)
+    high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
+    previous = con.execute(
+        "SELECT scan_id, as_of, max_file_id, settings_hash FROM scans "
+        "WHERE finished_at IS NOT NULL ORDER BY scan_id DESC LIMIT 1").fetchone()
+    scope = None if full else _incremental_scope(con, previous, settings, as_of)
+    ran = evaluate(con, config, as_of, scope)
     rows = _rows(con, load_query("scan/open_findings"), {"as_of": as_of})
+    if scope:
+        rows = _with_carried(con, rows, previous[0], as_of)
     sentences = {d.name: d.sentence for d in ran}
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
         row["fingerprint"] = fingerprint(row)
     con.execute("BEGIN TRANSACTION")
     scan_id = con.execute(
-        "INSERT INTO scans (as_of, started_at, finished_at, detectors, findings) "
-        "VALUES (?, ?, ?, ?, ?) RETURNING scan_id",
-        [as_of, started, now(), len(ran), len(rows)]).fetchone()[0]
-    con.executemany(
-        "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [[scan_id, r["detector"], r["severity"], r["account"], r["counterparty"],
-          r["initiator"], r["currency"], r["first_alert_at"], r["last_charge_at"], r["since"],
-          r["charges"], r["exposure"], r["evidence_txn_ids"], r["sentence"], r["fingerprint"]]
-         for r in rows])
+        "INSERT INTO scans (as_of, started_at, finished_at, detectors, findings, max_file_id, "
+        "settings_hash, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING scan_id",
+        [as_of, started, now(), len(ran), len(rows), high, settings,
+         "incremental" if scope else "full"]).fetchone()[0]
+    if rows:
+        con.executemany(
+            "INSERT INTO findings (scan_id, detector, severity, account, counterparty, initiator, "
+            "currency, first_alert_at, last_charge_at, since, charges, exposure, evidence_txn_ids, "
+            "sentence, fingerprint, active_until, escalations) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[scan_id, r["detector"], r["severity"], r["account"], r["counterparty"],
+              r["initiator"], r["currency"], r["first_alert_at"], r["last_charge_at"], r["since"],
+              r["charges"], r["exposure"], r["evidence_txn_ids"], r["sentence"], r["fingerprint"],
+              r["active_until"], r["escalations"]]
+             for r in rows])
     con.execute("COMMIT")
     for row in rows:
         row["scan_id"] = scan_id
     return rows
+
+
+def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | None:
+    """A Scope when the previous scan can be built on, else None (scan everything)."""
+    if not previous or previous[2] is None or previous[3] != settings or previous[1] > as_of:
+        return None
+    horizon = as_of - HORIZON
+    late = con.execute("SELECT count(*) FROM transactions WHERE file_id > ? AND posted_at < ?",
+                       [previous[2], horizon]).fetchone()[0]
+    if late:
+        return None
+    con.execute(load_query("scan/scope"), {"after_file_id": previous[2], "as_of": as_of})
+    return Scope(horizon=horizon)
+
+
+def _with_carried(con, rows: list[dict], previous_scan: int, as_of: date) -> list[dict]:
+    """This scan's findings plus the previous scan's for groups it did not look at;
+    a group seen again keeps the first-alert date of its continuing episode."""
+    carried = _rows(con, load_query("scan/carried_findings"),
+                    {"scan_id": previous_scan, "as_of": as_of})
+    earlier = {r["fingerprint"]: r for r in carried if r["in_scope"]}
+    kept = [r for r in carried if not r["in_scope"]]
+    for row in rows:
+        before = earlier.get(fingerprint(row))
+        if before and before["first_alert_at"] < row["first_alert_at"]:
+            row["first_alert_at"] = before["first_alert_at"]
+    for row in kept:
+        del row["in_scope"]
+    order = {"critical": 0, "high": 1}
+    return sorted(rows + kept, key=lambda r: (order.get(r["severity"], 2), -r["exposure"],
+                                              r["detector"], r["account"] or "",
+                                              r["counterparty"] or ""))
+
+
+def settings_hash(con, config: Config) -> str:
+    """What the findings depend on besides the ledger: detector settings and registry."""
+    state = [(d.name, sorted((k, str(v)) for k, v in d.params.items())) for d in detectors(config)]
+    state.append(con.execute("SELECT * FROM authorizations ORDER BY auth_id").fetchall())
+    return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
 
 
 def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> list[dict]:

@@ -49,6 +49,8 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         raise StoreError(f"{path}: cannot open the database ({_first_line(e)})") from None
     # No progress bar: DuckDB draws it on stdout, which may be a pipe of JSON.
     con.execute("SET enable_progress_bar = false")
+    # A table name in SQL must never resolve to a Python variable of ours.
+    con.execute("SET python_enable_replacements = false")
     if not read_only:
         migrate(con)
     return con

@@ -16,10 +16,11 @@
 
 WITH flagged AS (
     SELECT c.*,
-        CASE WHEN EXISTS (
-            SELECT 1 FROM (VALUES (500), (1000), (2000), (5000), (10000)) AS limits(approval_limit)
-            WHERE c.amount < limits.approval_limit
-              AND c.amount >= limits.approval_limit * (1 - $band)) THEN 1 ELSE 0 END AS is_near
+        CASE WHEN (c.amount < 500 AND c.amount >= 500 * (1 - $band))
+               OR (c.amount < 1000 AND c.amount >= 1000 * (1 - $band))
+               OR (c.amount < 2000 AND c.amount >= 2000 * (1 - $band))
+               OR (c.amount < 5000 AND c.amount >= 5000 * (1 - $band))
+               OR (c.amount < 10000 AND c.amount >= 10000 * (1 - $band)) THEN 1 ELSE 0 END AS is_near
     FROM charges c
     WHERE c.explained_by IS NULL AND c.amount > 0
 ),

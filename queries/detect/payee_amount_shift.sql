@@ -4,7 +4,9 @@
 --   $lag_days before each charge, so a slow theft cannot teach the baseline to accept it.
 --   One large charge alone does not fire (each charge adds at most z_cap - k): it takes a run.
 --   A payee the account paid often over a year ago, but not since, is judged by the
---   account's habits.
+--   account's habits. The baseline counts every charge, approved or not (approving a
+--   payee's routine charges must not leave theft inside it unjudged); only unexplained
+--   charges add to the CUSUM.
 -- params:
 --   $baseline_days  INTEGER  default 365    length of the baseline
 --   $lag_days       INTEGER  default 30     the baseline ends this many days before each charge
@@ -33,7 +35,7 @@ WITH baselines AS (
         count(*) OVER account_history AS account_n,
         count(*) OVER pair_ever AS pair_ever_n
     FROM charges
-    WHERE explained_by IS NULL AND amount > 0
+    WHERE amount > 0
     WINDOW pair_history AS (PARTITION BY account, counterparty ORDER BY day
                             RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING),
            account_history AS (PARTITION BY account ORDER BY day
@@ -55,7 +57,7 @@ scored AS (
               / greatest(base_sd, $sd_floor_share * base_mean, 1)) - $k) AS step,
         row_number() OVER (PARTITION BY account, counterparty ORDER BY day, txn_id) AS seq
     FROM judged
-    WHERE base_n >= $min_history
+    WHERE base_n >= $min_history AND explained_by IS NULL
 ),
 summed AS (
     SELECT *,

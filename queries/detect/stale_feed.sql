@@ -5,19 +5,16 @@
 -- params:
 --   $as_of          DATE     default NULL   the scan date (set by the scan)
 --   $max_quiet_days INTEGER  default 45     longest quiet spell that is normal for a feed
+-- reads: temp table `feeds` (every posting day of every source; see queries/scan/features.sql).
 -- returns: the detector event columns (see queries/scan/summarize.sql); account holds
 --   the source name, and there is no evidence charge.
 -- sentence: No transactions from source '{account}' since {since}: the feed has gone quiet, so charges may be missing
 
-WITH posting_days AS (
-    SELECT source, day, max(posted_at) AS posted_at, max(currency) AS currency
-    FROM charges GROUP BY source, day
-),
-gaps AS (
+WITH gaps AS (
     SELECT *,
         coalesce(lead(day) OVER (PARTITION BY source ORDER BY day),
                  CAST(date_diff('day', DATE '1970-01-01', CAST($as_of AS DATE)) AS INTEGER) + 1) AS next_day
-    FROM posting_days
+    FROM feeds
 )
 SELECT 'feed ' || source AS account, CAST(NULL AS VARCHAR) AS counterparty,
     CAST(NULL AS VARCHAR) AS initiator, CAST(NULL AS VARCHAR) AS txn_id,

@@ -1,44 +1,38 @@
 -- name: features
--- Finds: nothing; builds temp table `charges`, the one input every detector reads:
---   each transaction posted by $as_of with what was known about its payee and
---   account on that day. Every window looks backward only, so a detector run over
---   `charges` sees, for each row, exactly what a daily run on that day would see.
--- Parameters:
---   $as_of  DATE  last posting date to consider
--- Returns (temp table `charges`): txn_id, source, account, counterparty, initiator,
---   counterparty_account, mcc, posted_at, day (days since 1970-01-01), amount, currency,
---   explained_by (authorization reference, NULL when unexplained),
---   pair_first_day, payee_first_day, initiator_payee_first_day,
---   payee_accounts_before (accounts that had charged the payee before this account first did),
---   account_charges_prior (charges in the 365 days before), account_max_prior.
+-- Finds: nothing; builds temp table `charges`, the one input every detector reads: each
+--   row of temp table `ledger_rows` with what was known about its payee on that day.
+--   Windows look backward only, so a detector run over `charges` sees, for each row,
+--   exactly what a daily run on that day would see. First days come from pair_firsts,
+--   which always covers the whole history, even when ledger_rows is a scan's scope.
+-- Parameters: none.
+-- Returns (temp table `charges`): the ledger_rows columns plus pair_first_day,
+--   payee_first_day, initiator_payee_first_day, and payee_accounts_before (accounts that
+--   had charged the payee before this account first did).
+
+CREATE OR REPLACE TEMP TABLE known_pairs AS   -- every pair of the payees in play
+SELECT pf.* FROM pair_firsts pf
+SEMI JOIN (SELECT DISTINCT counterparty FROM ledger_rows) r ON pf.counterparty = r.counterparty;
+
+CREATE OR REPLACE TEMP TABLE pair_facts AS
+WITH pairs AS (
+    SELECT account, counterparty, min(first_day) AS pair_first_day
+    FROM known_pairs GROUP BY account, counterparty
+)
+SELECT *,
+    count(*) OVER (PARTITION BY counterparty ORDER BY pair_first_day
+                   RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS payee_accounts_before,
+    min(pair_first_day) OVER (PARTITION BY counterparty) AS payee_first_day
+FROM pairs;
+
+CREATE OR REPLACE TEMP TABLE initiator_facts AS
+SELECT initiator, counterparty, min(first_day) AS initiator_payee_first_day
+FROM known_pairs GROUP BY initiator, counterparty;
 
 CREATE OR REPLACE TEMP TABLE charges AS
-WITH base AS (
-    SELECT t.txn_id, t.source, t.account,
-           coalesce(t.counterparty, '(no payee)') AS counterparty,
-           coalesce(t.initiator, t.account) AS initiator,
-           t.counterparty_account, t.mcc, t.posted_at,
-           CAST(date_diff('day', DATE '1970-01-01', t.posted_at) AS INTEGER) AS day,
-           t.amount, t.currency, e.reference AS explained_by
-    FROM transactions t
-    LEFT JOIN explained e USING (source, txn_id)
-    WHERE t.posted_at <= $as_of
-),
-pairs AS (
-    SELECT account, counterparty, min(day) AS pair_first_day
-    FROM base GROUP BY account, counterparty
-),
-pair_history AS (   -- how many accounts had used the payee before this pair began
-    SELECT *, count(*) OVER (PARTITION BY counterparty ORDER BY pair_first_day
-                             RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS payee_accounts_before
-    FROM pairs
-)
-SELECT b.*, p.pair_first_day,
-    min(b.day) OVER (PARTITION BY b.counterparty) AS payee_first_day,
-    min(b.day) OVER (PARTITION BY b.initiator, b.counterparty) AS initiator_payee_first_day,
-    p.payee_accounts_before,
-    count(CASE WHEN b.amount > 0 THEN 1 END) OVER account_year AS account_charges_prior,
-    coalesce(max(b.amount) OVER account_year, 0) AS account_max_prior
-FROM base b JOIN pair_history p USING (account, counterparty)
-WINDOW account_year AS (PARTITION BY b.account ORDER BY b.day
-                        RANGE BETWEEN 365 PRECEDING AND 1 PRECEDING);
+SELECT r.*, p.pair_first_day, p.payee_first_day, i.initiator_payee_first_day,
+       p.payee_accounts_before
+FROM ledger_rows r
+JOIN pair_facts p USING (account, counterparty)
+JOIN initiator_facts i USING (initiator, counterparty);
+
+DROP TABLE known_pairs;

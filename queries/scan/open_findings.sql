@@ -4,11 +4,11 @@
 -- Parameters:
 --   $as_of  DATE  the scan date
 -- Returns: detector, severity, account, counterparty, initiator, currency, first_alert_at,
---   last_charge_at, since, charges, exposure, evidence_txn_ids, escalations.
+--   last_charge_at, since, charges, exposure, evidence_txn_ids, escalations, active_until.
 
 SELECT e.detector, e.severity, e.account, e.counterparty, e.initiator, e.currency,
        e.first_alert_at, e.last_alert_at AS last_charge_at, e.since, e.charges, e.exposure,
-       e.evidence AS evidence_txn_ids, e.escalations
+       e.evidence AS evidence_txn_ids, e.escalations, e.active_until
 FROM episodes e
 WHERE e.active_until >= $as_of
 ORDER BY CASE e.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END,

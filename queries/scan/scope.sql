@@ -1,0 +1,19 @@
+-- name: scope
+-- Finds: what an incremental scan must look at again: the accounts, payees, initiators
+--   and payout accounts of the rows ingested since the last scan (files after
+--   $after_file_id). Every row of each of them is in the scan, so each group they form
+--   is judged on complete data; other groups keep the previous scan's findings.
+-- Parameters:
+--   $after_file_id  BIGINT  rows of files with a larger id are new
+--   $as_of          DATE    last posting day considered
+-- Returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key.
+
+CREATE OR REPLACE TEMP TABLE scope AS
+WITH fresh AS (
+    SELECT * FROM transactions WHERE file_id > $after_file_id AND posted_at <= $as_of
+)
+SELECT DISTINCT 'account' AS kind, account AS key FROM fresh
+UNION SELECT DISTINCT 'payee', coalesce(counterparty, '(no payee)') FROM fresh
+UNION SELECT DISTINCT 'initiator', coalesce(initiator, account) FROM fresh
+UNION SELECT DISTINCT 'payout', counterparty_account FROM fresh
+WHERE counterparty_account IS NOT NULL;
