@@ -12,6 +12,7 @@ import dataclasses
 import gc
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from monitor.config import BANK_FORMATS, CANONICAL_COLUMNS, Source
@@ -183,12 +184,17 @@ STATEMENT_FIELDS = ("kind", "account", "currency", "reference", "number", "page"
                     "difference")
 
 
+# Daily statements skip weekends and holidays; a longer stretch no statement covers
+# means one is missing, even when the balances happen to carry over.
+MAX_UNCOVERED_DAYS = 7
+
+
 def _sequence_problems(con, stmt: dict) -> list[str]:
     """Compare with the latest earlier statement of the same account and currency."""
     if stmt["opening"] is None or stmt["opening_date"] is None:
         return []
     previous = con.execute(
-        "SELECT closing, closing_date, number, file_id, reference FROM statements "
+        "SELECT closing, closing_date, number, file_id, reference, to_date FROM statements "
         "WHERE account = ? AND currency IS NOT DISTINCT FROM ? AND closing IS NOT NULL "
         "AND closing_date <= ? AND (? IS NULL OR closing_date < ?) "
         "ORDER BY closing_date DESC, statement_id DESC LIMIT 1",
@@ -196,7 +202,7 @@ def _sequence_problems(con, stmt: dict) -> list[str]:
          stmt["closing_date"]]).fetchall()
     if not previous:
         return []
-    closing, closing_date, number, file_id, reference = previous[0]
+    closing, closing_date, number, file_id, reference, to_date = previous[0]
     problems = []
     label = f"statement {reference or number or ''} of {closing_date} (file #{file_id})"
     if closing != stmt["opening"]:
@@ -209,6 +215,10 @@ def _sequence_problems(con, stmt: dict) -> list[str]:
         missing = f"{before + 1}" if this == before + 2 else f"{before + 1} to {this - 1}"
         problems.append(f"sequence gap: statement number {this} follows {before} "
                         f"({label}); statement {missing} is missing")
+    start = stmt["from_date"]
+    if start and to_date and (start - to_date).days > MAX_UNCOVERED_DAYS:
+        problems.append(f"sequence gap: no statement covers {to_date + timedelta(days=1)} to "
+                        f"{start - timedelta(days=1)} (previous {label})")
     return problems
 
 

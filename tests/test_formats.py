@@ -324,6 +324,20 @@ def test_missing_statement_between_files_is_a_sequence_gap(tmp_path):
     con.close()
 
 
+def test_uncovered_dates_are_a_sequence_gap_even_when_balances_carry_over(tmp_path):
+    text = (FIXTURES / "wolph-jejik__sns.sta").read_text()
+    first, second = text.split("-\n", 1)
+    (tmp_path / "a.sta").write_text(first + "-\n")
+    (tmp_path / "b.sta").write_text(second.replace("C120609EUR", "C120620EUR"))
+    con = store.connect(tmp_path / "x.duckdb")
+    a, b = ingest.ingest_all(con, [(tmp_path / "a.sta", None), (tmp_path / "b.sta", None)])
+    assert b.balance.startswith("CHECK FAILED"), b.balance
+    (problems,) = con.execute("SELECT problems FROM statements WHERE number = '161'").fetchone()
+    assert problems == ("sequence gap: no statement covers 2012-06-09 to 2012-06-19 (previous "
+                        "statement 0000000000 of 2012-06-08 (file #1))")
+    con.close()
+
+
 def test_five_decimals_and_foreign_amounts_are_kept_exact(tmp_path):
     text = (FIXTURES / "genkgo__camt053.v2.five.decimals.xml").read_text()
     text = text.replace("18.150", "18.14995").replace(">8.850<", ">8.90005<")
