@@ -212,6 +212,10 @@ class _Validator:
                                  "give every [[sources]] a unique name",
                                  at=f"sources[{index}].name")
         sections = {k: data[k] for k in RESERVED_SECTIONS if k in data}
+        check_detectors(self, data.get("detectors", {}))
+        registry = _table(self, data, "registry")
+        self.unknown(registry, ("path",), "registry.")
+        self.string(registry, "path", "registry.path")
         alerts, notify = notify_settings(self, data)
         return Config(path=self.path, database=self.base / db_path,
                       outbox=self.base / outbox_path, sources=sources, sections=sections,
@@ -485,3 +489,42 @@ def _env_name(v: _Validator, table: dict, key: str, prefix: str) -> str | None:
         raise v.error(prefix + key, f"= '{name}' is not an environment variable name",
                       "name the variable that holds the secret, e.g. \"MONITOR_SMTP_PASSWORD\"")
     return name
+
+
+def check_detectors(v: _Validator, section) -> None:
+    """[detectors] holds shared parameter values and one table per detector; the
+    detectors' SQL headers say which parameters exist and of what type."""
+    from monitor.store import QUERIES, query_header
+    if not isinstance(section, dict):
+        raise v.error("detectors", "must be a table", "write it as [detectors]")
+    catalog = {p.stem: query_header(f"detect/{p.stem}")["params"]
+               for p in sorted((QUERIES / "detect").glob("*.sql"))}
+    shared = {name: spec for params in catalog.values() for name, spec in params.items()}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            if key not in catalog:
+                v.unknown({key: value}, catalog, "detectors.")
+                continue
+            v.unknown(value, ("enabled", *catalog[key]), f"detectors.{key}.")
+            if not isinstance(value.get("enabled", True), bool):
+                raise v.error(f"detectors.{key}.enabled", f"= {value['enabled']!r} is not true "
+                              "or false", "write enabled = true or enabled = false")
+            for name, spec in catalog[key].items():
+                if name in value:
+                    _check_param(v, f"detectors.{key}.{name}", value[name], spec["type"])
+        elif key in shared:
+            _check_param(v, f"detectors.{key}", value, shared[key]["type"])
+        else:
+            v.unknown({key: value}, (*catalog, *shared), "detectors.")
+
+
+def _check_param(v: _Validator, key: str, value, sql_type: str) -> None:
+    numeric = sql_type in ("DECIMAL", "DOUBLE", "INTEGER", "BIGINT")
+    if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise v.error(key, f"= {value!r} is not a number", "write a plain number, unquoted")
+    if sql_type in ("INTEGER", "BIGINT") and not isinstance(value, int):
+        raise v.error(key, f"= {value!r} is not a whole number", "write a whole number")
+    if numeric and value < 0:
+        raise v.error(key, f"= {value!r} is negative", "write zero or a positive number")
+    if sql_type == "VARCHAR" and not isinstance(value, str):
+        raise v.error(key, f"= {value!r} is not text", "quote the value")
