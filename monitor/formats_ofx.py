@@ -124,9 +124,14 @@ class _Reader:
                     continue                 # a stray close tag: ignored, as SGML readers do
                 while stack:
                     node = stack.pop()
-                    self.closed(node, stack[-1] if stack else None)
+                    parent = stack[-1] if stack else None
                     if node.tag == tag:
+                        self.closed(node, parent)
                         break
+                    if parent is not None:      # never closed: an SGML element without a
+                        for key, kept in node.leaves.items():    # value; what it seemed to
+                            parent.leaves.setdefault(key, kept)  # hold is its parent's
+                        parent.kids.extend(node.kids)
                 continue
             value = value.strip()
             if value:

@@ -586,3 +586,14 @@ def test_payment_platform_exports_load_with_a_configured_source(tmp_path):
     assert loaded == {"paypal__activity_en.csv": (76, 0), "paypal__statement_en.csv": (19, 0),
                       "adyen__settlement_detail_report_batch_238.csv": (3, 0),
                       "adyen__settlement_detail_report_batch_380.csv": (228, 0)}
+
+
+def test_ofx_sgml_element_without_value_does_not_swallow_its_siblings(tmp_path):
+    text = (FIXTURES / "ofxparse__checking.ofx").read_text()
+    first = text.index("<STMTTRN>")
+    text = text[:first] + text[first:].replace("<NAME>", "<CHECKNUM>\n<NAME>", 1)
+    path = tmp_path / "empty.ofx"
+    path.write_text(text)
+    rows = formats.read(path, "ofx").rows
+    assert rows.height == 3 and rows["counterparty"].null_count() == 0
+    assert rows["description"][0].startswith("DIVIDEND EARNED") and rows["reference"][0] is None
