@@ -231,7 +231,10 @@ def _drop_staging(con) -> None:
 def _stage_csv(con, path: Path, source: Source, facts: FileFacts, cleanup) -> None:
     """`staging` as a view over DuckDB's CSV reader: the file is read once, by normalize."""
     readable = _utf8_copy(path, source.encoding, facts, cleanup)
-    options = "all_varchar = true, header = true, ignore_errors = true, store_rejects = true"
+    # Quotes are RFC 4180's: left to the sniffer, a payee named "'" made it pick ' as the
+    # quote and swallow the next lines into one field.
+    options = ("all_varchar = true, header = true, ignore_errors = true, store_rejects = true, "
+               "quote = '\"', escape = '\"'")
     params = {"p": str(readable)}
     if source.delimiter:
         options += ", delim = $d"

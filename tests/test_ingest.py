@@ -478,3 +478,14 @@ def test_binary_garbage_file_fails_alone(tmp_path, cfg):
     results = ingest(cfg)
     assert results[0].status == "error" and "\n" not in results[0].message
     assert results[1].loaded == 3
+
+
+def test_single_quotes_in_fields_are_text_not_quoting(tmp_path, cfg):
+    # Found by Hypothesis: two payees named "'" once made the sniffer take ' as the quote
+    # character and silently merge the rows between them into one field.
+    rows = [["2024-03-01", "1.00", "A", "1"], ["2024-03-01", "1.00", "'", "1"],
+            ["2024-03-02", "2.00", "Macy's", "1"], ["2024-03-03", "3.00", "'", "1"],
+            ["2024-03-04", "4.00", "O'Neil's 'Bar'", "1"]]
+    result = one(cfg, write_csv(tmp_path / "in/a.csv", rows))
+    assert (result.rows_read, result.loaded) == (5, 5)
+    assert [r[2] for r in ledger(cfg)] == ["A", "'", "Macy's", "'", "O'Neil's 'Bar'"]
