@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -191,7 +190,8 @@ def main() -> None:
         return child_read(args.child_read[0], Path(args.child_read[1]))
     args.out.mkdir(parents=True, exist_ok=True)
     lines = ["| format | file | size | read (parse) | rows/s | ingest (CLI, end to end) | "
-             "rows/s | peak RSS read / ingest | checks |", "|---|---|---|---|---|---|---|---|---|"]
+             "rows/s | peak RSS read / ingest | load avg | checks |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for fmt in args.formats:
         writer, suffix = WRITERS[fmt]
         path = args.out / f"bench_{args.rows}{suffix}"
@@ -200,6 +200,7 @@ def main() -> None:
             writer(path, args.rows)
             print(f"{fmt}: wrote {path} in {time.perf_counter() - started:.1f} s",
                   file=sys.stderr)
+        load = os.getloadavg()[0]     # other work on the machine skews the figures
         proc = subprocess.run([str(PYTHON), __file__, "--child-read", fmt, str(path)],
                               capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -213,7 +214,7 @@ def main() -> None:
             f"| {fmt} | {path.name} | {size:,.0f} MB | {read['seconds']:.1f} s | "
             f"{read['rows'] / read['seconds']:,.0f} | {done['seconds']:.1f} s | "
             f"{done['loaded'] / done['seconds']:,.0f} | {read['max_rss_mb']:,.0f} / "
-            f"{done['max_rss_mb']:,.0f} MB | {done['balance']} |")
+            f"{done['max_rss_mb']:,.0f} MB | {load:.1f} | {done['balance']} |")
         print(lines[-1], file=sys.stderr)
     print(f"\n{args.rows:,} transactions per file, {STATEMENTS} statements; "
           f"{platform.python_version()}, {os.cpu_count()} cores\n")

@@ -91,12 +91,15 @@ def ingest(ctx: Context, paths, source_name, fmt):
     With no PATH, reads every file matched by each source's path glob. A PATH is
     read with the source whose glob matches it (or --source), otherwise its
     format is detected from its content. Rows that cannot be used are set
-    aside with a reason (see `monitor rejects`); the rest still load.
+    aside with a reason (see `monitor rejects`); the rest still load. Bank
+    statements (camt.05x, MT940/942, BAI2, OFX) need no source, and each
+    statement's balances are checked (see docs/formats.md).
 
     \b
     Examples:
       monitor ingest
       monitor ingest exports/march.csv --source pcards --format json
+      monitor ingest statements/2024-03.camt053.xml
     """
     planned = ingest_mod.plan(ctx.config, list(paths), source_name)
     con = ctx.connect()
