@@ -207,7 +207,7 @@ def _resolve(con, settings: AlertSettings, alert: dict, now, scan_id, notify: bo
                                   "silence_id": None, "resolved_at": now})
     _event(con, alert["alert_id"], now, SYSTEM, "resolved", alert["state"], "resolved",
            "no longer found by the scan")
-    quiet = alert["state"] == "silenced" or alert["matching_silence"] is not None
+    quiet = alert["matching_silence"] is not None        # a silence in force right now
     if notify and settings.send_resolved and alert["notified_severity"] and not quiet:
         return [_notify(con, alert, "resolved", now, scan_id)]
     return []
