@@ -34,6 +34,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from email.header import Header
 from email.message import EmailMessage
 from functools import cache, lru_cache
 from pathlib import Path
@@ -380,6 +381,7 @@ REASONS = {"firing": "new alert", "escalation": "escalated", "resolved": "resolv
            "reminder": "reminder: still firing, not acknowledged", "open": "still open"}
 EVIDENCE_COLUMNS = ("posted_at", "amount", "currency", "counterparty", "account", "initiator",
                     "description", "source", "txn_id")
+SUBJECT_SLOT = "monitor-subject-slot"      # replaced by the encoded subject
 TABLE_ROWS = 40             # evidence rows shown in the body; the CSV has them all
 
 
@@ -449,9 +451,9 @@ def evidence_csv(evidence: list[dict]) -> bytes:
 def _tiers(config: Config, detector: str) -> tuple:
     for d in detect.detectors(config):
         if d.name == detector:
-            return tuple((k[5:], float(v)) for k, v in sorted(d.params.items(), key=lambda kv:
-                                                             float(kv[1] or 0))
-                         if k.startswith("tier_") and v is not None)
+            tiers = [(k[5:], float(v)) for k, v in d.params.items()
+                     if k.startswith("tier_") and v is not None]     # not the text params
+            return tuple(sorted(tiers, key=lambda tier: tier[1]))
     return ()
 
 
@@ -527,7 +529,7 @@ def render_email(config: Config, recipient: str, views: list[dict], *, key: str,
     env = _templates()
     sender = config.notify.email.sender
     message = EmailMessage(policy=email.policy.SMTP)
-    message["Subject"] = subject
+    message["Subject"] = SUBJECT_SLOT
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = email.utils.format_datetime(now.replace(tzinfo=timezone.utc))
@@ -549,7 +551,13 @@ def render_email(config: Config, recipient: str, views: list[dict], *, key: str,
     for number, part in enumerate(message.walk()):
         if part.is_multipart():
             part.set_boundary(f"=_monitor_{key}_{number}")
-    return subject, message.as_bytes()
+    # The email package's folding of a long subject can drop a space between encoded
+    # words or add one in front; email.header folds it exactly (RFC 2047 when not ASCII).
+    charset = "us-ascii" if subject.isascii() else "utf-8"
+    encoded = Header(subject, charset, header_name="Subject").encode(linesep="\r\n")
+    raw = message.as_bytes().replace(f"Subject: {SUBJECT_SLOT}".encode(),
+                                     f"Subject: {encoded}".encode(), 1)
+    return subject, raw
 
 
 def render_webhook(config: Config, views: list[dict], *, key: str) -> tuple[str, bytes]:

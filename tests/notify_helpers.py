@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import shutil
 import socket
 import ssl
@@ -20,6 +21,7 @@ from monitor import config as config_mod
 from monitor import detect, notify, store
 
 NOW = datetime(2024, 3, 1, 9, 0, 0)
+GOLDEN = Path(__file__).parent / "golden"
 USER, PASSWORD = "monitor", "s3cret-Pässword"
 # Three charges of about 1,667 to a payee new to card 1111: new_payee_repeat, severity high.
 THEFT = [["2024-01-02", "1667.00", "Devlab Consult", "1111"],
@@ -101,7 +103,8 @@ class Inbox:
         with self.lock:
             self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
                                   "data": envelope.original_content or envelope.content,
-                                  "tls": server.transport.get_extra_info("ssl_object") is not None})
+                                  "tls": server.transport.get_extra_info("ssl_object")
+                                  is not None})
         return "250 OK"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -142,3 +145,14 @@ def email_toml(port: int, security: str = "none", certificate=None, extra: str =
         lines += [f'username = "{USER}"', 'password_env = "MONITOR_SMTP_PASSWORD"',
                   f'ca_file = "{certificate[0]}"']
     return "\n".join(lines) + "\n" + extra
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+    assert path.exists(), f"{path} missing; run with UPDATE_GOLDEN=1 once and review it"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{name} differs from the golden file; if the change is intended, rerun with "
+        "UPDATE_GOLDEN=1 and review the diff")

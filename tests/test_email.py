@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from helpers import assert_one_line_error, monitor
-from notify_helpers import (NOW, PASSWORD, Inbox, certificate, email_toml, free_port,  # noqa: F401
-                            outbox_rows, parse, project, scan, smtp_server)
-
-GOLDEN = Path(__file__).parent / "golden"
-
+from notify_helpers import (NOW, PASSWORD, Inbox, certificate, check_golden,  # noqa: F401
+                            email_toml, free_port, outbox_rows, parse, project, scan,
+                            smtp_server)
 
 @pytest.fixture
 def password(monkeypatch):
@@ -155,7 +152,8 @@ def _golden_view(raw: bytes) -> str:
     message = parse(raw)
     lines = [f"{k}: {message[k]}" for k in ("Subject", "From", "To", "Date", "Message-ID",
                                              "X-Monitor-Alerts")]
-    raw_subject = re.search(rb"^Subject: (.*(?:\r\n[ \t].*)*)", raw, re.M)[1].decode()
+    raw_subject = re.search(rb"^Subject: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", raw, re.M)[1]
+    raw_subject = raw_subject.decode().replace("\r\n", "\\r\\n")
     lines += [f"raw Subject: {raw_subject}", ""]
     for part in message.walk():
         lines.append(f"part {part.get_content_type()} filename={part.get_filename()} "
@@ -168,17 +166,6 @@ def _golden_view(raw: bytes) -> str:
             lines += ["", f"==== {part.get_filename()}",
                       part.get_payload(decode=True).decode("utf-8-sig")]
     return "\n".join(lines).replace("\r\n", "\n")
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="\n")
-    assert path.exists(), f"{path} missing; run with UPDATE_GOLDEN=1 once and review it"
-    assert text == path.read_text(encoding="utf-8"), (
-        f"{name} differs from the golden file; if the change is intended, rerun with "
-        "UPDATE_GOLDEN=1 and review the diff")
 
 
 def test_golden_alert_email(tmp_path, monkeypatch):
