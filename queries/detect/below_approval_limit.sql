@@ -14,7 +14,7 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges just below an approval limit to '{counterparty}' from account {account} since {since}, {exposure}, none of them approved
 
-WITH flagged AS (
+WITH marked AS (
     SELECT c.*,
         CASE WHEN (c.amount < 500 AND c.amount >= 500 * (1 - $band))
                OR (c.amount < 1000 AND c.amount >= 1000 * (1 - $band))
@@ -23,6 +23,14 @@ WITH flagged AS (
                OR (c.amount < 10000 AND c.amount >= 10000 * (1 - $band)) THEN 1 ELSE 0 END AS is_near
     FROM charges c
     WHERE c.explained_by IS NULL AND c.amount > 0
+),
+possible AS (   -- a pair with too few near-limit charges in all can never fire
+    SELECT account, counterparty FROM marked
+    GROUP BY account, counterparty
+    HAVING sum(is_near) >= $min_charges AND sum(is_near * amount) >= $tier_warning
+),
+flagged AS (
+    SELECT m.* FROM marked m SEMI JOIN possible p USING (account, counterparty)
 ),
 windowed AS (
     SELECT *,

@@ -17,8 +17,15 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} small charges to '{counterparty}' from account {account} since {since}, {exposure}, far more often than this account usually pays it, none of them approved
 
-WITH small AS (
-    SELECT * FROM charges WHERE explained_by IS NULL AND amount > 0
+WITH possible AS (   -- a pair with fewer charges in all than the window needs can never fire
+    SELECT account, counterparty FROM charges
+    WHERE explained_by IS NULL AND amount > 0
+    GROUP BY account, counterparty
+    HAVING count(*) >= $min_charges AND sum(amount) >= $min_exposure
+),
+small AS (
+    SELECT c.* FROM charges c SEMI JOIN possible p USING (account, counterparty)
+    WHERE c.explained_by IS NULL AND c.amount > 0
 ),
 daily AS (
     SELECT account, counterparty, day, count(*) AS n, sum(amount) AS total

@@ -25,22 +25,36 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges to '{counterparty}' from account {account} since {since}, {exposure}, far above what this account usually pays this payee, none of them approved
 
-WITH baselines AS (
-    SELECT *,
-        avg(amount) OVER pair_history AS pair_mean,
-        stddev_pop(amount) OVER pair_history AS pair_sd,
-        count(*) OVER pair_history AS pair_n,
-        avg(amount) OVER account_history AS account_mean,
-        stddev_pop(amount) OVER account_history AS account_sd,
-        count(*) OVER account_history AS account_n,
-        count(*) OVER pair_ever AS pair_ever_n
-    FROM charges
+WITH possible AS (   -- a pair without enough history or unexplained money can never fire
+    SELECT account, counterparty FROM charges
     WHERE amount > 0
-    WINDOW pair_history AS (PARTITION BY account, counterparty ORDER BY day
+    GROUP BY account, counterparty
+    HAVING count(*) > $min_history
+       AND coalesce(sum(CASE WHEN explained_by IS NULL THEN amount END), 0) >= $tier_warning
+),
+account_baselines AS (   -- the account's habits, over all its payees
+    SELECT c.source, c.txn_id,
+        avg(c.amount) OVER account_history AS account_mean,
+        stddev_pop(c.amount) OVER account_history AS account_sd,
+        count(*) OVER account_history AS account_n
+    FROM charges c SEMI JOIN (SELECT DISTINCT account FROM possible) a USING (account)
+    WHERE c.amount > 0
+    WINDOW account_history AS (PARTITION BY c.account ORDER BY c.day
+                               RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING)
+),
+baselines AS (
+    SELECT c.*, a.account_mean, a.account_sd, a.account_n,
+        avg(c.amount) OVER pair_history AS pair_mean,
+        stddev_pop(c.amount) OVER pair_history AS pair_sd,
+        count(*) OVER pair_history AS pair_n,
+        count(*) OVER pair_ever AS pair_ever_n
+    FROM charges c
+    SEMI JOIN possible p USING (account, counterparty)
+    JOIN account_baselines a USING (source, txn_id)
+    WHERE c.amount > 0
+    WINDOW pair_history AS (PARTITION BY c.account, c.counterparty ORDER BY c.day
                             RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING),
-           account_history AS (PARTITION BY account ORDER BY day
-                               RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING),
-           pair_ever AS (PARTITION BY account, counterparty ORDER BY day
+           pair_ever AS (PARTITION BY c.account, c.counterparty ORDER BY c.day
                          RANGE BETWEEN UNBOUNDED PRECEDING AND $lag_days PRECEDING)
 ),
 judged AS (   -- a payee the account used often long ago, but not lately, is judged by the account's habits
