@@ -156,3 +156,28 @@ def check_golden(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8"), (
         f"{name} differs from the golden file; if the change is intended, rerun with "
         "UPDATE_GOLDEN=1 and review the diff")
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`monitor ARGS` in this process (main(), its error handling and exit codes included):
+    a child process costs a second of imports per call."""
+    import contextlib
+    import io
+    from monitor.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exit_:
+                code = int(exit_.code or 0)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from helpers import assert_one_line_error, monitor
+from helpers import assert_one_line_error
 from monitor import alert, detect, notify, store
 from monitor.config import AlertSettings, Config
-from notify_helpers import NOW, project
+from notify_helpers import NOW, project, run_cli
 
 RULES = AlertSettings(repeat_interval=timedelta(hours=4), send_resolved=True)
 GROUPS = [("new_payee_repeat", "a1", "Devlab"), ("new_payee_repeat", "a2", "Acme"),
@@ -116,27 +116,27 @@ def test_bad_requests_are_input_errors(con):
 
 def test_cli_list_show_ack_silence(tmp_path):
     cfg = project(tmp_path)
-    assert monitor("--config", str(cfg), "scan").returncode == 1
-    ack = monitor("--config", str(cfg), "alerts", "ack", "1", "--by", "J. Smith", "--note",
+    assert run_cli("--config", str(cfg), "scan").returncode == 1
+    ack = run_cli("--config", str(cfg), "alerts", "ack", "1", "--by", "J. Smith", "--note",
                   "bank informed")
     assert ack.returncode == 0, ack.stderr
-    silence = monitor("--config", str(cfg), "alerts", "silence", "--counterparty", "devlab*",
+    silence = run_cli("--config", str(cfg), "alerts", "silence", "--counterparty", "devlab*",
                       "--until", "2999-01-31", "--reason", "under review", "--by", "Audit")
     assert silence.returncode == 0 and "silence 1 in force until 2999-02-01" in silence.stderr
-    listed = monitor("--config", str(cfg), "alerts", "list", "--format", "json")
+    listed = run_cli("--config", str(cfg), "alerts", "list", "--format", "json")
     (row,) = json.loads(listed.stdout)
     assert (row["alert_id"], row["state"], row["acked_by"]) == (1, "silenced", "J. Smith")
-    shown = json.loads(monitor("--config", str(cfg), "alerts", "show", "1", "--format",
+    shown = json.loads(run_cli("--config", str(cfg), "alerts", "show", "1", "--format",
                                "json").stdout)
     assert [e["action"] for e in shown["history"]] == ["fired", "acknowledged", "silenced"]
     assert [e["actor"] for e in shown["history"]] == ["monitor", "J. Smith", "Audit"]
     assert len(shown["evidence"]) == 3 and shown["notifications"][0]["status"] == "sent"
-    silences = json.loads(monitor("--config", str(cfg), "alerts", "silences", "--format",
+    silences = json.loads(run_cli("--config", str(cfg), "alerts", "silences", "--format",
                                   "json").stdout)
     assert silences[0]["reason"] == "under review" and silences[0]["active"] is True
-    missing = monitor("--config", str(cfg), "alerts", "ack", "7", "--by", "me")
+    missing = run_cli("--config", str(cfg), "alerts", "ack", "7", "--by", "me")
     assert "no alert 7" in assert_one_line_error(missing, 2)
-    empty = monitor("--config", str(cfg), "alerts", "silence", "--until", "2999-01-01",
+    empty = run_cli("--config", str(cfg), "alerts", "silence", "--until", "2999-01-01",
                     "--reason", "x")
     assert "at least one of" in assert_one_line_error(empty, 2)
 
@@ -144,7 +144,7 @@ def test_cli_list_show_ack_silence(tmp_path):
 def test_every_alerts_verb_has_help_with_an_example():
     from monitor.cli_alerts import alerts
     for name in alerts.commands:
-        proc = monitor("alerts", name, "--help")
+        proc = run_cli("alerts", name, "--help")
         assert proc.returncode == 0 and "Example" in proc.stdout, name
 
 
@@ -256,7 +256,7 @@ class Lifecycle(RuleBasedStateMachine):
 
 def test_any_sequence_sends_what_the_rules_call_for(tmp_path):
     Lifecycle.root = tmp_path
-    Lifecycle.TestCase.settings = settings(max_examples=40, stateful_step_count=25,
+    Lifecycle.TestCase.settings = settings(max_examples=30, stateful_step_count=20,
                                            deadline=None,
                                            suppress_health_check=[HealthCheck.too_slow])
     Lifecycle.TestCase().runTest()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assert_one_line_error, monitor
+from helpers import assert_one_line_error
 from notify_helpers import (NOW, PASSWORD, Inbox, certificate, check_golden,  # noqa: F401
-                            email_toml, free_port, outbox_rows, parse, project, scan,
-                            smtp_server)
+                            email_toml, free_port, outbox_rows, parse, project, run_cli,
+                            scan, smtp_server)
 
 @pytest.fixture
 def password(monkeypatch):
@@ -84,7 +84,7 @@ def test_wrong_password_is_one_line_and_exit_code_3(tmp_path, certificate):
     server = smtp_server(inbox, port, "starttls", certificate)
     try:
         cfg = project(tmp_path, email_toml(port, "starttls", certificate))
-        proc = monitor("--config", str(cfg), "scan", env={"MONITOR_SMTP_PASSWORD": "wrong"})
+        proc = run_cli("--config", str(cfg), "scan", env={"MONITOR_SMTP_PASSWORD": "wrong"})
     finally:
         server.stop()
     line = assert_one_line_error(proc, 3)
@@ -99,7 +99,7 @@ def test_unset_password_variable_names_it(tmp_path, certificate, monkeypatch):
     server = smtp_server(Inbox(), port, "starttls", certificate)
     try:
         cfg = project(tmp_path, email_toml(port, "starttls", certificate))
-        proc = monitor("--config", str(cfg), "scan")
+        proc = run_cli("--config", str(cfg), "scan")
     finally:
         server.stop()
     line = assert_one_line_error(proc, 2)

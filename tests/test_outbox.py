@@ -13,9 +13,9 @@ import threading
 
 import duckdb
 
-from helpers import ROOT, assert_one_line_error, monitor
-from notify_helpers import (NOW, Inbox, email_toml, free_port, outbox_rows, parse,
-                            project, scan, smtp_server)
+from helpers import ROOT, assert_one_line_error
+from notify_helpers import (NOW, Inbox, email_toml, free_port, outbox_rows, parse, project,
+                            run_cli, scan, smtp_server)
 
 TWO_RECIPIENTS = '[[notify.routes]]\nrecipients = ["cfo@example.org"]\n'
 
@@ -54,7 +54,7 @@ def test_server_down_then_up_gives_one_delivery_per_message(tmp_path):
 def test_a_run_that_gives_up_keeps_the_messages_and_the_next_run_sends_them(tmp_path):
     port = free_port()
     cfg = project(tmp_path, email_toml(port))
-    proc = monitor("--config", str(cfg), "scan")          # nothing listens on the port
+    proc = run_cli("--config", str(cfg), "scan")          # nothing listens on the port
     line = assert_one_line_error(proc, 3)
     assert "not delivered" in line and f"127.0.0.1:{port} cannot be reached" in line
     assert "Devlab Consult" in proc.stdout                  # the findings still printed
@@ -63,9 +63,9 @@ def test_a_run_that_gives_up_keeps_the_messages_and_the_next_run_sends_them(tmp_
     inbox = Inbox()
     server = smtp_server(inbox, port)
     try:
-        sent = monitor("--config", str(cfg), "alerts", "send")
-        again = monitor("--config", str(cfg), "alerts", "send")
-        rescan = monitor("--config", str(cfg), "scan")
+        sent = run_cli("--config", str(cfg), "alerts", "send")
+        again = run_cli("--config", str(cfg), "alerts", "send")
+        rescan = run_cli("--config", str(cfg), "scan")
     finally:
         server.stop()
     assert sent.returncode == 0, sent.stderr
@@ -97,9 +97,9 @@ def test_kill_9_between_writing_and_sending_then_restart_sends_exactly_once(tmp_
     inbox = Inbox()
     server = smtp_server(inbox, port)
     try:
-        first = monitor("--config", str(cfg), "alerts", "send")
-        rescan = monitor("--config", str(cfg), "scan")
-        second = monitor("--config", str(cfg), "alerts", "send")
+        first = run_cli("--config", str(cfg), "alerts", "send")
+        rescan = run_cli("--config", str(cfg), "scan")
+        second = run_cli("--config", str(cfg), "alerts", "send")
     finally:
         server.stop()
     assert first.returncode == 0 and second.returncode == 0, first.stderr
@@ -121,7 +121,7 @@ def test_file_outbox_writes_each_message_once(tmp_path):
 
 def test_dry_run_writes_files_and_changes_nothing(tmp_path):
     cfg = project(tmp_path)
-    proc = monitor("--config", str(cfg), "scan", "--dry-run")
+    proc = run_cli("--config", str(cfg), "scan", "--dry-run")
     assert proc.returncode == 1, proc.stderr
     files = sorted(p.name for p in (tmp_path / "outbox").iterdir())
     assert len(files) == 1 and files[0].startswith("dry-run-") and files[0].endswith(".eml")
@@ -130,7 +130,7 @@ def test_dry_run_writes_files_and_changes_nothing(tmp_path):
               for t in ("alerts", "notifications", "outbox", "alert_events")]
     con.close()
     assert counts == [0, 0, 0, 0]
-    real = monitor("--config", str(cfg), "scan")            # the real run still tells it
+    real = run_cli("--config", str(cfg), "scan")            # the real run still tells it
     assert real.returncode == 1 and len(outbox_rows(cfg)) == 1
 
 
@@ -145,7 +145,7 @@ def test_no_notify_records_alerts_and_a_later_scan_tells_them(tmp_path):
 def test_outbox_lists_pending_and_sent(tmp_path):
     cfg = project(tmp_path)
     scan(cfg)
-    proc = monitor("--config", str(cfg), "alerts", "outbox", "--format", "json")
+    proc = run_cli("--config", str(cfg), "alerts", "outbox", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)
     assert row["status"] == "sent" and row["alerts"] == [1] and row["kind"] == "alerts"
