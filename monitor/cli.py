@@ -15,7 +15,7 @@ import duckdb
 from monitor import config as config_mod
 from monitor import detect, notify, registry, store
 from monitor import ingest as ingest_mod
-from monitor import cli_alerts, output
+from monitor import cli_alerts, cli_run, output
 from monitor.errors import ExitCode, InputError, MonitorError
 
 EPILOG_WIDTH = 100
@@ -145,27 +145,34 @@ def _with_progress(con, planned):
 @pass_ctx
 def status(ctx: Context, fmt):
     """Show what the database holds, per source, files that failed, and bank
-    statements whose balance or sequence checks failed.
+    statements whose balance or sequence checks failed; then the daemon (`monitor run`):
+    each job's last and next run and what it did, feed freshness, the outbox backlog.
+    While the daemon runs, this reads its published snapshot.
 
     \b
     Example:
       monitor status --format json
     """
-    con = ctx.connect()
+    con, snapshot = cli_run.reader(ctx)    # while `monitor run` works: its snapshot
     rows = _rows(con, store.load_query("status/sources"))
     errors = _rows(con, "SELECT path, error, ingested_at AS at FROM files "
                         "WHERE status = 'error' ORDER BY file_id")
     checks = _rows(con, store.load_query("formats/failed_checks"), {"limit": 100})
+    daemon = cli_run.daemon_status(ctx, con)
     con.close()
     if fmt == "json":
         click.echo(output.dumps({"database": str(ctx.config.database), "sources": rows,
-                                 "failed_files": errors, "statement_checks": checks}))
+                                 "failed_files": errors, "statement_checks": checks,
+                                 "from_snapshot": snapshot} | daemon))
         return
-    output.emit(rows, fmt, title=f"Ledger in {ctx.config.database}")
+    output.emit(rows, fmt, title=f"Ledger in {ctx.config.database}"
+                + (" (daemon snapshot)" if snapshot else ""))
     if errors and fmt == "table":
         output.emit(errors, fmt, title="Files that failed")
     if checks and fmt == "table":
         output.emit(checks, fmt, title="Bank statements whose checks failed")
+    if fmt == "table":
+        cli_run.emit_daemon_status(daemon, fmt)
 
 
 @cli.command()
@@ -365,6 +372,7 @@ def authorize_load(ctx: Context, path):
 
 
 cli.add_command(cli_alerts.alerts)
+cli.add_command(cli_run.run)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
