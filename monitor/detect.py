@@ -94,7 +94,6 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
              scope: Scope | None = None) -> list[Detector]:
     """Build temp tables explained, charges, events and episodes as of a date,
     over the whole ledger or, with a scope, over the keys in temp table `scope`."""
-    _refresh_pair_firsts(con)
     if scope is None:
         con.execute("CREATE OR REPLACE TEMP TABLE scope (kind VARCHAR, key VARCHAR)")
     con.execute(load_query("scan/explain"), {"as_of": as_of})
@@ -123,18 +122,6 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     con.execute(load_query("scan/summarize"))
     con.execute(load_query("scan/evidence"))
     return ran
-
-
-def _refresh_pair_firsts(con) -> None:
-    """Fold rows of files not yet seen into pair_firsts: work grows with new data."""
-    done = con.execute("SELECT value FROM scan_state WHERE name = 'pair_firsts_file_id'"
-                       ).fetchone()
-    done = done[0] if done else -1
-    high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
-    if high > done:
-        con.execute(load_query("scan/pair_firsts"), {"after_file_id": done})
-        con.execute(load_query("scan/pair_firsts_merge"))
-        con.execute("INSERT OR REPLACE INTO scan_state VALUES ('pair_firsts_file_id', ?)", [high])
 
 
 _EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,
@@ -196,11 +183,14 @@ def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | Non
     if not previous or previous[2] is None or previous[3] != settings or previous[1] > as_of:
         return None
     horizon = as_of - HORIZON
-    late = con.execute("SELECT count(*) FROM transactions WHERE file_id > ? AND posted_at < ?",
-                       [previous[2], horizon]).fetchone()[0]
+    # New to this scan: rows of later files, and rows posted after the last scan's date.
+    late = con.execute("SELECT count(*) FROM transactions "
+                       "WHERE (file_id > ? OR posted_at > ?) AND posted_at < ?",
+                       [previous[2], previous[1], horizon]).fetchone()[0]
     if late:
         return None
-    con.execute(load_query("scan/scope"), {"after_file_id": previous[2], "as_of": as_of})
+    con.execute(load_query("scan/scope"), {"after_file_id": previous[2], "after_day": previous[1],
+                                           "as_of": as_of})
     return Scope(horizon=horizon)
 
 
@@ -244,6 +234,9 @@ def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: d
 def sentence(template: str, row: dict) -> str:
     """The detector's plain sentence, filled with this finding's facts."""
     currency = row.get("currency") or ""
+    if row.get("charges") == 1:
+        template = template.replace("{charges} charges", "{charges} charge").replace(
+            "{charges} payments", "{charges} payment")
     values = {
         "charges": row.get("charges"),
         "counterparty": row.get("counterparty") or "",

@@ -8,7 +8,7 @@
 -- reads: temp table `feeds` (every posting day of every source; see queries/scan/features.sql).
 -- returns: the detector event columns (see queries/scan/summarize.sql); account holds
 --   the source name, and there is no evidence charge.
--- sentence: No transactions from source '{account}' since {since}: the feed has gone quiet, so charges may be missing
+-- sentence: No transactions from {account} since {since}: the feed has gone quiet, so charges may be missing
 
 WITH gaps AS (
     SELECT *,

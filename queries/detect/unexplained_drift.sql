@@ -3,6 +3,9 @@
 --   per account and payee, per payee across all accounts, and per initiator. The expected
 --   spend comes from a year of history that ends $lag_days before each day, so a slow
 --   theft cannot raise its own baseline; severity escalates with the money above it.
+--   The history counts every charge, approved or not (what the group usually costs), and
+--   the window only unexplained ones: approving a charge can only lower a drift, and
+--   approving a payee's routine charges does not leave theft inside it without a baseline.
 --   Payees and initiators without history are left to the new-payee detectors.
 -- params:
 --   $window_days    INTEGER  default 90     spend is summed over this many days
@@ -24,19 +27,33 @@ keyed AS (
         CASE WHEN l.level IN ('account_payee', 'payee') THEN c.counterparty END AS g_counterparty,
         CASE WHEN l.level = 'initiator' THEN c.initiator END AS g_initiator
     FROM charges c CROSS JOIN levels l
-    WHERE c.explained_by IS NULL AND c.amount > 0
+    WHERE c.amount > 0
+),
+possible AS (   -- a group whose unexplained spend in all is below the first tier never fires
+    SELECT level, g_account, g_counterparty, g_initiator FROM keyed
+    GROUP BY ALL
+    HAVING count(*) > $min_history
+       AND coalesce(sum(CASE WHEN explained_by IS NULL THEN amount END), 0) >= $tier_warning
+),
+candidates AS (
+    SELECT k.* FROM keyed k
+    SEMI JOIN possible p
+      ON k.level = p.level
+     AND k.g_account IS NOT DISTINCT FROM p.g_account
+     AND k.g_counterparty IS NOT DISTINCT FROM p.g_counterparty
+     AND k.g_initiator IS NOT DISTINCT FROM p.g_initiator
 ),
 spanned AS (   -- days of history actually behind each day (the group may be young)
     SELECT *, least($baseline_days - $lag_days,
                     day - $lag_days - min(day) OVER (
                         PARTITION BY level, g_account, g_counterparty, g_initiator)) AS history_span
-    FROM keyed
+    FROM candidates
 ),
 windowed AS (
     SELECT *,
-        sum(amount) OVER recent AS spend,
-        count(*) OVER recent AS n_recent,
-        min(posted_at) OVER recent AS first_at,
+        coalesce(sum(CASE WHEN explained_by IS NULL THEN amount END) OVER recent, 0) AS spend,
+        count(CASE WHEN explained_by IS NULL THEN 1 END) OVER recent AS n_recent,
+        min(CASE WHEN explained_by IS NULL THEN posted_at END) OVER recent AS first_at,
         coalesce(sum(amount) OVER history, 0) AS history_spend,
         count(*) OVER history AS n_history
     FROM spanned
@@ -62,3 +79,4 @@ SELECT g_account AS account, g_counterparty AS counterparty, g_initiator AS init
     END AS severity,
     posted_at + $window_days AS active_until
 FROM drift
+WHERE explained_by IS NULL

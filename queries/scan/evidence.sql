@@ -4,19 +4,22 @@
 -- Reads: temp tables `episodes` and `events`.
 -- Parameters: none.
 -- Returns: temp table `episodes` gains first_evidence (txn ids at first firing) and
---   evidence (txn ids at the latest firing).
+--   evidence (txn ids at the latest firing); empty lists for an alert with no charge
+--   behind it (a quiet feed).
 
 CREATE OR REPLACE TEMP TABLE episodes AS
 WITH gathered AS (
 SELECT e.detector, e.account, e.counterparty, e.initiator, e.episode,
-    list(v.txn_id ORDER BY v.day, v.txn_id) FILTER (
+    coalesce(list(v.txn_id ORDER BY v.day, v.txn_id) FILTER (
         WHERE v.posted_at >= e.first_since
           AND v.posted_at <= e.first_alert_at
-    ) AS first_evidence,
-    list(v.txn_id ORDER BY v.day, v.txn_id) FILTER (
+          AND v.txn_id IS NOT NULL
+    ), []) AS first_evidence,
+    coalesce(list(v.txn_id ORDER BY v.day, v.txn_id) FILTER (
         WHERE v.posted_at >= e.since
           AND v.posted_at <= e.last_alert_at
-    ) AS evidence
+          AND v.txn_id IS NOT NULL
+    ), []) AS evidence
 FROM episodes e
 JOIN events v
   ON v.detector = e.detector

@@ -1,16 +1,20 @@
 -- name: scope
 -- Finds: what an incremental scan must look at again: the accounts, payees, initiators
---   and payout accounts of the rows ingested since the last scan (files after
---   $after_file_id). Every row of each of them is in the scan, so each group they form
---   is judged on complete data; other groups keep the previous scan's findings.
+--   and payout accounts of the rows new to this scan: ingested since the last scan (files
+--   after $after_file_id), or ingested before but posted after the last scan's date
+--   ($after_day: a scan --as-of a later day sees them for the first time). Every row of
+--   each of them is in the scan, so each group they form is judged on complete data;
+--   other groups keep the previous scan's findings.
 -- Parameters:
 --   $after_file_id  BIGINT  rows of files with a larger id are new
+--   $after_day      DATE    rows posted after this day are new (the last scan's as_of)
 --   $as_of          DATE    last posting day considered
 -- Returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key.
 
 CREATE OR REPLACE TEMP TABLE scope AS
 WITH fresh AS (
-    SELECT * FROM transactions WHERE file_id > $after_file_id AND posted_at <= $as_of
+    SELECT * FROM transactions
+    WHERE (file_id > $after_file_id OR posted_at > $after_day) AND posted_at <= $as_of
 )
 SELECT DISTINCT 'account' AS kind, account AS key FROM fresh
 UNION SELECT DISTINCT 'payee', coalesce(counterparty, '(no payee)') FROM fresh
