@@ -105,7 +105,8 @@ def write_bai2(path: Path, rows: int) -> None:
         groups = 0
         for number, opening, closing, start, items in plan(rows):
             groups += 1
-            f.write(f"02,CUSTOMER,BANK,1,{start:%y%m%d},2359,USD,2/\n")
+            as_of = date(2024, 1, 1) + timedelta(days=number - 1)    # BAI2 reports are daily
+            f.write(f"02,CUSTOMER,BANK,1,{as_of:%y%m%d},2359,USD,2/\n")
             credits = sum(c for d, c, *_ in items if not d)
             debits = sum(c for d, c, *_ in items if d)
             f.write(f"03,{ACCOUNT},USD,010,{opening},,,015,{closing},,,100,{credits},,,"

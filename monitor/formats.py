@@ -204,7 +204,8 @@ def _sequence_problems(con, stmt: dict) -> list[str]:
         return []
     closing, closing_date, number, file_id, reference, to_date = previous[0]
     problems = []
-    label = f"statement {reference or number or ''} of {closing_date} (file #{file_id})"
+    name = f"statement {reference or number} of" if reference or number else "statement of"
+    label = f"{name} {closing_date} (file #{file_id})"
     if closing != stmt["opening"]:
         problems.append(
             f"sequence gap: opening balance {show(stmt['opening'])} on {stmt['opening_date']} "
