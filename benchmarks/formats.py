@@ -6,10 +6,13 @@
 For each format (camt.053, MT940, BAI2, OFX) it writes one statement file of N
 transactions under benchmarks/out/ (100 statements of N/100 entries, balances
 chained so every check passes), then, each in its own child process:
-  - read:   monitor.formats.read (parse to staged rows and statements), rows/s
+  - read:   monitor.formats.read (parse to staged rows and statements)
   - ingest: `monitor ingest FILE` into a fresh database (read + normalize + insert +
-            statement checks), rows/s, timed from outside so start-up is included
+            statement checks), timed from outside so start-up is included
   - peak memory (max RSS) of the child.
+Wall time and CPU time (user + system) are both reported, with the load average:
+on a shared machine the CPU figure is the steadier one (DuckDB's threads make an
+ingest's CPU time exceed its wall time on an idle machine).
 Prints a Markdown table; no target, the figure is what matters.
 """
 from __future__ import annotations
@@ -152,12 +155,12 @@ def child_read(fmt: str, path: Path) -> None:
     """In a child process: parse only; prints JSON."""
     sys.path.insert(0, str(ROOT))
     from monitor import formats
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = formats.read(path, fmt)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     checks = {s["balance_check"] for s in result.statements}
     print(json.dumps({"rows": result.rows.height, "statements": len(result.statements),
-                      "checks": sorted(checks), "seconds": seconds,
+                      "checks": sorted(checks), "seconds": seconds, "cpu": cpu,
                       "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -166,7 +169,7 @@ def run_ingest(path: Path, folder: Path) -> dict:
     config.write_text('[database]\npath = "bench.duckdb"\n', encoding="utf-8")
     (folder / "bench.duckdb").unlink(missing_ok=True)
     started = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", str(PYTHON), "-m", "monitor",
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", str(PYTHON), "-m", "monitor",
                            "--config", str(config), "ingest", str(path), "--format", "json"],
                           capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -174,9 +177,10 @@ def run_ingest(path: Path, folder: Path) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"ingest of {path} failed: {proc.stderr[-2000:]}")
     (result,) = json.loads(proc.stdout)["files"]
-    rss_kb = int(proc.stderr.strip().splitlines()[-1])
+    rss_kb, user, system = proc.stderr.strip().splitlines()[-1].split()
     return {"loaded": result["loaded"], "balance": result.get("balance", ""),
-            "seconds": seconds, "max_rss_mb": rss_kb / 1024}
+            "seconds": seconds, "cpu": float(user) + float(system),
+            "max_rss_mb": int(rss_kb) / 1024}
 
 
 def main() -> None:
@@ -190,8 +194,8 @@ def main() -> None:
     if args.child_read:
         return child_read(args.child_read[0], Path(args.child_read[1]))
     args.out.mkdir(parents=True, exist_ok=True)
-    lines = ["| format | file | size | read (parse) | rows/s | ingest (CLI, end to end) | "
-             "rows/s | peak RSS read / ingest | load avg | checks |",
+    lines = ["| format | file | size | read: wall / CPU | rows per CPU-s | ingest (CLI, end to "
+             "end): wall / CPU | rows per CPU-s | peak RSS read / ingest | load avg | checks |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for fmt in args.formats:
         writer, suffix = WRITERS[fmt]
@@ -212,9 +216,9 @@ def main() -> None:
         assert read["rows"] == done["loaded"] == args.rows // STATEMENTS * STATEMENTS, (read, done)
         size = path.stat().st_size / 1e6
         lines.append(
-            f"| {fmt} | {path.name} | {size:,.0f} MB | {read['seconds']:.1f} s | "
-            f"{read['rows'] / read['seconds']:,.0f} | {done['seconds']:.1f} s | "
-            f"{done['loaded'] / done['seconds']:,.0f} | {read['max_rss_mb']:,.0f} / "
+            f"| {fmt} | {path.name} | {size:,.0f} MB | {read['seconds']:.1f} / "
+            f"{read['cpu']:.1f} s | {read['rows'] / read['cpu']:,.0f} | {done['seconds']:.1f} / "
+            f"{done['cpu']:.1f} s | {done['loaded'] / done['cpu']:,.0f} | {read['max_rss_mb']:,.0f} / "
             f"{done['max_rss_mb']:,.0f} MB | {load:.1f} | {done['balance']} |")
         print(lines[-1], file=sys.stderr)
     print(f"\n{args.rows:,} transactions per file, {STATEMENTS} statements; "
