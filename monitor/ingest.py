@@ -397,7 +397,11 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
         "date_formats": [source.date_format] if source.date_format else DEFAULT_DATE_FORMATS,
         "columns": columns, "derive_ids": derive, **_raw_layout(source),
     })
-    structural_rejects = structural_rejects + _reader_rejects(con, first_row)
+    reader_rejects = _reader_rejects(con, first_row)
+    # Rows without their own number are numbered by their order, unless renumbered
+    # around lines the CSV reader set aside.
+    by_order = not reader_rejects and _numbered_by_order(con)
+    structural_rejects = structural_rejects + reader_rejects
     staged, rejected, numbered = _shape(con, derive)
     fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM transactions WHERE source = ?)",
                             [source.name]).fetchone()[0]
@@ -409,7 +413,7 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
             "VALUES (?, ?, ?, ?, ?, 'loaded', ?) RETURNING file_id",
             [result.path, source.name, result.format, digest, size, stamp]).fetchone()[0]
         params = {"file_id": file_id, "source": source.name, "at": stamp, "first_row": first_row,
-                  "fresh": fresh}
+                  "fresh": fresh, "by_order": by_order}
         if rejected:
             con.execute(load_query("ingest/insert_rejects"),
                         {k: params[k] for k in ("file_id", "at", "first_row")})
@@ -441,6 +445,11 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
                             "ORDER BY source_row LIMIT 1", [file_id]).fetchone()
         result.message = (f"{result.rejected} row(s) set aside, first at row {first[0]}: "
                           f"{first[1]} (see `monitor rejects`)")
+
+
+def _numbered_by_order(con) -> bool:
+    """True when no staged row carries its own number (CSV, Parquet)."""
+    return con.execute("SELECT count(source_row) = 0 FROM parsed").fetchone()[0]
 
 
 def _shape(con, derive: bool) -> tuple[int, int, bool]:

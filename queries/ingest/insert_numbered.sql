@@ -8,16 +8,17 @@
 --   $file_id     BIGINT     the file being ingested
 --   $source      VARCHAR    the file's source name
 --   $at          TIMESTAMP  ingest time
---   $first_row   BIGINT     file row number of parsed.rowid 0 (rows without their own number)
+--   $first_row   BIGINT     file row number of parsed.rowid 0
+--   $by_order    BOOLEAN    rows are numbered by their order (parsed.source_row is all NULL)
 --   $fresh       BOOLEAN    the source holds no transactions yet, so nothing can be held
 --   $derive_ids  BOOLEAN    txn_id holds content keys to number, not ids from the file
 -- Returns: the number of rows inserted into transactions.
 
 INSERT INTO transactions
 WITH ordered AS (
-    SELECT p.*, coalesce(p.source_row, p.rowid + $first_row) AS file_row,
+    SELECT p.*, CASE WHEN $by_order THEN p.rowid + $first_row ELSE p.source_row END AS file_row,
            row_number() OVER (PARTITION BY p.txn_id
-                              ORDER BY coalesce(p.source_row, p.rowid + $first_row)) AS ordinal
+                              ORDER BY CASE WHEN $by_order THEN p.rowid + $first_row ELSE p.source_row END) AS ordinal
     FROM parsed p
     WHERE p.reason IS NULL
 ),
@@ -30,7 +31,8 @@ SELECT n.txn_id, $source, n.account, n.posted_at, n.amount, n.currency, n.counte
        n.counterparty_account, n.initiator, n.mcc, n.description, n.reference,
        $file_id, n.file_row, $at
 FROM identified n
-WHERE $fresh OR NOT EXISTS (
+-- With $fresh the subquery is empty and DuckDB drops the anti-join altogether.
+WHERE NOT EXISTS (
     SELECT 1 FROM transactions t
-    WHERE t.source = $source AND t.txn_id = n.txn_id
+    WHERE NOT $fresh AND t.source = $source AND t.txn_id = n.txn_id
 );

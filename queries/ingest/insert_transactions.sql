@@ -7,17 +7,19 @@
 --   $file_id    BIGINT     the file being ingested
 --   $source     VARCHAR    the file's source name
 --   $at         TIMESTAMP  ingest time
---   $first_row  BIGINT     file row number of parsed.rowid 0 (rows without their own number)
+--   $first_row  BIGINT     file row number of parsed.rowid 0
+--   $by_order   BOOLEAN    rows are numbered by their order (parsed.source_row is all NULL)
 --   $fresh      BOOLEAN    the source holds no transactions yet, so nothing can be held
 -- Returns: the number of rows inserted into transactions.
 
 INSERT INTO transactions
 SELECT p.txn_id, $source, p.account, p.posted_at, p.amount, p.currency, p.counterparty,
        p.counterparty_account, p.initiator, p.mcc, p.description, p.reference,
-       $file_id, coalesce(p.source_row, p.rowid + $first_row), $at
+       $file_id, CASE WHEN $by_order THEN p.rowid + $first_row ELSE p.source_row END, $at
 FROM parsed p
 WHERE p.reason IS NULL
-  AND ($fresh OR NOT EXISTS (
+  -- With $fresh the subquery is empty and DuckDB drops the anti-join altogether.
+  AND NOT EXISTS (
       SELECT 1 FROM transactions t
-      WHERE t.source = $source AND t.txn_id = p.txn_id
-  ));
+      WHERE NOT $fresh AND t.source = $source AND t.txn_id = p.txn_id
+  );

@@ -24,26 +24,26 @@ CREATE OR REPLACE TEMP TABLE parsed AS
 WITH cleaned AS (
     SELECT
         source_row,
-        nullif(trim(txn_id), '') AS given_id,
-        nullif(trim(account), '') AS account_text,
-        coalesce(nullif(trim(account), ''), $account) AS account,
-        nullif(trim(posted_at), '') AS date_text,
-        nullif(trim(amount), '') AS amount_text,
-        nullif(trim(debit), '') AS debit_text,
-        nullif(trim(credit), '') AS credit_text,
-        nullif(trim(currency), '') AS currency_text,
-        upper(coalesce(nullif(trim(currency), ''), $currency)) AS currency,
-        nullif(trim(counterparty), '') AS counterparty,
-        nullif(trim(counterparty_account), '') AS counterparty_account,
-        nullif(trim(initiator), '') AS initiator,
-        nullif(trim(mcc), '') AS mcc,
-        nullif(trim(description), '') AS description,
-        nullif(trim(reference), '') AS reference,
+        clean_text(txn_id) AS given_id,
+        clean_text(account) AS account_text,
+        clean_text(posted_at) AS date_text,
+        clean_text(amount) AS amount_text,
+        clean_text(debit) AS debit_text,
+        clean_text(credit) AS credit_text,
+        clean_text(currency) AS currency_text,
+        clean_text(counterparty) AS counterparty,
+        clean_text(counterparty_account) AS counterparty_account,
+        clean_text(initiator) AS initiator,
+        clean_text(mcc) AS mcc,
+        clean_text(description) AS description,
+        clean_text(reference) AS reference,
         raw_row
     FROM staging
 ),
 typed AS (
     SELECT *,
+        coalesce(account_text, $account) AS account,
+        upper(coalesce(currency_text, $currency)) AS currency,
         try_strptime(date_text, $date_formats)::DATE AS posted_at,
         CASE
             WHEN amount_text IS NOT NULL THEN $sign * parse_money(amount_text)
@@ -76,10 +76,7 @@ judged AS (
                        $columns['account'], $source)
             WHEN currency IS NULL OR NOT regexp_full_match(currency, '[A-Z]{3}') THEN
                 format('currency ''{}'' is not a three-letter code', coalesce(currency, ''))
-        END AS reason,
-        -- The row's own texts, in monitor.config.CANONICAL_COLUMNS order, for `raw`.
-        [given_id, date_text, amount_text, debit_text, credit_text, currency_text, account_text,
-         counterparty, counterparty_account, initiator, mcc, description, reference] AS texts
+        END AS reason
     FROM typed
 )
 SELECT
@@ -92,8 +89,13 @@ SELECT
     ELSE given_id END AS txn_id,
     account, posted_at, amount, currency, counterparty, counterparty_account, initiator, mcc,
     description, reference, reason,
+    -- Built only for rejected rows: the row's texts in monitor.config.CANONICAL_COLUMNS
+    -- order, each mapped file column once, keyed by its name.
     CASE WHEN reason IS NOT NULL THEN coalesce(raw_row, '{' || array_to_string(list_transform(
-        list_filter(range(1, len($raw_keys) + 1), lambda i: texts[$raw_index[i]] IS NOT NULL),
-        lambda i: to_json($raw_keys[i]) || ':' || to_json(texts[$raw_index[i]])), ',') || '}')
+        list_filter(list_zip($raw_keys, list_transform($raw_index, lambda i:
+            [given_id, date_text, amount_text, debit_text, credit_text, currency_text,
+             account_text, counterparty, counterparty_account, initiator, mcc, description,
+             reference][i])), lambda kv: kv[2] IS NOT NULL),
+        lambda kv: to_json(kv[1]) || ':' || to_json(kv[2])), ',') || '}')
     END AS raw
 FROM judged;
