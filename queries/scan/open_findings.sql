@@ -1,5 +1,6 @@
 -- name: open_findings
--- Finds: the alert episodes still in force on $as_of (their firing state has not expired).
+-- Finds: the alert episodes still in force on $as_of (their firing state has not expired),
+--   each told from the start of its evidence: since when, how many charges, how much.
 -- Reads: temp table `episodes`.
 -- Parameters:
 --   $as_of  DATE  the scan date
@@ -7,9 +8,11 @@
 --   last_charge_at, since, charges, exposure, evidence_txn_ids, escalations, active_until.
 
 SELECT e.detector, e.severity, e.account, e.counterparty, e.initiator, e.currency,
-       e.first_alert_at, e.last_alert_at AS last_charge_at, e.since, e.charges, e.exposure,
+       e.first_alert_at, e.last_alert_at AS last_charge_at, e.first_since AS since,
+       CAST(e.episode_charges AS INTEGER) AS charges,
+       CAST(e.episode_exposure AS DECIMAL(18,2)) AS exposure,
        e.evidence AS evidence_txn_ids, e.escalations, e.active_until
 FROM episodes e
 WHERE e.active_until >= $as_of
 ORDER BY CASE e.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END,
-         e.exposure DESC, e.detector, e.account, e.counterparty;
+         e.episode_exposure DESC, e.detector, e.account, e.counterparty;
