@@ -15,6 +15,7 @@ import duckdb
 from monitor import config as config_mod
 from monitor import detect, notify, registry, store
 from monitor import ingest as ingest_mod
+from monitor import audit, cli_audit
 from monitor import cli_alerts, cli_run, output
 from monitor.errors import ExitCode, InputError, MonitorError
 
@@ -104,7 +105,10 @@ def ingest(ctx: Context, paths, source_name, fmt):
     planned = ingest_mod.plan(ctx.config, list(paths), source_name)
     con = ctx.connect()
     results = _with_progress(con, planned)
+    audit.record(con, "ingest", {"paths": list(paths), "source": source_name},
+                 audit.digest([r.as_dict() for r in results]))
     con.close()
+    audit.publish(ctx.config.database)      # readers query the snapshot
     rows = [r.as_dict() for r in results]
     if fmt == "json":
         keys = ("path", "source", "rows_read", "loaded", "duplicates", "rejected", "status")
@@ -229,7 +233,11 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
         outcome = notify.handle_scan(
             con, ctx.config, findings, now=store.now(), notify=not no_notify, dry_run=dry_run,
             scan_id=findings[0]["scan_id"] if findings else None)
+        audit.record_notification(con, outcome, dry_run)
+    audit.record(con, "scan", {"as_of": day, "findings": len(findings), "dry_run": dry_run,
+                               "notify": not no_notify}, audit.digest(findings))
     con.close()
+    audit.publish(ctx.config.database)      # readers query the snapshot
     if fmt == "json":
         click.echo(output.dumps({"as_of": day, "findings": findings}))
     else:
@@ -372,6 +380,7 @@ def authorize_load(ctx: Context, path):
 
 
 cli.add_command(cli_alerts.alerts)
+cli_audit.register(cli)
 cli.add_command(cli_run.run)
 
 

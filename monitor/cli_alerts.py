@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import click
 
-from monitor import alert, notify, output
+from monitor import alert, audit, notify, output
 from monitor.errors import NotifyError
 from monitor.store import now as utc_now
 from monitor.store import rows
@@ -101,6 +101,7 @@ def alerts_ack(ctx, alert_id, by, note):
     """
     con = ctx.connect()
     found = alert.acknowledge(con, alert_id, by=by, note=note, now=utc_now())
+    audit.record(con, "ack", {"alert_id": alert_id, "by": by, "note": note}, audit.digest(found))
     con.close()
     click.echo(f"alert {alert_id} acknowledged by {by}; state {found['state']}", err=True)
 
@@ -129,6 +130,9 @@ def alerts_silence(ctx, detector, account, counterparty, until, reason, by):
     con = ctx.connect()
     silence_id = alert.silence(con, alert.Matcher(detector, account, counterparty), until=until,
                                reason=reason, by=by, now=utc_now())
+    audit.record(con, "silence", {"silence_id": silence_id, "detector": detector,
+                                  "account": account, "counterparty": counterparty,
+                                  "until": until, "reason": reason, "by": by})
     con.close()
     click.echo(f"silence {silence_id} in force until {until:%Y-%m-%d %H:%M} UTC", err=True)
 
@@ -164,6 +168,7 @@ def alerts_unsilence(ctx, silence_id, by):
     """
     con = ctx.connect()
     alert.expire_silence(con, silence_id, by=by or _user(), now=utc_now())
+    audit.record(con, "unsilence", {"silence_id": silence_id, "by": by or _user()})
     con.close()
     click.echo(f"silence {silence_id} ended", err=True)
 
@@ -190,6 +195,7 @@ def alerts_send(ctx, wait, dry_run):
     con.execute("COMMIT")
     delay = timedelta(seconds=wait) if wait is not None else config.notify.retry_for
     result = notify.deliver(con, config, wait=delay, dry_run=dry_run)
+    audit.record_notification(con, result, dry_run)
     con.close()
     report(result, dry_run)
 

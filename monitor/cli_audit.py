@@ -1,0 +1,203 @@
+"""`monitor query`, `monitor queries`, `monitor evidence` and `monitor audit ...`: the
+auditors' toolkit on the command line. A thin layer over monitor.audit; registered by
+monitor.cli (`register`).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from monitor import audit, output
+from monitor.errors import InputError
+
+QUERY_FORMATS = ("table", "csv", "json", "ndjson", "parquet", "xlsx")
+BINARY = ("parquet", "xlsx")
+
+
+@click.command("query")
+@click.argument("sql", required=False)
+@click.option("--saved", "saved_name", metavar="NAME", help="Run a saved audit query "
+              "(see `monitor queries`).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A bound parameter ($NAME in the SQL); repeatable.")
+@click.option("--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table",
+              show_default=True, help="Output shape (parquet and xlsx need --out).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write to this file instead of standard output.")
+@click.pass_obj
+def query(ctx, sql, saved_name, params, fmt, out):
+    """Ask the ledger a question, read-only: one SELECT, on a snapshot of the database, with
+    no file access. A statement that would write anything is refused (exit code 2). Works
+    while another monitor process holds the database. Every query is written to the audit
+    log with a hash of its result.
+
+    \b
+    Examples:
+      monitor query "SELECT counterparty, sum(amount) FROM transactions GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
+      monitor query "SELECT * FROM transactions WHERE account = \\$acct" -p acct=1200 --format csv
+      monitor query --saved charges -p payee="acme*" -p date_from=2024-01-01 --out acme.xlsx --format xlsx
+      echo "SELECT count(*) FROM transactions" | monitor query -
+    """
+    if saved_name and sql:
+        raise InputError("give either SQL or --saved NAME, not both")
+    if not saved_name and not sql:
+        raise InputError("give the SQL to run (or - to read it from standard input, "
+                         "or --saved NAME); see `monitor queries`")
+    if fmt in BINARY and not out:
+        raise InputError(f"--format {fmt} writes a file; add --out PATH")
+    if saved_name:
+        spec = audit.saved(saved_name)
+        sql, bound = spec["sql"], audit.bind(list(params), spec["params"])
+    else:
+        if sql == "-":
+            sql = sys.stdin.read()
+        bound = audit.bind(list(params), None)
+    database = ctx.config.database
+    con, snap, fresh = audit.open_reader(database)
+    detail = {"saved": saved_name, "sql": None if saved_name else sql, "params": bound,
+              "snapshot": str(snap), "out": str(out) if out else None}
+    try:
+        columns, rows = audit.execute(con, sql, bound)
+    except InputError as e:           # refused or failed: the attempt is logged too
+        audit.record_at(database, "query", detail | {"refused": str(e)}, None)
+        raise
+    finally:
+        con.close()
+    if not fresh:
+        click.echo(f"note: the database is busy; read the snapshot {snap} published "
+                   "at the end of the last ingest or scan", err=True)
+    result_hash = audit.rows_hash(columns, rows)
+    audit.record_at(database, "query", detail | {"rows": len(rows)}, result_hash)
+    if out:
+        if fmt in BINARY:
+            audit.write_rows(columns, rows, fmt, out=out)
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as stream:
+                audit.write_rows(columns, rows, fmt, stream=stream)
+        click.echo(f"wrote {len(rows)} row(s) to {out}", err=True)
+    else:
+        audit.write_rows(columns, rows, fmt, stream=sys.stdout)
+    for warning in {r[columns.index("warning")] for r in rows if "warning" in columns} - {None}:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@click.command("queries")
+@output.format_option()
+def queries(fmt):
+    """List the saved audit queries (queries/audit/), what each finds and its parameters.
+
+    \b
+    Example:
+      monitor queries --format json
+    """
+    output.emit(audit.listing(), fmt, ["name", "finds", "params"], title="Saved audit queries")
+
+
+@click.command("evidence")
+@click.argument("alert_id", type=int, required=False)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="New (or empty) folder to write the evidence to.")
+@click.option("--verify", "verify_dir", type=click.Path(path_type=Path, file_okay=False,
+                                                         exists=True),
+              help="Check an evidence folder instead: its files against the manifest and "
+                   "the recorded query re-run against the recorded data version.")
+@click.pass_obj
+def evidence(ctx, alert_id, out, verify_dir):
+    """Export an alert's evidence: the alert (alert.json), its evidence rows (evidence.csv),
+    the exact SQL and parameters that produced them (query.sql, params.json), the data
+    version (SHA-256 of the rows read) and a manifest with the SHA-256 of every file.
+
+    \b
+    Examples:
+      monitor evidence 17 --out evidence/alert-17
+      monitor evidence --verify evidence/alert-17
+    """
+    database = ctx.config.database
+    if verify_dir:
+        con, _snap, _fresh = audit.open_reader(database)
+        try:
+            result = audit.verify_evidence(con, verify_dir)
+        finally:
+            con.close()
+        click.echo(output.dumps(result))
+        if not (result["files_ok"] and result["rows_reproduced"]):
+            sys.exit(1)
+        return
+    if alert_id is None or out is None:
+        raise InputError("give ALERT_ID and --out DIR (or --verify DIR)")
+    con, snap, _fresh = audit.open_reader(database)
+    try:
+        manifest = audit.export_evidence(con, alert_id, out, snapshot_path=snap)
+    finally:
+        con.close()
+    audit.record_at(database, "evidence", {"alert_id": alert_id, "out": str(out),
+                                           "rows": manifest["rows"],
+                                           "data_version": manifest["data_version"]},
+                    audit.file_sha256(Path(out) / "manifest.json"))
+    click.echo(f"wrote the evidence of alert {alert_id} ({manifest['rows']} row(s), data "
+               f"version {manifest['data_version'][:12]}) to {out}", err=True)
+
+
+@click.group("audit")
+def audit_group():
+    """The audit log: every ingest, scan, notification, ack, silence, query and evidence
+    export, hash-chained so that an edited or deleted row is found.
+
+    \b
+    Examples:
+      monitor audit verify
+      monitor audit log --limit 20
+    """
+
+
+@audit_group.command("verify")
+@output.format_option()
+@click.pass_obj
+def audit_verify(ctx, fmt):
+    """Check the chain; exit code 1 and the first broken link when a row was changed or
+    deleted.
+
+    \b
+    Example:
+      monitor audit verify
+    """
+    con = audit.open_log(ctx.config.database)
+    try:
+        result = audit.verify(con)
+    finally:
+        con.close()
+    if fmt == "json":
+        click.echo(output.dumps(result))
+    elif result["ok"]:
+        click.echo(f"audit log intact: {result['rows']} row(s)")
+    else:
+        click.echo(f"audit log BROKEN at row {result['first_broken']}: {result['problem']}")
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@audit_group.command("log")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--action", help="Only this action (ingest, scan, query, ...).")
+@output.format_option()
+@click.pass_obj
+def audit_log(ctx, limit, action, fmt):
+    """List the audit log, newest first.
+
+    \b
+    Example:
+      monitor audit log --action query --format csv > queries.csv
+    """
+    con = audit.open_log(ctx.config.database)
+    try:
+        found = audit.entries(con, limit, action)
+    finally:
+        con.close()
+    output.emit(found, fmt, ["seq", "logged_at", "actor", "action", "detail", "result_hash"])
+
+
+def register(cli: click.Group) -> None:
+    for command in (query, queries, evidence, audit_group):
+        cli.add_command(command)
