@@ -3,7 +3,7 @@
 --   advisory's first red flag (payment asked for in cryptocurrency). It fires on the first
 --   charge: there is no honest pattern to wait for.
 -- params:
---   $payee_pattern  VARCHAR  default (coinbase|binance|kraken|bitstamp|bitfinex|crypto\.com|bitpanda|gemini\.com|kucoin|okx|bybit|moonpay|localbitcoins|paxful|western\s*union|moneygram|remitly|payoneer|wise\s*transfer)
+--   $payee_pattern  VARCHAR  default \b(coinbase|binance|kraken|bitstamp|bitfinex|crypto\.com|bitpanda|gemini\.com|kucoin|okx|bybit|moonpay|localbitcoins|paxful|western\s*union|moneygram|remitly|payoneer|wise\s*transfer)\b
 --   $risky_mcc      VARCHAR  default ^(6051|6540|4829|6211)$  merchant category codes: quasi-cash, stored value, money transfer, securities
 --   $tier_warning   DECIMAL  default 0      exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
