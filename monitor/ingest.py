@@ -9,13 +9,14 @@ For every file: rows_read = loaded + duplicates + rejected.
 """
 from __future__ import annotations
 
-import codecs
 import fnmatch
 import glob
 import gzip
 import hashlib
 import os
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -100,16 +101,22 @@ def ingest_all(con: duckdb.DuckDBPyConnection, planned, on_file=None) -> list[Fi
 def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | None) -> FileResult:
     source_name = source.name if source else ""
     result = FileResult(path=str(path), source=source_name)
+    digest = None
     try:
-        facts = scan(path)
-        digest, size = facts.sha256, facts.size
-        seen = con.execute(
-            "SELECT file_id, ingested_at FROM files WHERE sha256 = ? AND status = 'loaded' "
-            "ORDER BY file_id LIMIT 1", [digest]).fetchone()
-        if seen:
-            result.status, result.file_id = "unchanged", seen[0]
-            result.message = f"identical to file #{seen[0]} ingested {seen[1]:%Y-%m-%d %H:%M}"
-            return result
+        size = path.stat().st_size
+        # Only a file the size of one already loaded can be unchanged: hash it first.
+        # Any other is new for sure, and is hashed on a thread while DuckDB reads it.
+        if con.execute("SELECT count(*) FROM files WHERE size_bytes = ? AND status = 'loaded'",
+                       [size]).fetchone()[0]:
+            known = file_sha256(path)[0]
+            seen = con.execute(
+                "SELECT file_id, ingested_at FROM files WHERE sha256 = ? AND status = 'loaded' "
+                "ORDER BY file_id LIMIT 1", [known]).fetchone()
+            if seen:
+                result.status, result.file_id = "unchanged", seen[0]
+                result.message = f"identical to file #{seen[0]} ingested {seen[1]:%Y-%m-%d %H:%M}"
+                return result
+            digest = _Digest(path, known)
         if size == 0:
             raise InputError(f"{path}: the file is empty (not even a header row); "
                              "export it again")
@@ -124,9 +131,15 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
         if fmt in BANK_FORMATS:
             source = formats.bank_source(source, fmt)
             result.source = source.name
-        statements = []   # bank formats: one entry per statement, for balance checks
-        with _staged(con, path, fmt, source, statements, facts) as (structural_rejects, first_row):
-            _load(con, result, source, (digest, size, first_row), structural_rejects, statements)
+        digest = digest or _Digest(path)
+        try:
+            _read_and_load(con, result, (path, fmt, source, source.encoding), (digest, size))
+        except _NotUtf8 as e:
+            if source.encoding == "utf-8":
+                raise InputError(f"{path}: not UTF-8 (row {e.args[0]}); set encoding = "
+                                 f"\"cp1252\" for this source if it is a Windows export") from None
+            # Windows exports are common: read it again as cp1252.
+            _read_and_load(con, result, (path, fmt, source, "cp1252"), (digest, size))
     except MonitorError as e:
         _record_error(con, result, str(e), path)
     except (duckdb.InterruptException, RuntimeError) as e:
@@ -137,48 +150,59 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
         raise
     except (duckdb.Error, OSError, ValueError, UnicodeError, FastExcelError) as e:
         _record_error(con, result, f"{path}: cannot read ({_first_line(e)})", path)
+    finally:
+        if digest:
+            digest.close()
     return result
 
 
-@dataclass
-class FileFacts:
-    sha256: str
-    size: int
-    utf8: bool | None      # None: not checked (compressed, or not text)
-    bad_byte: int = -1     # offset of the first byte that is not UTF-8
+def _read_and_load(con, result: FileResult, what, facts) -> None:
+    path, fmt, source, encoding = what
+    digest, size = facts
+    statements = []   # bank formats: one entry per statement, for balance checks
+    with _staged(con, path, fmt, source, statements, encoding) as (structural_rejects, first_row):
+        _load(con, result, source, (digest, size, first_row), structural_rejects, statements)
 
 
-def scan(path: Path) -> FileFacts:
-    """SHA-256, size and UTF-8 validity in one read of the file."""
-    digest, size = hashlib.sha256(), 0
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, bad = True, -1
+class _NotUtf8(Exception):
+    """The CSV reader met bytes that are not UTF-8 (args: the first such row)."""
+
+
+class _Digest:
+    """A file's SHA-256, taken on a thread while DuckDB reads the file (hashlib and
+    file reads release the GIL), or known already."""
+
+    def __init__(self, path: Path, known: str | None = None):
+        self._value, self._stop, self._pool = known, threading.Event(), None
+        if known is None:
+            self._pool = ThreadPoolExecutor(max_workers=1)
+            self._future = self._pool.submit(_sha256, path, self._stop)
+
+    def value(self) -> str:
+        if self._value is None:
+            self._value = self._future.result()
+        return self._value
+
+    def close(self) -> None:
+        if self._pool:
+            self._stop.set()
+            self._pool.shutdown(wait=True)
+
+
+def _sha256(path: Path, stop: threading.Event | None = None) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
+        while (chunk := f.read(CHUNK)) and not (stop and stop.is_set()):
             digest.update(chunk)
-            # ASCII needs no decoding; the decoder keeps a sequence split across chunks.
-            if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as e:
-                    utf8, bad = False, size + e.start
-            size += len(chunk)
-    if utf8:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8, bad = False, size
-    compressed = path.suffix == ".gz"
-    return FileFacts(digest.hexdigest(), size, None if compressed else utf8, bad)
+    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
-    facts = scan(path)
-    return facts.sha256, facts.size
+    return _sha256(path), path.stat().st_size
 
 
 @contextmanager
-def _staged(con, path: Path, fmt: str, source: Source, statements: list, facts: FileFacts):
+def _staged(con, path: Path, fmt: str, source: Source, statements: list, encoding: str | None):
     """Make `staging` for the file; yields the rows its reader set aside before staging
     and the file row number of the first staged row (for rows without their own).
     CSV rows the reader cannot split are collected later, by _reader_rejects."""
@@ -186,7 +210,7 @@ def _staged(con, path: Path, fmt: str, source: Source, statements: list, facts: 
     _drop_staging(con)
     try:
         if fmt == "csv":
-            _stage_csv(con, path, source, facts, cleanup)
+            _stage_csv(con, path, source, encoding, cleanup)
             rejects, first_row = [], 2
         elif fmt == "parquet":
             _stage_relation(con, con.sql("SELECT * FROM read_parquet($p)", params={"p": str(path)}),
@@ -228,9 +252,10 @@ def _drop_staging(con) -> None:
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
 
 
-def _stage_csv(con, path: Path, source: Source, facts: FileFacts, cleanup) -> None:
-    """`staging` as a view over DuckDB's CSV reader: the file is read once, by normalize."""
-    readable = _utf8_copy(path, source.encoding, facts, cleanup)
+def _stage_csv(con, path: Path, source: Source, encoding: str | None, cleanup) -> None:
+    """`staging` as a view over DuckDB's CSV reader: the file is read once, by normalize.
+    UTF-8 is read as it is (the reader reports bytes that are not); others via a copy."""
+    readable = path if encoding in (None, "utf-8") else _utf8_copy(path, encoding, cleanup)
     # Quotes are RFC 4180's: left to the sniffer, a payee named "'" made it pick ' as the
     # quote and swallow the next lines into one field.
     options = ("all_varchar = true, header = true, ignore_errors = true, store_rejects = true, "
@@ -250,6 +275,10 @@ def _reader_rejects(con, first_row: int) -> list[tuple[int, str, str]]:
                          "WHERE table_name = 'reject_errors' AND temporary").fetchone()[0]
     if not exists:
         return []
+    bad_bytes = con.execute("SELECT min(line) FROM reject_errors "
+                            "WHERE error_type = 'INVALID ENCODING'").fetchone()[0]
+    if bad_bytes is not None:
+        raise _NotUtf8(bad_bytes)
     rejects = con.execute(
         "SELECT line, arg_min(csv_line, column_idx), arg_min(error_message, column_idx) "
         "FROM reject_errors GROUP BY line ORDER BY line").fetchall()
@@ -259,41 +288,20 @@ def _reader_rejects(con, first_row: int) -> list[tuple[int, str, str]]:
             for line, raw, message in rejects]
 
 
-def _utf8_copy(path: Path, encoding: str | None, facts: FileFacts, cleanup) -> Path:
-    """The file itself when it is UTF-8, else a UTF-8 copy (cp1252 exports are common)."""
-    compressed = path.suffix == ".gz"
-    if encoding in (None, "utf-8"):
-        utf8, bad = (facts.utf8, facts.bad_byte) if not compressed else _gzip_utf8(path)
-        if utf8:
-            return path
-        if encoding == "utf-8":
-            raise InputError(f"{path}: not UTF-8 at byte {bad}; set encoding = "
-                             f"\"cp1252\" for this source if it is a Windows export")
-    opener = gzip.open if compressed else open
+def _utf8_copy(path: Path, encoding: str, cleanup) -> Path:
+    """A UTF-8 copy of a file in another encoding."""
+    opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         data = f.read()
     try:
-        text = data.decode(encoding or "cp1252")
-    except UnicodeDecodeError:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:      # bytes cp1252 leaves undefined
         text = data.decode("latin-1")
     handle, name = tempfile.mkstemp(suffix=".csv", prefix="monitor-utf8-")
     with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
         f.write(text)
     cleanup.append(lambda: os.unlink(name))
     return Path(name)
-
-
-def _gzip_utf8(path: Path) -> tuple[bool, int]:
-    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
-    with gzip.open(path, "rb") as f:
-        try:
-            while chunk := f.read(CHUNK):
-                decoder.decode(chunk)
-                offset += len(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as e:
-            return False, offset + e.start
-    return True, -1
 
 
 def _renumber_around(con, reject_lines: list[int], first_row: int) -> None:
@@ -403,6 +411,7 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
     by_order = not reader_rejects and _numbered_by_order(con)
     structural_rejects = structural_rejects + reader_rejects
     staged, rejected, numbered = _shape(con, derive)
+    digest = digest.value()
     fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM transactions WHERE source = ?)",
                             [source.name]).fetchone()[0]
     stamp = now()
