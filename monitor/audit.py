@@ -84,6 +84,17 @@ def record_notification(con, outcome, dry_run: bool = False) -> None:
                digest([sent, pending, queued, files]))
 
 
+def record_pipeline(con, todo: list, results: list, day, findings: list, outcome) -> None:
+    """Log a daemon pipeline run (monitor.schedule): its ingest, scan and notifications."""
+    if todo:
+        record(con, "ingest", {"paths": [str(p) for p, *_ in todo], "daemon": True},
+               digest([r.as_dict() for r in results]))
+    record(con, "scan", {"as_of": day, "findings": len(findings), "daemon": True},
+           digest(findings))
+    if outcome:
+        record_notification(con, outcome)
+
+
 def publish(database: Path | str) -> Path | None:
     """Publish the read-only snapshot readers query (after a writer verb closed the ledger)."""
     return snapshot.publish_from_file(database)
@@ -159,7 +170,8 @@ def _fold_pending(con, path: Path) -> None:
     taken.unlink()
 
 
-def record_at(database: Path | str, action: str, detail: dict, result_hash=None) -> str:
+def record_at(database: Path | str, action: str, detail: dict, result_hash=None,
+              daemon: bool = False) -> str:
     """Record from a reader: in the ledger when no one holds it, else in the pending file
     the next writer folds in. Returns where it went ('log' or 'pending').
 
@@ -168,6 +180,8 @@ def record_at(database: Path | str, action: str, detail: dict, result_hash=None)
     snap = snapshot.snapshot_path(database)
     current = snap.exists() and not snapshot.is_stale(Path(database), snap)
     try:
+        if daemon:          # opening the ledger, even briefly, could turn the daemon away
+            raise MonitorError("a daemon holds the ledger")
         con = store.connect(database)
     except MonitorError:
         entry = {"at": store.now().isoformat(), "actor": actor(), "action": action,
@@ -263,21 +277,23 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> tuple[lis
         raise InputError(f"query failed: {_first_line(e)}") from None
 
 
-def open_reader(database: Path | str) -> tuple[duckdb.DuckDBPyConnection, Path, bool]:
-    """A locked-down connection on the freshest snapshot: (con, snapshot path, fresh)."""
-    snap, fresh = snapshot.ensure_snapshot(database)
+def open_reader(database: Path | str, daemon: bool = False
+                ) -> tuple[duckdb.DuckDBPyConnection, Path, bool]:
+    """A locked-down connection on the freshest snapshot: (con, snapshot path, fresh).
+    daemon: a daemon runs on this ledger; read its snapshot, never the ledger."""
+    snap, fresh = snapshot.ensure_snapshot(database, refresh=not daemon)
     return snapshot.open_readonly(snap), snap, fresh
 
 
-def open_log(database: Path | str) -> duckdb.DuckDBPyConnection:
+def open_log(database: Path | str, daemon: bool = False) -> duckdb.DuckDBPyConnection:
     """For reading the audit log itself: the ledger when no one holds it (the snapshot may
     lack the newest entries), else the snapshot."""
-    if Path(database).exists():
+    if Path(database).exists() and not daemon:
         try:
             return snapshot.open_readonly(database)
         except MonitorError:
             pass
-    return open_reader(database)[0]
+    return open_reader(database, daemon)[0]
 
 
 # -- saved queries -------------------------------------------------------------------------
@@ -296,7 +312,7 @@ def saved(name: str) -> dict:
 
 def bind(pairs: list[str], declared: dict | None) -> dict:
     """-p name=value pairs as query parameters: typed by the saved query's header, with its
-    defaults for the rest; ad hoc, integers as numbers and the rest as text."""
+    defaults for the rest; ad hoc, as text (CAST($x AS INTEGER) where arithmetic needs it)."""
     given = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -304,8 +320,8 @@ def bind(pairs: list[str], declared: dict | None) -> dict:
         if not sep or not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise InputError(f"-p {pair!r}: write it as name=value")
         given[name] = value
-    if declared is None:
-        return {k: int(v) if re.fullmatch(r"-?\d+", v) else v for k, v in given.items()}
+    if declared is None:     # text: DuckDB casts it to the column it meets ('1200' = account)
+        return given
     unknown = set(given) - set(declared)
     if unknown:
         raise InputError(f"unknown parameter(s) {', '.join(sorted(unknown))}; this query takes "

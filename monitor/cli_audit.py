@@ -21,7 +21,8 @@ BINARY = ("parquet", "xlsx")
 @click.option("--saved", "saved_name", metavar="NAME", help="Run a saved audit query "
               "(see `monitor queries`).")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A bound parameter ($NAME in the SQL); repeatable.")
+              help="A bound parameter ($NAME in the SQL), passed as text and cast by DuckDB "
+                   "where it is compared; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table",
               show_default=True, help="Output shape (parquet and xlsx need --out).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
@@ -55,13 +56,14 @@ def query(ctx, sql, saved_name, params, fmt, out):
             sql = sys.stdin.read()
         bound = audit.bind(list(params), None)
     database = ctx.config.database
-    con, snap, fresh = audit.open_reader(database)
+    daemon = _daemon(ctx)
+    con, snap, fresh = audit.open_reader(database, daemon)
     detail = {"saved": saved_name, "sql": None if saved_name else sql, "params": bound,
               "snapshot": str(snap), "out": str(out) if out else None}
     try:
         columns, rows = audit.execute(con, sql, bound)
     except InputError as e:           # refused or failed: the attempt is logged too
-        audit.record_at(database, "query", detail | {"refused": str(e)}, None)
+        audit.record_at(database, "query", detail | {"refused": str(e)}, None, daemon)
         raise
     finally:
         con.close()
@@ -69,7 +71,7 @@ def query(ctx, sql, saved_name, params, fmt, out):
         click.echo(f"note: the database is busy; read the snapshot {snap} published "
                    "at the end of the last ingest or scan", err=True)
     result_hash = audit.rows_hash(columns, rows)
-    audit.record_at(database, "query", detail | {"rows": len(rows)}, result_hash)
+    audit.record_at(database, "query", detail | {"rows": len(rows)}, result_hash, daemon)
     if out:
         if fmt in BINARY:
             audit.write_rows(columns, rows, fmt, out=out)
@@ -116,7 +118,7 @@ def evidence(ctx, alert_id, out, verify_dir):
     """
     database = ctx.config.database
     if verify_dir:
-        con, _snap, _fresh = audit.open_reader(database)
+        con, _snap, _fresh = audit.open_reader(database, _daemon(ctx))
         try:
             result = audit.verify_evidence(con, verify_dir)
         finally:
@@ -127,7 +129,8 @@ def evidence(ctx, alert_id, out, verify_dir):
         return
     if alert_id is None or out is None:
         raise InputError("give ALERT_ID and --out DIR (or --verify DIR)")
-    con, snap, _fresh = audit.open_reader(database)
+    daemon = _daemon(ctx)
+    con, snap, _fresh = audit.open_reader(database, daemon)
     try:
         manifest = audit.export_evidence(con, alert_id, out, snapshot_path=snap)
     finally:
@@ -135,7 +138,7 @@ def evidence(ctx, alert_id, out, verify_dir):
     audit.record_at(database, "evidence", {"alert_id": alert_id, "out": str(out),
                                            "rows": manifest["rows"],
                                            "data_version": manifest["data_version"]},
-                    audit.file_sha256(Path(out) / "manifest.json"))
+                    audit.file_sha256(Path(out) / "manifest.json"), daemon)
     click.echo(f"wrote the evidence of alert {alert_id} ({manifest['rows']} row(s), data "
                f"version {manifest['data_version'][:12]}) to {out}", err=True)
 
@@ -163,7 +166,7 @@ def audit_verify(ctx, fmt):
     Example:
       monitor audit verify
     """
-    con = audit.open_log(ctx.config.database)
+    con = audit.open_log(ctx.config.database, _daemon(ctx))
     try:
         result = audit.verify(con)
     finally:
@@ -190,12 +193,18 @@ def audit_log(ctx, limit, action, fmt):
     Example:
       monitor audit log --action query --format csv > queries.csv
     """
-    con = audit.open_log(ctx.config.database)
+    con = audit.open_log(ctx.config.database, _daemon(ctx))
     try:
         found = audit.entries(con, limit, action)
     finally:
         con.close()
     output.emit(found, fmt, ["seq", "logged_at", "actor", "action", "detail", "result_hash"])
+
+
+def _daemon(ctx) -> bool:
+    """A `monitor run` daemon holds this ledger: read only its snapshot."""
+    from monitor import schedule
+    return schedule.running(ctx.config) is not None
 
 
 def register(cli: click.Group) -> None:

@@ -33,7 +33,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitor import detect, ingest, notify, registry, store
+from monitor import audit, detect, ingest, notify, registry, store
 from monitor.config import Config, ScheduleSettings, Trigger, cron_trigger
 from monitor.errors import MonitorError, StoreError
 
@@ -142,6 +142,7 @@ def run_pipeline(config: Config, started: datetime | None = None,
         }
         if outcome and outcome.error:
             summary["delivery_error"] = outcome.error
+        audit.record_pipeline(con, todo, results, day, findings, outcome)
         if settings(config).snapshot:
             publish_snapshot(con, snapshot_path(config))
         return summary
@@ -160,6 +161,7 @@ def run_outbox(config: Config) -> dict:
     con = store.connect(config.database)
     try:
         result = notify.deliver(con, config, wait=timedelta(0))
+        audit.record_notification(con, result)
     finally:
         con.close()
     return {"sent": len(result.sent), "pending": len(result.pending),
@@ -173,6 +175,7 @@ def run_digest(config: Config) -> dict:
         queued = notify.enqueue_digests(con, config, now=store.now())
         con.execute("COMMIT")
         result = notify.deliver(con, config, wait=config.notify.retry_for)
+        audit.record_notification(con, result)
     finally:
         con.close()
     return {"digests": len(queued), "sent": len(result.sent), "pending": len(result.pending)}

@@ -52,16 +52,19 @@ def is_stale(database: Path, snapshot: Path) -> bool:
     return stamp > snapshot.stat().st_mtime
 
 
-def ensure_snapshot(database: Path | str) -> tuple[Path, bool]:
+def ensure_snapshot(database: Path | str, refresh: bool = True) -> tuple[Path, bool]:
     """The snapshot to read, refreshed from the ledger when the ledger is newer and free.
     Returns (path, fresh): fresh is False when the ledger is held by a writer and an older
-    snapshot is used."""
+    snapshot is used. refresh=False (a daemon runs and publishes its own): never copy,
+    since reading the ledger for the copy would turn the daemon's next job away."""
     database = Path(database)
     snap = snapshot_path(database)
     if not database.exists():
         raise StoreError(f"{database}: no database yet; run `monitor ingest` first")
     if snap.exists() and not is_stale(database, snap):
         return snap, True
+    if snap.exists() and not refresh:
+        return snap, False
     try:
         con = duckdb.connect(str(database), read_only=True)
     except duckdb.IOException as e:

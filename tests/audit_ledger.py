@@ -21,14 +21,35 @@ FORMULA_PAYEE = '=HYPERLINK("http://evil.example","click")'
 ALERT_TXNS = ["ev1", "ev2", "ev3"]
 
 
-def setup(folder: Path, fill: bool = True) -> Path:
+def setup(folder: Path, fill: bool = True, n: int = 4000) -> Path:
     """config.toml and ledger.duckdb in folder; returns the config path."""
     config = write_config(folder)
     con = store.connect(folder / "ledger.duckdb")
     if fill:
-        populate(con)
+        populate(con, n)
     con.close()
     return config
+
+
+def insert(con, rows: list[tuple]) -> None:
+    """(txn_id, counterparty, account, posted_at, amount) rows, in one Arrow batch."""
+    import pyarrow as pa
+    names = ["txn_id", "counterparty", "account", "posted_at", "amount"]
+    staged = pa.table({name: [str(r[i]) if r[i] is not None else None for r in rows]
+                       for i, name in enumerate(names)})
+    con.register("staged_rows", staged)
+    con.execute("""
+        INSERT INTO transactions (txn_id, source, account, posted_at, amount, currency,
+            counterparty, file_id, source_row, ingested_at)
+        SELECT txn_id, 'cards', account, CAST(posted_at AS DATE),
+               CAST(amount AS DECIMAL(18,2)), 'GBP', counterparty, 1,
+               row_number() OVER (ORDER BY txn_id), TIMESTAMP '2025-01-01'
+        FROM staged_rows""")
+    con.unregister("staged_rows")
+
+
+def insert_amounts(con, amounts: list) -> None:
+    insert(con, [(f"t{i:06d}", "Payee", "card-1", DAY0, a) for i, a in enumerate(amounts)])
 
 
 def populate(con, n: int = 4000, seed: int = 7) -> None:
@@ -52,17 +73,7 @@ def populate(con, n: int = 4000, seed: int = 7) -> None:
         ("ev3", "Devlab Consult", "card-7", date(2024, 7, 9), 1667.00),
         ("big1", "Big Vendor", "card-8", date(2024, 8, 1), 150000.00),
     ]
-    rows += planted
-    con.execute("CREATE TEMP TABLE staged (txn_id VARCHAR, counterparty VARCHAR, "
-                "account VARCHAR, posted_at DATE, amount DECIMAL(18,2))")
-    con.executemany("INSERT INTO staged VALUES (?, ?, ?, ?, ?)", rows)
-    con.execute("""
-        INSERT INTO transactions (txn_id, source, account, posted_at, amount, currency,
-            counterparty, file_id, source_row, ingested_at)
-        SELECT txn_id, 'cards', account, posted_at, amount, 'GBP', counterparty, 1,
-               row_number() OVER (ORDER BY txn_id), TIMESTAMP '2025-01-01'
-        FROM staged""")
-    con.execute("DROP TABLE staged")
+    insert(con, rows + planted)
     for number, start, end in (("1", "2024-01-01", "2024-01-31"), ("2", "2024-02-01", "2024-02-29"),
                                ("4", "2024-04-01", "2024-04-30"), ("5", "2024-05-20", "2024-05-31")):
         con.execute("""INSERT INTO statements (file_id, position, kind, account, currency, number,

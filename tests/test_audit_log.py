@@ -17,7 +17,7 @@ from monitor import audit, store
 def logged(tmp_path, capsys, monkeypatch):
     """A ledger that went through every audited verb, as auditor 'a.auditor'."""
     monkeypatch.setenv("MONITOR_ACTOR", "a.auditor")
-    config = str(setup(tmp_path))
+    config = str(setup(tmp_path, n=50))
     write_csv(tmp_path / "in" / "march.csv", [["2024-03-01", "12.50", "Cafe", "card-1"]])
     steps = [("ingest",),
              ("alerts", "ack", "1", "--by", "J. Smith", "--note", "card cancelled"),
@@ -121,3 +121,20 @@ def test_actor_defaults_to_the_os_user(monkeypatch):
     assert audit.actor()
     monkeypatch.setenv("MONITOR_ACTOR", "j.smith")
     assert audit.actor() == "j.smith"
+
+
+def test_daemon_pipeline_runs_are_logged(tmp_path, monkeypatch):
+    import os
+    from monitor import config as config_mod
+    from monitor import schedule
+    monkeypatch.setenv("MONITOR_ACTOR", "daemon")
+    config = setup(tmp_path, fill=False)
+    csv_path = write_csv(tmp_path / "in" / "april.csv", [["2024-04-01", "9.99", "Cafe", "card-1"]])
+    os.utime(csv_path, (1_700_000_000, 1_700_000_000))       # settled long ago
+    schedule.run_pipeline(config_mod.load(config))
+    con = duckdb.connect(str(tmp_path / "ledger.duckdb"), read_only=True)
+    entries = list(reversed(audit.entries(con)))
+    assert audit.verify(con)["ok"]
+    con.close()
+    assert [e["action"] for e in entries] == ["ingest", "scan"]
+    assert all(json.loads(e["detail"])["daemon"] for e in entries)

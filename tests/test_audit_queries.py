@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from audit_ledger import run, setup
+from audit_ledger import DAY0, insert, insert_amounts, run, setup
 from monitor import audit, snapshot, store
 
 NIGRINI = {   # Nigrini (2012), Table 7.1: MAD upper bounds; minimum N from NOTES.md
@@ -166,10 +166,7 @@ def test_benford_judgement_matches_nigrinis_table(tmp_path, share):
     setup(tmp_path, fill=False)
     con = store.connect(tmp_path / "ledger.duckdb")
     amounts = _amounts(share, 4000, seed=int(share * 100))
-    con.executemany("INSERT INTO transactions (txn_id, source, account, posted_at, amount, "
-                    "currency, file_id, source_row, ingested_at) VALUES (?, 'c', 'a', "
-                    "DATE '2024-01-01', ?, 'GBP', 1, 1, TIMESTAMP '2024-01-01')",
-                    [[f"t{i}", a] for i, a in enumerate(amounts)])
+    insert_amounts(con, amounts)
     con.close()
     ro = reader(tmp_path)
     seen = set()
@@ -193,10 +190,7 @@ def test_benford_judgement_matches_nigrinis_table(tmp_path, share):
 def test_benford_below_the_minimum_population_warns(tmp_path, capsys):
     config = setup(tmp_path, fill=False)
     con = store.connect(tmp_path / "ledger.duckdb")
-    con.executemany("INSERT INTO transactions (txn_id, source, account, posted_at, amount, "
-                    "currency, file_id, source_row, ingested_at) VALUES (?, 'c', 'a', "
-                    "DATE '2024-01-01', ?, 'GBP', 1, 1, TIMESTAMP '2024-01-01')",
-                    [[f"t{i}", a] for i, a in enumerate(_amounts(1.0, 1500, 1))])
+    insert_amounts(con, _amounts(1.0, 1500, 1))
     con.close()
     code, out, err = run(capsys, "--config", str(config), "query", "--saved",
                          "benford_first_two_digits", "--format", "json")
@@ -212,12 +206,10 @@ def test_benford_below_the_minimum_population_warns(tmp_path, capsys):
 def test_last_two_digits_and_round_amounts(tmp_path):
     setup(tmp_path, fill=False)
     con = store.connect(tmp_path / "ledger.duckdb")
-    rows = [[f"r{i}", Decimal(500 + 100 * (i % 30))] for i in range(1200)]    # all end in 00
-    rows += [[f"s{i}", Decimal("123.45") + i] for i in range(300)]
-    con.executemany("INSERT INTO transactions (txn_id, source, account, posted_at, amount, "
-                    "currency, counterparty, file_id, source_row, ingested_at) VALUES "
-                    "(?, 'c', 'a', DATE '2024-01-01', ?, 'GBP', 'Round Co', 1, 1, "
-                    "TIMESTAMP '2024-01-01')", rows)
+    rows = [(f"r{i}", "Round Co", "a", DAY0, Decimal(500 + 100 * (i % 30)))
+            for i in range(1200)]                                            # all end in 00
+    rows += [(f"s{i}", "Round Co", "a", DAY0, Decimal("123.45") + i) for i in range(300)]
+    insert(con, rows)
     con.close()
     ro = reader(tmp_path)
     endings = saved_run(ro, "last_two_digits")

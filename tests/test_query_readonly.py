@@ -188,3 +188,26 @@ def test_query_works_while_another_process_holds_the_ledger(tmp_path, capsys):
     finally:
         con.close()
     assert not audit.pending_path(database).exists()
+
+
+def test_while_a_daemon_runs_only_its_snapshot_is_read(tmp_path, capsys):
+    """With a live `monitor run` lock, a query neither copies nor opens the ledger (that
+    could turn the daemon's next job away): it reads the daemon's snapshot and leaves its
+    audit entry in the pending file."""
+    import os
+    import socket
+    from monitor import config as config_mod
+    from monitor import schedule
+    config = setup(tmp_path)
+    database = tmp_path / "ledger.duckdb"
+    snapshot.publish_from_file(database)
+    con = duckdb.connect(str(database))
+    con.execute("DELETE FROM transactions WHERE txn_id = 'big1'")     # the ledger moves on
+    con.close()
+    lock = schedule.lock_path(config_mod.load(config))
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    code, out, err = run(capsys, "--config", str(config), "query",
+                         "SELECT count(*) AS n FROM transactions", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)[0]["n"] == 4011 and "busy" in err
+    assert audit.pending_path(database).exists()
