@@ -297,6 +297,7 @@ def test_balance_mismatch_is_recorded_and_shown(tmp_path):
     assert f"warning: {bad}: CHECK FAILED in 1 of 2 statements" in proc.stderr
     assert "difference 0.50" in proc.stderr
     proc = monitor("--config", str(config), "status", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
     checks = json.loads(proc.stdout)["statement_checks"]
     assert [(c["account"], c["statement"]) for c in checks] == [("0123456789", "0000000000")]
     assert "balance mismatch" in checks[0]["problems"]
