@@ -34,7 +34,8 @@ class Context:
         return self._config
 
     def connect(self, read_only: bool = False):
-        return store.connect(self.config.database, read_only=read_only)
+        return store.connect(self.config.database, read_only=read_only,
+                             memory_limit=self.config.memory_limit)
 
 
 pass_ctx = click.make_pass_decorator(Context)

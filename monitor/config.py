@@ -113,6 +113,7 @@ class Config:
     outbox: Path
     sources: tuple[Source, ...]
     sections: dict = field(default_factory=dict)   # raw tables for later stages
+    memory_limit: str = "4GB"                       # DuckDB spills to disk beyond this
     alerts: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
     schedule: "ScheduleSettings" = None     # [schedule]: see schedule_settings below
@@ -195,8 +196,13 @@ class _Validator:
         database = data.get("database", {})
         if not isinstance(database, dict):
             raise self.error("database", "must be a table", "write it as [database]")
-        self.unknown(database, ("path",), "database.")
+        self.unknown(database, ("path", "memory_limit"), "database.")
         db_path = self.string(database, "path", "database.path", default="monitor.duckdb")
+        memory_limit = self.string(database, "memory_limit", "database.memory_limit",
+                                   default="4GB")
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
+            raise self.error("database.memory_limit", f"= '{memory_limit}' is not a size",
+                             "write it like \"4GB\" or \"512MB\"")
         outbox = data.get("outbox", {})
         if not isinstance(outbox, dict):
             raise self.error("outbox", "must be a table", "write it as [outbox]")
@@ -219,7 +225,7 @@ class _Validator:
         self.string(registry, "path", "registry.path")
         alerts, notify = notify_settings(self, data)
         schedule = schedule_settings(self, data, names)
-        return Config(path=self.path, database=self.base / db_path,
+        return Config(path=self.path, database=self.base / db_path, memory_limit=memory_limit,
                       outbox=self.base / outbox_path, sources=sources, sections=sections,
                       alerts=alerts, notify=notify, schedule=schedule)
 

@@ -33,8 +33,13 @@ def migrations() -> list[tuple[int, str, Path]]:
     return found
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the ledger; a writer also brings the schema up to date."""
+DEFAULT_MEMORY_LIMIT = "4GB"   # DuckDB's own default is 80% of the machine's memory
+
+
+def connect(path: Path | str, read_only: bool = False,
+            memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """Open the ledger; a writer also brings the schema up to date. DuckDB spills
+    to disk beyond memory_limit rather than take the machine's memory."""
     path = Path(path)
     if read_only and not path.exists():
         raise StoreError(f"{path}: no database yet; run `monitor ingest` first")
@@ -49,6 +54,7 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         raise StoreError(f"{path}: cannot open the database ({_first_line(e)})") from None
     # No progress bar: DuckDB draws it on stdout, which may be a pipe of JSON.
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET memory_limit = $limit", {"limit": memory_limit})
     # A table name in SQL must never resolve to a Python variable of ours.
     con.execute("SET python_enable_replacements = false")
     if not read_only:
