@@ -1,7 +1,8 @@
 -- name: carried_findings
 -- Finds: the findings of scan $scan_id still in force on $as_of, each marked in_scope
 --   when the current incremental scan looked at its group again (its account, payee or
---   initiator is in temp table `scope`; stale-feed findings are always looked at again).
+--   initiator is in temp table `scope`; findings about feeds and bank statements, which
+--   do not come from charges, are always looked at again).
 -- Parameters:
 --   $scan_id  BIGINT  the previous scan
 --   $as_of    DATE    the current scan date
@@ -11,7 +12,7 @@ SELECT f.detector, f.severity, f.account, f.counterparty, f.initiator, f.currenc
        f.first_alert_at, f.last_charge_at, f.since, f.charges, f.exposure,
        f.evidence_txn_ids, f.escalations,
        f.active_until, f.fingerprint,
-       f.detector = 'stale_feed'
+       f.detector IN ('stale_feed', 'statement_check_failed')
        OR (f.detector = 'shared_payout_account'
            AND f.account IN (SELECT key FROM scope WHERE kind = 'payout'))
        OR (f.detector <> 'shared_payout_account' AND (

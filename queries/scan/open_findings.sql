@@ -10,7 +10,9 @@
 SELECT e.detector, e.severity, e.account, e.counterparty, e.initiator, e.currency,
        e.first_alert_at, e.last_alert_at AS last_charge_at, e.first_since AS since,
        CAST(e.episode_charges AS INTEGER) AS charges,
-       CAST(e.episode_exposure AS DECIMAL(18,2)) AS exposure,
+       -- an alert with no charge behind it (a quiet feed, a statement) keeps its own figure
+       CAST(CASE WHEN e.episode_charges > 0 THEN e.episode_exposure ELSE e.exposure END
+            AS DECIMAL(18,2)) AS exposure,
        e.evidence AS evidence_txn_ids, e.escalations, e.active_until
 FROM episodes e
 WHERE e.active_until >= $as_of
