@@ -463,14 +463,22 @@ def _numbered_by_order(con) -> bool:
 
 def _shape(con, derive: bool) -> tuple[int, int, bool]:
     """Rows staged, rows rejected, and whether rows must be numbered per txn_id: always
-    for derived ids; for mapped ids only when some id repeats (distinct 64-bit hashes
-    prove the ids distinct; equal hashes just take the slower, exact path)."""
+    for derived ids; for mapped ids only when some id repeats. Ids strictly rising or
+    falling row by row are distinct (bank and card references usually are), a cheap
+    streaming check; else distinct 64-bit hashes prove it (equal hashes just take the
+    slower, exact path)."""
     if derive:
         staged, rejected = con.execute("SELECT count(*), count(reason) FROM parsed").fetchone()
         return staged, rejected, True
-    staged, rejected, distinct = con.execute(
-        "SELECT count(*), count(reason), count(DISTINCT hash(txn_id)) FILTER (reason IS NULL) "
-        "FROM parsed").fetchone()
+    staged, rejected, rising, falling = con.execute(
+        "SELECT (SELECT count(*) FROM parsed), (SELECT count(reason) FROM parsed), "
+        "count(*) FILTER (txn_id <= prev) = 0, count(*) FILTER (txn_id >= prev) = 0 "
+        "FROM (SELECT txn_id, lag(txn_id) OVER () AS prev FROM parsed WHERE reason IS NULL)"
+    ).fetchone()
+    if rising or falling:
+        return staged, rejected, False
+    distinct = con.execute("SELECT count(DISTINCT hash(txn_id)) FROM parsed "
+                           "WHERE reason IS NULL").fetchone()[0]
     return staged, rejected, distinct < staged - rejected
 
 

@@ -295,6 +295,26 @@ def test_overlapping_exports_with_txn_id(tmp_path):
     assert query(cfg, "SELECT count(*), count(DISTINCT txn_id) FROM transactions") == [(30, 30)]
 
 
+@pytest.mark.parametrize("order", ["rising", "falling", "shuffled"])
+def test_distinct_txn_ids_in_any_order_all_load(tmp_path, order):
+    columns = dict(source()["columns"], txn_id="ref")
+    cfg = write_config(tmp_path, [source(columns=columns)])
+    rows = _numbered(1, 28)
+    rows = {"rising": rows, "falling": rows[::-1], "shuffled": rows[1::2] + rows[::2]}[order]
+    result = one(cfg, write_csv(tmp_path / "in/a.csv", rows, header=HEADER_ROW + ["ref"]))
+    assert (result.loaded, result.duplicates) == (28, 0)
+
+
+@pytest.mark.parametrize("repeat_at", [0, 5, 27])
+def test_a_repeat_breaks_the_sorted_shortcut(tmp_path, repeat_at):
+    columns = dict(source()["columns"], txn_id="ref")
+    cfg = write_config(tmp_path, [source(columns=columns)])
+    rows = _numbered(1, 28)
+    rows.insert(repeat_at + 1, list(rows[repeat_at]))      # next to its twin: still "sorted"
+    result = one(cfg, write_csv(tmp_path / "in/a.csv", rows, header=HEADER_ROW + ["ref"]))
+    assert (result.loaded, result.duplicates) == (28, 1)
+
+
 def test_repeated_txn_id_inside_one_file_loads_once(tmp_path):
     columns = dict(source()["columns"], txn_id="ref")
     cfg = write_config(tmp_path, [source(columns=columns)])
