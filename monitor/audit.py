@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from monitor import output, snapshot, store
 from monitor.errors import InputError, MonitorError
 
 ALLOWED = {"SELECT", "EXPLAIN"}
+_CHAIN_LOCK = threading.Lock()
 GENESIS = ""
 EVIDENCE_QUERY = "audit/alert_evidence"
 
@@ -142,10 +144,11 @@ def record(con: duckdb.DuckDBPyConnection, action: str, detail: dict, result_has
            who: str | None = None, at: datetime | None = None) -> int:
     """Append one entry to the chain (after any pending ones); returns its seq."""
     database = _database_of(con)
-    if database is not None:
-        _fold_pending(con, pending_path(database))
-    return _append(con, who or actor(), at or store.now(), action, canonical(detail),
-                   result_hash)
+    with _CHAIN_LOCK:       # the daemon's jobs run on threads, each with its own connection
+        if database is not None:
+            _fold_pending(con, pending_path(database))
+        return _append(con, who or actor(), at or store.now(), action, canonical(detail),
+                       result_hash)
 
 
 def _append(con, who: str, at: datetime, action: str, detail: str, result_hash) -> int:

@@ -138,3 +138,25 @@ def test_daemon_pipeline_runs_are_logged(tmp_path, monkeypatch):
     con.close()
     assert [e["action"] for e in entries] == ["ingest", "scan"]
     assert all(json.loads(e["detail"])["daemon"] for e in entries)
+
+
+def test_threads_with_their_own_connections_keep_one_chain(tmp_path):
+    """The daemon's pipeline and outbox jobs run on threads, each on its own connection."""
+    import threading
+    setup(tmp_path, fill=False)
+    database = tmp_path / "ledger.duckdb"
+    first = store.connect(database)
+    cons = [first] + [first.cursor() for _ in range(3)]
+
+    def work(con, n):
+        for i in range(10):
+            audit.record(con, "notification", {"thread": n, "i": i})
+    threads = [threading.Thread(target=work, args=(c, n)) for n, c in enumerate(cons)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = audit.verify(first)
+    for con in cons:
+        con.close()
+    assert result["ok"] and result["rows"] == 40
