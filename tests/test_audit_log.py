@@ -160,3 +160,13 @@ def test_threads_with_their_own_connections_keep_one_chain(tmp_path):
     for con in cons:
         con.close()
     assert result["ok"] and result["rows"] == 40
+
+
+def test_audit_log_verb_lists_newest_first(logged, capsys):
+    _folder, config = logged
+    code, out, _err = run(capsys, "--config", config, "audit", "log", "--format", "json")
+    listed = json.loads(out)
+    assert code == 0 and [e["seq"] for e in listed] == [6, 5, 4, 3, 2, 1]
+    code, out, _err = run(capsys, "--config", config, "audit", "log", "--action", "query",
+                          "--format", "json")
+    assert [e["action"] for e in json.loads(out)] == ["query"]
