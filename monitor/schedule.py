@@ -33,7 +33,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitor import audit, detect, ingest, notify, registry, store
+from monitor import audit, detect, ingest, notify, registry, snapshot, store
 from monitor.config import Config, ScheduleSettings, Trigger, cron_trigger
 from monitor.errors import MonitorError, StoreError
 
@@ -57,7 +57,7 @@ def state_path(config: Config) -> Path:
 
 
 def snapshot_path(config: Config) -> Path:
-    return config.database.with_name(config.database.stem + ".snapshot.duckdb")
+    return snapshot.snapshot_path(config.database)
 
 
 def utcnow() -> datetime:
@@ -116,7 +116,7 @@ def run_pipeline(config: Config, started: datetime | None = None,
     Holds the database only while it runs. A file that failed is read again once it
     changes, or after a restart."""
     planned = ingest.plan(config)
-    con = store.connect(config.database)
+    con = connect(config)
     try:
         todo = fresh_files(con, planned, seen)
         try:
@@ -127,7 +127,7 @@ def run_pipeline(config: Config, started: datetime | None = None,
             raise
         loaded = [r for r in results if r.status == "loaded"]
         stale = stale_feeds(con, config, started)
-        day, findings, outcome = scan_and_notify(con, config, extra=[f for f in stale])
+        day, findings, outcome = scan_and_notify(con, config, extra=stale)
         summary = {
             "files_seen": len(planned), "files_read": len(results), "files_loaded": len(loaded),
             "rows_loaded": sum(r.loaded for r in loaded),
@@ -150,6 +150,24 @@ def run_pipeline(config: Config, started: datetime | None = None,
         con.close()
 
 
+def connect(config: Config, wait: float = 30.0):
+    """The ledger, read-write. A reader or an operator's verb may hold it for a moment
+    (`monitor alerts ack`, an audit entry): retry for a while before giving up the run."""
+    deadline, delay, warned = time.monotonic() + wait, 0.1, False
+    while True:
+        try:
+            return store.connect(config.database, memory_limit=config.memory_limit)
+        except StoreError as e:
+            if "in use" not in str(e) or time.monotonic() + delay > deadline:
+                raise
+            if not warned:
+                log.warning("the database is held by another process; retrying for up to %ds",
+                            wait)
+                warned = True
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 def _log_file(result) -> None:
     level = logging.WARNING if result.status == "error" else logging.INFO
     log.log(level, "file %s: %s, %d read, %d loaded, %d duplicate, %d rejected%s",
@@ -158,7 +176,7 @@ def _log_file(result) -> None:
 
 
 def run_outbox(config: Config) -> dict:
-    con = store.connect(config.database)
+    con = connect(config)
     try:
         result = notify.deliver(con, config, wait=timedelta(0))
         audit.record_notification(con, result)
@@ -169,7 +187,7 @@ def run_outbox(config: Config) -> dict:
 
 
 def run_digest(config: Config) -> dict:
-    con = store.connect(config.database)
+    con = connect(config)
     try:
         con.execute("BEGIN TRANSACTION")
         queued = notify.enqueue_digests(con, config, now=store.now())
@@ -223,26 +241,10 @@ def stale_feeds(con, config: Config, started: datetime | None = None) -> list[di
 # ---- the read-only snapshot ----------------------------------------------------------
 
 def publish_snapshot(con, target: Path) -> Path:
-    """Copy the open database into a new file and move it over `target` atomically:
-    readers see the old copy or the new one, never a half-written one, and never
-    hold a lock on the ledger itself."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    for leftover in (tmp, Path(f"{tmp}.wal")):
-        leftover.unlink(missing_ok=True)
-    (name,), = con.execute("SELECT current_database()").fetchall()
-    con.execute(f"ATTACH '{_quote(tmp)}' AS monitor_snapshot")
-    try:
-        con.execute(f'COPY FROM DATABASE "{name}" TO monitor_snapshot')
-    finally:
-        con.execute("DETACH monitor_snapshot")
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
-    return target
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")
+    """Copy the open database into a new file and move it over `target` atomically
+    (monitor.snapshot, the copy `monitor query` reads): readers see the old copy or the
+    new one, never a half-written one, and never hold a lock on the ledger itself."""
+    return snapshot.publish_snapshot(con, target)
 
 
 def reader_database(config: Config) -> tuple[Path, bool]:
