@@ -13,7 +13,7 @@ import click
 import duckdb
 
 from monitor import config as config_mod
-from monitor import detect, notify, registry, store
+from monitor import detect, registry, schedule, store
 from monitor import ingest as ingest_mod
 from monitor import audit, cli_audit
 from monitor import cli_alerts, cli_run, output
@@ -226,14 +226,10 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
       monitor scan --as-of 2017-06-30 --format json --no-notify
     """
     con = ctx.connect()
-    _load_registry(ctx, con)
-    day = as_of.date() if as_of else _latest_posting(con)
-    findings = detect.scan(con, ctx.config, day) if day else []
-    outcome = None
-    if day:
-        outcome = notify.handle_scan(
-            con, ctx.config, findings, now=store.now(), notify=not no_notify, dry_run=dry_run,
-            scan_id=findings[0]["scan_id"] if findings else None)
+    day, findings, outcome = schedule.scan_and_notify(    # what the daemon's pipeline runs
+        con, ctx.config, as_of=as_of.date() if as_of else None, notify_now=not no_notify,
+        dry_run=dry_run)
+    if outcome:
         audit.record_notification(con, outcome, dry_run)
     audit.record(con, "scan", {"as_of": day, "findings": len(findings), "dry_run": dry_run,
                                "notify": not no_notify}, audit.digest(findings))
@@ -282,15 +278,9 @@ def backtest(ctx: Context, start, end, fmt):
         output.emit(alerts, fmt, FINDING_COLUMNS[:-2] + ["first_alert_at", "sentence"])
 
 
-def _latest_posting(con):
-    return con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
-
-
 def _load_registry(ctx: Context, con) -> None:
     """Reload the registry from the finance team's CSV when the config names one."""
-    path = ctx.config.sections.get("registry", {}).get("path")
-    if path:
-        registry.replace_all(con, registry.read_csv(ctx.config.path.resolve().parent / path))
+    schedule.load_registry(con, ctx.config)
 
 
 @cli.group()

@@ -93,13 +93,18 @@ def fresh_files(con, planned: list, seen: dict | None = None) -> list:
     return todo
 
 
+def load_registry(con, config: Config) -> None:
+    """Reload the registry from the finance team's CSV when the config names one."""
+    path = config.sections.get("registry", {}).get("path")
+    if path:
+        registry.replace_all(con, registry.read_csv(config.path.resolve().parent / path))
+
+
 def scan_and_notify(con, config: Config, *, as_of=None, notify_now: bool = True,
                     dry_run: bool = False, extra: list[dict] | None = None):
     """Reload the registry, scan as of the latest posting (or as_of), record the alerts
     and notify: `monitor scan`. Returns (day, findings, outcome or None)."""
-    path = config.sections.get("registry", {}).get("path")
-    if path:
-        registry.replace_all(con, registry.read_csv(config.path.resolve().parent / path))
+    load_registry(con, config)
     day = as_of or con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
     findings = detect.scan(con, config, day) if day else []
     if not day and not extra:
