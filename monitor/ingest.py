@@ -264,8 +264,19 @@ def _stage_csv(con, path: Path, source: Source, encoding: str | None, cleanup) -
     if source.delimiter:
         options += ", delim = $d"
         params["d"] = source.delimiter
+    if _header_has_blank_tail(readable):
+        # Exports such as PayPal's pad the header with empty names the rows lack.
+        options += ", null_padding = true"
     relation = con.sql(f"SELECT * FROM read_csv($p, {options})", params=params)
     _stage_relation(con, relation, path, source, view=True)
+
+
+def _header_has_blank_tail(path: Path) -> bool:
+    """True when the header line ends in empty column names, as in `"a","b",,,`."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        line = f.readline(1 << 16).decode("utf-8", "replace").rstrip("\r\n")
+    return line != line.rstrip(",;\t")
 
 
 def _reader_rejects(con, first_row: int) -> list[tuple[int, str, str]]:

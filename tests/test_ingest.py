@@ -133,6 +133,17 @@ def test_crlf_line_endings(tmp_path, cfg):
     assert result.loaded == 3 and ledger(cfg)[2][3] == "2222"
 
 
+def test_header_padded_with_empty_names_the_rows_lack(tmp_path, cfg):
+    # PayPal's Spanish statement export ends its header in ",,,,,," but not its rows.
+    path = tmp_path / "in/a.csv"
+    path.parent.mkdir()
+    path.write_text('"date","amount","payee","card",,,\n'
+                    '"2024-01-02","9.99","Cafe","1111"\n"2024-01-03","5.00","Shop","2222"\n')
+    result = one(cfg, path)
+    assert (result.rows_read, result.loaded, result.rejected) == (2, 2, 0)
+    assert [row[2] for row in ledger(cfg)] == ["Cafe", "Shop"]
+
+
 def test_gzip_csv(tmp_path, cfg):
     path = tmp_path / "in/a.csv.gz"
     path.parent.mkdir()
