@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from helpers import HEADER, assert_identity, ingest, query, source, write_config, write_csv
 
-SETTINGS = settings(max_examples=30, deadline=None,
+SETTINGS = settings(max_examples=20, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 TEXT = st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzABC XYZ&'.,-\"é€"),
