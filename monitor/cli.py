@@ -109,7 +109,10 @@ def ingest(ctx: Context, paths, source_name, fmt):
     audit.record(con, "ingest", {"paths": list(paths), "source": source_name},
                  audit.digest([r.as_dict() for r in results]))
     con.close()
-    audit.publish(ctx.config.database)      # readers query the snapshot
+    if any(r.status == "loaded" for r in results):
+        # Readers query the snapshot; one that finds it older than the ledger refreshes
+        # it, so a run that loaded nothing need not pay for a copy of the whole ledger.
+        audit.publish(ctx.config.database)
     rows = [r.as_dict() for r in results]
     if fmt == "json":
         keys = ("path", "source", "rows_read", "loaded", "duplicates", "rejected", "status")
