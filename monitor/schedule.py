@@ -34,7 +34,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from monitor import audit, detect, ingest, notify, registry, snapshot, store
-from monitor.config import Config, ScheduleSettings, Trigger, cron_trigger
+from monitor.config import Config
+from monitor.config_schedule import ScheduleSettings, Trigger, cron_trigger
 from monitor.errors import MonitorError, StoreError
 
 log = logging.getLogger("monitor.daemon")

@@ -16,7 +16,7 @@ import pytest
 from helpers import assert_one_line_error, config_text, monitor, source
 from monitor import config as config_mod
 from monitor import schedule, store
-from monitor.config import Trigger
+from monitor.config_schedule import Trigger, cron_trigger
 from monitor.errors import ConfigError, StoreError
 
 
@@ -49,7 +49,7 @@ def test_the_documented_keys_work_as_written(tmp_path):
     ("1-5", {0, 1, 2, 3, 4}), ("0", {6}), ("7", {6}), ("6,0", {5, 6}), ("*/2", {6, 1, 3, 5}),
     ("mon-fri", {0, 1, 2, 3, 4}), ("5-7", {4, 5, 6}), ("*", set(range(7)))])
 def test_cron_weekdays_count_from_sunday_as_cron_does(weekdays, expected):
-    trigger = config_mod.cron_trigger(f"0 8 * * {weekdays}", "UTC")
+    trigger = cron_trigger(f"0 8 * * {weekdays}", "UTC")
     start = datetime(2024, 3, 4, 0, 0, tzinfo=timezone.utc)        # a Monday
     days, at = set(), start
     for _ in range(14):
