@@ -12,8 +12,7 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from helpers import write_config
-from monitor import cli as cli_mod
+from helpers import run, write_config
 from monitor import store
 
 DAY0 = date(2024, 1, 1)
@@ -111,14 +110,3 @@ def ledger_state(path: Path) -> str:
     finally:
         con.close()
 
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    """The real entry point (monitor.cli.main) in this process: exit code, stdout, stderr."""
-    capsys.readouterr()
-    try:
-        cli_mod.main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err

@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 
 import duckdb
 
+from monitor import cli as cli_mod
 from monitor import config as config_mod
 from monitor import ingest as ingest_mod
 from monitor import store
@@ -186,3 +187,15 @@ def write_xlsx(path: Path, rows: list[list], sheet: str = "Sheet1") -> Path:
         for name, text in files.items():
             archive.writestr(name, text)
     return path
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    """The real entry point (monitor.cli.main) in this process: exit code, stdout, stderr."""
+    capsys.readouterr()
+    try:
+        cli_mod.main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err

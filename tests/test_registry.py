@@ -11,9 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from helpers import assert_one_line_error, monitor, write_config
+from helpers import assert_one_line_error, monitor, run, write_config
 from ledger_factory import Ledger, brief, day
-from monitor import cli as cli_mod
 from monitor import registry, store
 from monitor.errors import InputError
 
@@ -201,16 +200,6 @@ def write_approvals(path, rows, columns=registry.COLUMNS):
         writer.writerows(rows)
     return path
 
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    """The real entry point (monitor.cli.main), in this process: exit code, stdout, stderr."""
-    try:
-        cli_mod.main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from helpers import assert_one_line_error, monitor, write_config
+from helpers import assert_one_line_error, monitor, run, write_config
 from ledger_factory import Ledger, day
-from monitor import cli as cli_mod
 from monitor import config as config_mod
 from monitor import detect, store
 
@@ -49,16 +48,6 @@ def filled(cfg, tmp_path):
     led.close()
     return str(cfg)
 
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    """The real entry point (monitor.cli.main) in this process: exit code, stdout, stderr."""
-    try:
-        cli_mod.main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # -- scan ------------------------------------------------------------------------------------
