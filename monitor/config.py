@@ -117,6 +117,7 @@ class Config:
     alerts: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
     schedule: "ScheduleSettings" = None     # [schedule]: see monitor/config_schedule.py
+    engine: "EngineSettings" = None         # [engine]: see monitor/config_engine.py
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -226,9 +227,11 @@ class _Validator:
         alerts, notify = notify_settings(self, data)
         from monitor.config_schedule import schedule_settings   # it builds on this module
         schedule = schedule_settings(self, data, names)
+        from monitor.config_engine import engine_settings       # it builds on this module
+        engine = engine_settings(self, data)
         return Config(path=self.path, database=self.base / db_path, memory_limit=memory_limit,
                       outbox=self.base / outbox_path, sources=sources, sections=sections,
-                      alerts=alerts, notify=notify, schedule=schedule)
+                      alerts=alerts, notify=notify, schedule=schedule, engine=engine)
 
     def source(self, index: int, table) -> Source:
         prefix = f"sources[{index}]."
