@@ -16,7 +16,7 @@ from monitor import config as config_mod
 from monitor import detect, registry, schedule, store
 from monitor import ingest as ingest_mod
 from monitor import audit, cli_audit
-from monitor import cli_alerts, cli_run, output
+from monitor import cli_alerts, cli_report, cli_run, output
 from monitor.errors import ExitCode, InputError, MonitorError
 
 EPILOG_WIDTH = 100
@@ -374,6 +374,7 @@ def authorize_load(ctx: Context, path):
 cli.add_command(cli_alerts.alerts)
 cli_audit.register(cli)
 cli.add_command(cli_run.run)
+cli.add_command(cli_report.report_command)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:

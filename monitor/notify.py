@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from monitor import alert, detect
+from monitor import alert, charts
 from monitor.config import Config, Route
 from monitor.errors import ConfigError, NotifyError
 from monitor.output import safe_cell
@@ -423,7 +423,7 @@ def render_view(con, config: Config, item: dict) -> dict:
         "charges": item["charges"], "evidence": shown, "evidence_count": len(evidence),
         "evidence_more": max(0, len(evidence) - TABLE_ROWS),
         "evidence_total": f"{money(sum((r['amount'] for r in evidence), Decimal(0)))} {currency}",
-        "chart": chart_png(payee[:60], where, points, _tiers(config, item["detector"]))
+        "chart": chart_png(payee[:60], where, points, charts.tiers(config, item["detector"]))
         if points else None,
         "cid": f"chart-{alert_id}@monitor", "csv": evidence_csv(evidence),
         "csv_name": f"alert-{alert_id}-evidence.csv", "command": show_command(config, alert_id),
@@ -448,52 +448,11 @@ def evidence_csv(evidence: list[dict]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")     # the BOM: spreadsheets read UTF-8 right
 
 
-def _tiers(config: Config, detector: str) -> tuple:
-    for d in detect.detectors(config):
-        if d.name == detector:
-            tiers = [(k[5:], float(v)) for k, v in d.params.items()
-                     if k.startswith("tier_") and v is not None]     # not the text params
-            return tuple(sorted(tiers, key=lambda tier: tier[1]))
-    return ()
-
-
 @lru_cache(maxsize=64)
 def chart_png(payee: str, where: str, points: tuple, tiers: tuple) -> bytes:
     """Cumulative unexplained spend (the evidence charges) over time, with the tier lines
     up to the first one above it, as a PNG."""
-    import warnings
-    from itertools import accumulate
-
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-
-    days = [day for day, _ in points]
-    totals = list(accumulate(float(amount) for _, amount in points))
-    figure = Figure(figsize=(6.4, 2.6), dpi=100)
-    axes = figure.add_subplot()
-    axes.step(days, totals, where="post", color="#b3261e", linewidth=2)
-    axes.plot(days, totals, "o", color="#b3261e", markersize=3)
-    top = max(totals + [0.0])
-    colours = {"warning": "#c98a00", "high": "#d9480f", "critical": "#7b1fa2"}
-    for name, level in tiers:
-        axes.axhline(level, linestyle="--", linewidth=1, color=colours.get(name, "grey"))
-        axes.annotate(f"{name} {level:,.0f}", (0, level), xycoords=("axes fraction", "data"),
-                      xytext=(4, 2), textcoords="offset points", fontsize=7,
-                      color=colours.get(name, "grey"))
-        if level > top:
-            break
-    axes.set_title(f"Cumulative unexplained spend to {payee}, {where}", fontsize=9, loc="left",
-                   parse_math=False)
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    axes.grid(axis="y", linewidth=0.3)
-    axes.tick_params(labelsize=7)
-    figure.autofmt_xdate()
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():        # glyphs the font lacks (CJK, emoji) draw as boxes
-        warnings.simplefilter("ignore")
-        figure.tight_layout()
-        figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return charts.png(charts.spend_figure(payee=payee, where=where, points=points, tiers=tiers))
 
 
 @cache
