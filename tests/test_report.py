@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, csv_bytes, query, run
+from helpers import ROOT, csv_bytes, query, run, write_config
 from monitor import cli as cli_mod
 from monitor import store
 
@@ -151,6 +151,16 @@ def test_period_limits_what_is_shown(demo, tmp_path):
     assert "devlab consult ltd" not in html and "alert(1)" not in html   # the thefts are later
     months = re.findall(r'<td class="date">(\w+ 2017)</td><td class="num">', html)
     assert months == ["Jan 2017", "Feb 2017", "Mar 2017", "Apr 2017", "May 2017", "Jun 2017"]
+
+
+def test_an_empty_ledger_gives_a_report_that_says_so(tmp_path, capsys):
+    config = write_config(tmp_path)
+    code, out, err = run(capsys, "--config", str(config), "report", "--out",
+                         str(tmp_path / "r.html"))
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text("utf-8")
+    assert "No alert is open in this period." in html and "No payees in this period." in html
+    assert charts_of(html) == {}
 
 
 def test_to_before_from_is_a_usage_error(demo, capsys):
