@@ -16,7 +16,7 @@ from monitor import config as config_mod
 from monitor import detect, registry, schedule, store
 from monitor import ingest as ingest_mod
 from monitor import audit, cli_audit
-from monitor import cli_alerts, cli_report, cli_run, output
+from monitor import cli_alerts, cli_lake, cli_report, cli_run, output
 from monitor.errors import ExitCode, InputError, MonitorError
 
 EPILOG_WIDTH = 100
@@ -108,7 +108,10 @@ def ingest(ctx: Context, paths, source_name, fmt):
     results = _with_progress(con, planned)
     audit.record(con, "ingest", {"paths": list(paths), "source": source_name},
                  audit.digest([r.as_dict() for r in results]))
+    to_lake = cli_lake.to_lake(con, ctx.config, results)    # [engine] kind = "spark"
     con.close()
+    if to_lake:
+        click.echo(f"note: appended {to_lake} rows to the ledger lake", err=True)
     # No snapshot here: a reader that finds the snapshot older than the ledger refreshes
     # it, so ingest does not pay for a copy of the whole ledger on every run.
     rows = [r.as_dict() for r in results]
@@ -373,6 +376,7 @@ def authorize_load(ctx: Context, path):
 
 cli.add_command(cli_alerts.alerts)
 cli_audit.register(cli)
+cli_lake.register(cli)
 cli.add_command(cli_run.run)
 cli.add_command(cli_report.report_command)
 

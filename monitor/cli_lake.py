@@ -1,0 +1,58 @@
+"""`monitor export-lake`, and the lake side of `monitor ingest` with [engine] kind = "spark".
+A thin layer over monitor.lake; registered by monitor.cli (`register`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from monitor import audit, lake, output
+from monitor.config_engine import engine_of
+
+
+@click.command("export-lake")
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder to write the lake to (created; must be empty unless --force).")
+@click.option("--buckets", type=click.IntRange(0, 4096), default=None,
+              help="Also partition by an account hash bucket (default: [engine] buckets).")
+@click.option("--force", is_flag=True, help="Replace what the folder holds.")
+@output.format_option()
+@click.pass_obj
+def export_lake(ctx, out, buckets, force, fmt):
+    """Write the ledger as a Parquet lake partitioned by posting month
+    (DIR/posted_month=2017-04/...), the layout the Spark engine reads. Then set
+    [engine] kind = "spark" and lake = DIR: later ingests append to it.
+
+    \b
+    Examples:
+      monitor export-lake --out lake/
+      monitor export-lake --out /data/ledger-lake --buckets 64 --force
+    """
+    engine = engine_of(ctx.config)
+    buckets = engine.buckets if buckets is None else buckets
+    con = ctx.connect()
+    facts = lake.export(con, out, buckets=buckets, overwrite=force)
+    facts["buckets"] = buckets
+    audit.record(con, "export-lake", {"out": str(out), "buckets": buckets, "force": force},
+                 audit.digest(facts))
+    con.close()
+    output.emit([facts], fmt, ["path", "rows", "amount", "months", "buckets"])
+
+
+def to_lake(con, config, results) -> int:
+    """With the Spark engine, append the rows of the files just loaded to the lake
+    (DuckDB keeps deduplication, rejects and statements; the lake gets what loaded)."""
+    engine = engine_of(config)
+    file_ids = [r.file_id for r in results
+                if r.status == "loaded" and r.loaded and r.file_id is not None]
+    if not engine.spark or not file_ids:
+        return 0
+    if engine.lake_is_url:                       # object stores: written by Spark
+        from monitor import spark_engine
+        return spark_engine.append_rows(con, engine, file_ids)
+    return lake.append(con, engine.lake, file_ids, engine.buckets)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(export_lake)
