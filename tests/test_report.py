@@ -187,7 +187,7 @@ def test_report_changes_nothing_but_the_audit_log(demo):
                          ids=lambda p: p.stem)
 def test_report_queries_follow_the_header_convention(path):
     lines = path.read_text("utf-8").splitlines()
-    header = [line for line in lines[:next(i for i, x in enumerate(lines) if not x.startswith("--"))]]
+    header = lines[:next(i for i, line in enumerate(lines) if not line.startswith("--"))]
     assert header[0] == f"-- name: {path.stem}"
     fields = [m[1] for line in header if (m := re.match(r"^-- (\w+):", line))]
     assert fields == ["name", "finds", "params", "returns"], fields
