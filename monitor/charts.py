@@ -71,14 +71,19 @@ def spend_figure(*, payee: str, where: str, points: Sequence[tuple[date, Decimal
         axes.plot(days, totals, "o", color=SPEND_COLOUR, markersize=3)
         top = max(totals + [0.0])
         unit = f" {currency}" if currency else ""
-        for name, level in tiers:
+        for number, (name, level) in enumerate(tiers):
             colour = TIER_COLOURS.get(name, "grey")
             axes.axhline(level, linestyle="--", linewidth=1, color=colour)
-            axes.annotate(f"{name} {level:,.0f}{unit}", (0, level),
-                          xycoords=("axes fraction", "data"), xytext=(4, 2),
-                          textcoords="offset points", fontsize=7, color=colour)
-            if level > top:
+            right = number % 2 == 1         # neighbouring tiers' labels on opposite sides
+            axes.annotate(f"{name} {level:,.0f}{unit}", (1 if right else 0, level),
+                          xycoords=("axes fraction", "data"), xytext=(-4 if right else 4, 2),
+                          textcoords="offset points", fontsize=7, color=colour,
+                          ha="right" if right else "left")
+            top = max(top, level)
+            if level > max(totals + [0.0]):
                 break
+        top = top or 1.0
+        axes.set_ylim(min(totals + [0.0]) - 0.04 * top, top * 1.12)   # room for the labels
         _date_axis(axes, days + ([first_alert] if first_alert else []))
         if first_alert is not None:
             low, high = axes.get_xlim()
