@@ -1,0 +1,110 @@
+"""Spark engine benchmark: the detectors over a generated ledger lake, on Spark local[1]
+and local[2] and on DuckDB, with the same data and the same findings.
+
+Run by hand:  .venv/bin/python benchmarks/spark.py [--rows 20000000] [--keep DIR]
+                                                    [--masters local[1] local[2]]
+
+The ledger comes from benchmarks/scan.py's generator (the Birmingham card ledger's shape
+scaled up: 84,000 accounts, 200,000 payees, four years). It is written to DuckDB, then to
+the Parquet lake with `monitor.lake.export` (what `monitor export-lake` runs). Each engine
+runs the full detection (detect.evaluate: explain, features, every detector, episodes and
+evidence) as of the last posting day; the episodes are compared row for row. Times are wall
+clock; each line is also appended to DIR/results.jsonl as soon as it is measured, so a run
+cut short keeps what it had.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from scan import CONFIG, GENERATE  # noqa: E402
+
+from monitor import config as config_mod  # noqa: E402
+from monitor import detect, lake, spark_engine, store  # noqa: E402
+from monitor.config_engine import EngineSettings  # noqa: E402
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument("--accounts", type=int, default=84_000)
+    parser.add_argument("--masters", nargs="+", default=["local[1]", "local[2]"])
+    parser.add_argument("--driver-memory", default="12g")
+    parser.add_argument("--skip-duckdb", action="store_true")
+    parser.add_argument("--keep", type=Path, help="keep the ledger and lake in this folder")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="monitor-spark-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "results.jsonl"
+
+    def record(**fields) -> None:
+        fields = {"rows": args.rows, **fields}
+        print(json.dumps(fields, default=str), flush=True)
+        with log.open("a") as f:
+            f.write(json.dumps(fields, default=str) + "\n")
+
+    (work / "config.toml").write_text(CONFIG)
+    cfg = config_mod.load(work / "config.toml")
+    con = store.connect(cfg.database)
+    params = {"accounts": args.accounts, "payees": 200_000, "rows": args.rows, "now": store.now()}
+    if con.execute("SELECT count(*) FROM transactions").fetchone()[0] != args.rows:
+        began = time.perf_counter()
+        con.execute("DELETE FROM transactions")
+        con.execute(GENERATE, params | {"start": 0, "stop": args.rows})
+        record(step="generate", seconds=round(time.perf_counter() - began, 1))
+    folder = work / "lake"
+    if not folder.exists():
+        began = time.perf_counter()
+        facts = lake.export(con, folder)
+        size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
+        record(step="export-lake", seconds=round(time.perf_counter() - began, 1),
+               months=facts["months"], parquet_mb=round(size / 2**20))
+    as_of = con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
+
+    reference = None
+    if not args.skip_duckdb:
+        began = time.perf_counter()
+        detect.evaluate(con, cfg, as_of)
+        seconds = time.perf_counter() - began
+        reference = con.execute("SELECT * FROM episodes ORDER BY ALL").fetchall()
+        record(step="evaluate", engine="duckdb", threads=2, seconds=round(seconds, 1),
+               rows_per_s=round(args.rows / seconds), episodes=len(reference),
+               events=con.execute("SELECT count(*) FROM events").fetchall()[0][0],
+               peak_rss_mb=round(peak_mb()))
+    for master in args.masters:
+        settings = EngineSettings(kind="spark", master=master, lake=str(folder),
+                                  conf={"spark.driver.memory": args.driver_memory})
+        spark_cfg = dataclasses.replace(cfg, engine=settings)
+        began = time.perf_counter()
+        spark_engine.session(settings)
+        startup = time.perf_counter() - began
+        began = time.perf_counter()
+        spark_engine.evaluate(con, spark_cfg, as_of)
+        seconds = time.perf_counter() - began
+        episodes = con.execute("SELECT * FROM episodes ORDER BY ALL").fetchall()
+        cores = int(master.split("[")[1].rstrip("]")) if "[" in master else 1
+        record(step="evaluate", engine="spark", master=master, seconds=round(seconds, 1),
+               startup_s=round(startup, 1), rows_per_s=round(args.rows / seconds),
+               rows_per_core_s=round(args.rows / seconds / cores), episodes=len(episodes),
+               same_as_duckdb=None if reference is None else episodes == reference,
+               steps={k: round(v, 1) for k, v in spark_engine.timings.items()})
+        spark_engine.stop()
+    con.close()
+
+
+if __name__ == "__main__":
+    main()
