@@ -18,8 +18,9 @@ from decimal import Decimal
 import duckdb
 
 from monitor.config import Config
+from monitor.config_engine import engine_of
 from monitor.errors import ConfigError
-from monitor.store import QUERIES, load_query, now, query_header
+from monitor.store import QUERIES, load_query, now, query_header, run
 
 SEVERITIES = ("warning", "high", "critical")
 
@@ -94,11 +95,15 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
              scope: Scope | None = None) -> list[Detector]:
     """Build temp tables explained, charges, events and episodes as of a date,
     over the whole ledger or, with a scope, over the keys in temp table `scope`."""
+    if engine_of(config).spark:       # the same SQL on Spark, over the ledger lake
+        from monitor import spark_engine
+        return spark_engine.evaluate(con, config, as_of)
     if scope is None:
         con.execute("CREATE OR REPLACE TEMP TABLE scope (kind VARCHAR, key VARCHAR)")
     con.execute(load_query("scan/explain"), {"as_of": as_of})
     con.execute(load_query("scan/ledger_rows"), {
         "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
+    _pair_firsts(con)
     con.execute(load_query("scan/features"))
     con.execute(load_query("scan/feeds"), {"as_of": as_of})
     ran = detectors(config)
@@ -120,8 +125,40 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
              AND run.initiator IS NOT DISTINCT FROM hot.initiator""",
                     {"detector": detector.name, **params})
     con.execute(load_query("scan/summarize"))
+    if scope:
+        con.execute("DELETE FROM episodes "
+                    "WHERE NOT rescanned(detector, account, counterparty, initiator)")
     con.execute(load_query("scan/evidence"))
     return ran
+
+
+def _pair_firsts(con) -> int | None:
+    """Temp view `pair_firsts` for features.sql: the kept table pair_history, first
+    brought up to date with new files, or (read-only connections, which cannot keep it)
+    the same computed from all transactions. Returns the last file that changed facts
+    of days already past (None when the table is not kept)."""
+    writable, kept = con.execute(
+        "SELECT NOT readonly, EXISTS (SELECT 1 FROM duckdb_tables() "
+        "  WHERE table_name = 'pair_history_state' AND NOT temporary) "
+        "FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if not (writable and kept):
+        con.execute(load_query("scan/pair_firsts"))
+        return None
+    high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
+    merged = con.execute("SELECT max(max_file_id) FROM pair_history_state").fetchone()[0]
+    if merged is None or merged != high:
+        # A lower mark than before means the ledger was replaced: rebuild.
+        after = merged if merged is not None and merged < high else -1
+        con.execute("BEGIN TRANSACTION")
+        try:
+            run(con, "scan/pair_history", {"after_file_id": after, "max_file_id": high})
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    con.execute("CREATE OR REPLACE TEMP VIEW pair_firsts AS "
+                "SELECT account, counterparty, initiator, first_day FROM pair_history")
+    return con.execute("SELECT max(last_rewrite_file_id) FROM pair_history_state").fetchone()[0]
 
 
 _EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,
@@ -138,7 +175,8 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     After a first full scan, a scan looks again only at the accounts, payees and
     initiators that new rows touched; the previous scan's other findings carry
     over while still in force. A change of settings or registry, an earlier
-    --as-of, or rows posted before the horizon make it a full scan.
+    --as-of, rows posted before the horizon, or rows that change what earlier days knew
+    of a payee (table pair_history notes them) make it a full scan.
     """
     started = now()
     settings = settings_hash(con, config)
@@ -146,7 +184,9 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     previous = con.execute(
         "SELECT scan_id, as_of, max_file_id, settings_hash FROM scans "
         "WHERE finished_at IS NOT NULL ORDER BY scan_id DESC LIMIT 1").fetchone()
-    scope = None if full else _incremental_scope(con, previous, settings, as_of)
+    full = full or engine_of(config).spark      # Spark rereads the whole lake
+    rewritten = _pair_firsts(con)
+    scope = None if full else _incremental_scope(con, previous, settings, as_of, rewritten)
     ran = evaluate(con, config, as_of, scope)
     rows = _rows(con, load_query("scan/open_findings"), {"as_of": as_of})
     if scope:
@@ -178,10 +218,13 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     return rows
 
 
-def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | None:
+def _incremental_scope(con, previous, settings: str, as_of: date,
+                       rewritten: int | None) -> Scope | None:
     """A Scope when the previous scan can be built on, else None (scan everything)."""
     if not previous or previous[2] is None or previous[3] != settings or previous[1] > as_of:
         return None
+    if rewritten is None or rewritten > previous[2]:
+        return None             # rows arrived that change what earlier days knew
     horizon = as_of - HORIZON
     # New to this scan: rows of later files, and rows posted after the last scan's date.
     late = con.execute("SELECT count(*) FROM transactions "
@@ -189,8 +232,8 @@ def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | Non
                        [previous[2], previous[1], horizon]).fetchone()[0]
     if late:
         return None
-    con.execute(load_query("scan/scope"), {"after_file_id": previous[2], "after_day": previous[1],
-                                           "as_of": as_of})
+    run(con, "scan/scope", {"after_file_id": previous[2], "after_day": previous[1],
+                            "as_of": as_of})
     return Scope(horizon=horizon)
 
 

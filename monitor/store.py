@@ -164,7 +164,13 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None):
     missing = needed - params.keys()
     if missing:
         raise KeyError(f"queries/{name}.sql needs {', '.join(sorted(missing))}")
-    return con.execute(load_query(name), {k: params[k] for k in needed})
+    statements = con.extract_statements(load_query(name))
+    if len(statements) == 1:
+        return con.execute(statements[0], {k: params[k] for k in needed})
+    # DuckDB binds parameters to one statement at a time.
+    for statement in statements:
+        cursor = con.execute(statement, {k: params[k] for k in statement.named_parameters})
+    return cursor
 
 
 def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:

@@ -1,8 +1,8 @@
 -- name: carried_findings
 -- Finds: the findings of scan $scan_id still in force on $as_of, each marked in_scope
---   when the current incremental scan looked at its group again (its account, payee or
---   initiator is in temp table `scope`; findings about feeds and bank statements, which
---   do not come from charges, are always looked at again).
+--   when the current incremental scan judged its group again (macro `rescanned` from
+--   scope.sql: its account, payee or initiator is in temp table `scope`; findings about
+--   feeds and bank statements, which do not come from charges, are always judged again).
 -- Parameters:
 --   $scan_id  BIGINT  the previous scan
 --   $as_of    DATE    the current scan date
@@ -12,12 +12,6 @@ SELECT f.detector, f.severity, f.account, f.counterparty, f.initiator, f.currenc
        f.first_alert_at, f.last_charge_at, f.since, f.charges, f.exposure,
        f.evidence_txn_ids, f.escalations,
        f.active_until, f.fingerprint,
-       f.detector IN ('stale_feed', 'statement_check_failed')
-       OR (f.detector = 'shared_payout_account'
-           AND f.account IN (SELECT key FROM scope WHERE kind = 'payout'))
-       OR (f.detector <> 'shared_payout_account' AND (
-              f.account IN (SELECT key FROM scope WHERE kind = 'account')
-           OR f.counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
-           OR f.initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))) AS in_scope
+       rescanned(f.detector, f.account, f.counterparty, f.initiator) AS in_scope
 FROM findings f
 WHERE f.scan_id = $scan_id AND f.active_until >= $as_of;

@@ -3,19 +3,18 @@
 --   row of temp table `ledger_rows` with what was known about its payee on that day.
 --   Windows look backward only, so a detector run over `charges` sees, for each row,
 --   exactly what a daily run on that day would see. First days always come from the
---   whole history, even when ledger_rows is only an incremental scan's scope.
+--   whole history (temp view `pair_firsts`: table pair_history, or computed from
+--   transactions by scan/pair_firsts.sql), even when ledger_rows is only an incremental
+--   scan's scope.
 -- Parameters: none.
 -- Returns (temp table `charges`): the ledger_rows columns plus pair_first_day,
 --   payee_first_day, initiator_payee_first_day, and payee_accounts_before (accounts that
 --   had charged the payee before this account first did).
 
 CREATE OR REPLACE TEMP TABLE known_pairs AS   -- every pair of the payees in play, all history
-SELECT account, coalesce(counterparty, '(no payee)') AS counterparty,
-       coalesce(initiator, account) AS initiator,
-       CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first_day
-FROM transactions
-WHERE coalesce(counterparty, '(no payee)') IN (SELECT DISTINCT counterparty FROM ledger_rows)
-GROUP BY ALL;
+SELECT account, counterparty, initiator, first_day
+FROM pair_firsts
+WHERE counterparty IN (SELECT DISTINCT counterparty FROM ledger_rows);
 
 CREATE OR REPLACE TEMP TABLE pair_facts AS
 WITH pairs AS (

@@ -21,3 +21,17 @@ UNION SELECT DISTINCT 'payee', coalesce(counterparty, '(no payee)') FROM fresh
 UNION SELECT DISTINCT 'initiator', coalesce(initiator, account) FROM fresh
 UNION SELECT DISTINCT 'payout', counterparty_account FROM fresh
 WHERE counterparty_account IS NOT NULL;
+
+-- Whether a finding's group was judged again on complete data: a group keyed by a payee
+-- alone needs all the payee's rows, so only a payee in scope counts for it, and so on.
+-- (Rows of other groups come along, e.g. an account's charges to a payee not in scope;
+-- what the detectors make of such partial groups is dropped, and the previous scan's
+-- findings about them carry over.)
+CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiator) AS
+    coalesce(detector IN ('stale_feed', 'statement_check_failed')
+    OR (detector = 'shared_payout_account'
+        AND account IN (SELECT key FROM scope WHERE kind = 'payout'))
+    OR (detector <> 'shared_payout_account' AND (
+           account IN (SELECT key FROM scope WHERE kind = 'account')
+        OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
+        OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))), false);

@@ -1,0 +1,13 @@
+-- name: pair_firsts
+-- Finds: the first posting day of every (account, payee, initiator), computed from all
+--   of `transactions`: what table pair_history caches, for connections that cannot
+--   keep that cache (read-only ones).
+-- Parameters: none.
+-- Returns (temp view `pair_firsts`): account, counterparty, initiator, first_day.
+
+CREATE OR REPLACE TEMP VIEW pair_firsts AS
+SELECT account, coalesce(counterparty, '(no payee)') AS counterparty,
+       coalesce(initiator, account) AS initiator,
+       CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first_day
+FROM transactions
+GROUP BY ALL;
