@@ -100,10 +100,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         return spark_engine.evaluate(con, config, as_of)
     if scope is None:
         con.execute("CREATE OR REPLACE TEMP TABLE scope (kind VARCHAR, key VARCHAR)")
+    kept = _kept_first_days(con) is not None   # before ledger_rows: a rebuild borrows the name
     con.execute(load_query("scan/explain"), {"as_of": as_of})
     con.execute(load_query("scan/ledger_rows"), {
         "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
-    _pair_firsts(con)
+    _pair_facts(con, kept)
     con.execute(load_query("scan/features"))
     con.execute(load_query("scan/feeds"), {"as_of": as_of})
     ran = detectors(config)
@@ -132,17 +133,15 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     return ran
 
 
-def _pair_firsts(con) -> int | None:
-    """Temp view `pair_firsts` for features.sql: the kept table pair_history, first
-    brought up to date with new files, or (read-only connections, which cannot keep it)
-    the same computed from all transactions. Returns the last file that changed facts
-    of days already past (None when the table is not kept)."""
+def _kept_first_days(con) -> int | None:
+    """Bring table pair_history and the facts kept from it up to date with new files.
+    Returns the last file that changed facts of days already past, or None when this
+    connection cannot keep them (read-only, or an old schema)."""
     writable, kept = con.execute(
         "SELECT NOT readonly, EXISTS (SELECT 1 FROM duckdb_tables() "
-        "  WHERE table_name = 'pair_history_state' AND NOT temporary) "
+        "  WHERE table_name = 'pair_history_pairs' AND NOT temporary) "
         "FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     if not (writable and kept):
-        con.execute(load_query("scan/pair_firsts"))
         return None
     high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
     merged = con.execute("SELECT max(max_file_id) FROM pair_history_state").fetchone()[0]
@@ -152,13 +151,52 @@ def _pair_firsts(con) -> int | None:
         con.execute("BEGIN TRANSACTION")
         try:
             run(con, "scan/pair_history", {"after_file_id": after, "max_file_id": high})
+            if con.execute("SELECT rewrote FROM rewrites").fetchone()[0]:
+                _rebuild_kept_facts(con)
+            else:
+                run(con, "scan/pair_facts_append")
+            con.execute("DROP TABLE new_pairs; DROP TABLE rewrites")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-    con.execute("CREATE OR REPLACE TEMP VIEW pair_firsts AS "
-                "SELECT account, counterparty, initiator, first_day FROM pair_history")
     return con.execute("SELECT max(last_rewrite_file_id) FROM pair_history_state").fetchone()[0]
+
+
+def _rebuild_kept_facts(con) -> None:
+    """The kept facts from scratch: scan/pair_facts.sql with every payee in play."""
+    _drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM pair_history")
+    con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM pair_history")
+    run(con, "scan/pair_facts")
+    con.execute("DELETE FROM pair_history_pairs; DELETE FROM pair_history_initiators")
+    con.execute("INSERT INTO pair_history_pairs SELECT account, counterparty, pair_first_day, "
+                "payee_accounts_before, payee_first_day FROM pair_facts")
+    con.execute("INSERT INTO pair_history_initiators SELECT initiator, counterparty, "
+                "initiator_payee_first_day FROM initiator_facts")
+    _drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+
+
+def _pair_facts(con, kept: bool) -> None:
+    """Temp pair_facts and initiator_facts for features.sql: views over the kept facts,
+    or (connections that cannot keep them) computed from all transactions."""
+    _drop_temp(con, "pair_facts", "initiator_facts")
+    if not kept:
+        con.execute(load_query("scan/pair_firsts"))
+        run(con, "scan/pair_facts")
+        return
+    con.execute("CREATE TEMP VIEW pair_facts AS SELECT * FROM pair_history_pairs")
+    con.execute("CREATE TEMP VIEW initiator_facts AS SELECT * FROM pair_history_initiators")
+
+
+def _drop_temp(con, *names: str) -> None:
+    """Drop temp tables or views of these names, whichever each is."""
+    found = con.execute(
+        "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND list_contains($names, view_name) "
+        "UNION ALL SELECT 'TABLE', table_name FROM duckdb_tables() "
+        "WHERE temporary AND list_contains($names, table_name)", {"names": list(names)}).fetchall()
+    for kind, name in found:
+        con.execute(f"DROP {kind} {name}")      # our own names, checked above
 
 
 _EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,
@@ -185,7 +223,7 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         "SELECT scan_id, as_of, max_file_id, settings_hash FROM scans "
         "WHERE finished_at IS NOT NULL ORDER BY scan_id DESC LIMIT 1").fetchone()
     full = full or engine_of(config).spark      # Spark rereads the whole lake
-    rewritten = _pair_firsts(con)
+    rewritten = _kept_first_days(con)
     scope = None if full else _incremental_scope(con, previous, settings, as_of, rewritten)
     ran = evaluate(con, config, as_of, scope)
     rows = _rows(con, load_query("scan/open_findings"), {"as_of": as_of})

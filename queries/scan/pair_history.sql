@@ -8,7 +8,9 @@
 -- Parameters:
 --   $after_file_id  BIGINT  files up to this id are already merged (-1: none)
 --   $max_file_id    BIGINT  the highest file id in `transactions` now
--- Returns: nothing (tables pair_history and pair_history_state).
+-- Returns: nothing (tables pair_history and pair_history_state); leaves temp tables
+--   new_pairs (the new files' first days) and rewrites (rewrote: facts of past days
+--   changed, so the derived facts must be rebuilt) for the caller.
 
 DELETE FROM pair_history WHERE $after_file_id < 0;
 
@@ -44,5 +46,3 @@ UPDATE pair_history_state SET
     last_rewrite_file_id = CASE WHEN (SELECT rewrote FROM rewrites) THEN $max_file_id
                                 ELSE last_rewrite_file_id END;
 
-DROP TABLE new_pairs;
-DROP TABLE rewrites;

@@ -1,8 +1,9 @@
 -- name: 007_pair_history
 -- A cache the scans keep so an incremental scan need not re-read all history: the first
 -- posting day of every (account, payee, initiator) in `transactions`, with the highest
--- file id merged into it. It is derived data: deleting both tables is safe (the next
--- scan rebuilds them). Keys are coalesced as the scans see them ('(no payee)', the
+-- file id merged into it, and the facts scan/pair_facts.sql derives from those days
+-- (pair_history_pairs, pair_history_initiators). It is derived data: emptying
+-- pair_history_state makes the next scan rebuild all of it. Keys are coalesced as the scans see them ('(no payee)', the
 -- account as initiator).
 
 CREATE TABLE pair_history (
@@ -17,4 +18,18 @@ CREATE TABLE pair_history_state (
     -- the last file that changed what was known on days already past (a row posted
     -- before other rows of its payee): incremental scans after it must be full ones
     last_rewrite_file_id BIGINT NOT NULL
+);
+
+CREATE TABLE pair_history_pairs (           -- scan/pair_facts.sql's pair_facts, all payees
+    account                VARCHAR NOT NULL,
+    counterparty           VARCHAR NOT NULL,
+    pair_first_day         INTEGER NOT NULL,
+    payee_accounts_before  BIGINT NOT NULL,
+    payee_first_day        INTEGER NOT NULL
+);
+
+CREATE TABLE pair_history_initiators (      -- and its initiator_facts
+    initiator                  VARCHAR NOT NULL,
+    counterparty               VARCHAR NOT NULL,
+    initiator_payee_first_day  INTEGER NOT NULL
 );

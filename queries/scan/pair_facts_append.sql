@@ -1,0 +1,45 @@
+-- name: pair_facts_append
+-- Finds: nothing; adds to the kept facts (pair_history_pairs, pair_history_initiators)
+--   the pairs first seen in the files just merged into pair_history (temp table
+--   new_pairs), when those files changed nothing already known (temp table rewrites says
+--   so): every existing pair of a payee then started on or before each new pair of it,
+--   so existing facts stand and a new pair's earlier accounts are the existing ones
+--   that started strictly before it plus the new ones that did.
+-- Parameters: none.
+-- Returns: nothing.
+
+INSERT INTO pair_history_pairs
+WITH fresh AS (
+    SELECT account, counterparty, min(first_day) AS pair_first_day
+    FROM new_pairs n
+    WHERE NOT EXISTS (SELECT 1 FROM pair_history_pairs k
+                      WHERE k.account = n.account AND k.counterparty = n.counterparty)
+    GROUP BY account, counterparty
+),
+known AS (
+    SELECT counterparty, pair_first_day, payee_first_day FROM pair_history_pairs
+    WHERE counterparty IN (SELECT counterparty FROM fresh)
+),
+before AS (
+    SELECT f.account, f.counterparty, count(k.counterparty) AS accounts
+    FROM fresh f LEFT JOIN known k
+      ON k.counterparty = f.counterparty AND k.pair_first_day < f.pair_first_day
+    GROUP BY f.account, f.counterparty
+),
+payees AS (
+    SELECT counterparty, min(payee_first_day) AS payee_first_day FROM known GROUP BY counterparty
+)
+SELECT f.account, f.counterparty, f.pair_first_day,
+       b.accounts + count(*) OVER (PARTITION BY f.counterparty ORDER BY f.pair_first_day
+                                   RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+       coalesce(p.payee_first_day, min(f.pair_first_day) OVER (PARTITION BY f.counterparty))
+FROM fresh f
+JOIN before b ON b.account = f.account AND b.counterparty = f.counterparty
+LEFT JOIN payees p ON p.counterparty = f.counterparty;
+
+INSERT INTO pair_history_initiators
+SELECT initiator, counterparty, min(first_day)
+FROM new_pairs n
+WHERE NOT EXISTS (SELECT 1 FROM pair_history_initiators k
+                  WHERE k.initiator = n.initiator AND k.counterparty = n.counterparty)
+GROUP BY initiator, counterparty;
