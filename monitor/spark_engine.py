@@ -34,7 +34,8 @@ from monitor.store import QUERIES, load_query
 
 # What detect.evaluate runs before the detectors, in order (a file not there is skipped:
 # pair_firsts is DuckDB's cache of first days, which Spark computes from the lake).
-STEPS = ("scan/explain", "scan/ledger_rows", "scan/pair_firsts", "scan/features", "scan/feeds")
+STEPS = ("scan/explain", "scan/ledger_rows", "scan/pair_firsts", "scan/pair_facts",
+         "scan/features", "scan/feeds")
 SHIPPED = ("authorizations", "statements", "files")
 KEYS = ("account", "counterparty", "initiator")
 EVENT_COLUMNS = ("account", "counterparty", "initiator", "txn_id", "posted_at", "day", "amount",
