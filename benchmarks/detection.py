@@ -7,6 +7,8 @@ thefts of every kind as one more export of the same source, ingests that too,
 replays every day from 2015-01-01 with `monitor backtest`'s code, and prints per
 kind the money lost before the first alert, and the honest (false) alerts per
 month. --rules also measures the three simple rules from NOTES.md the same way.
+--combine measures each detector alone against the combinations: any detector (what
+the monitor does) and two detectors agreeing (a risk score of 2 or more).
 """
 from __future__ import annotations
 
@@ -240,6 +242,22 @@ SIMPLE_RULES = {
 }
 
 
+def agreeing(alerts: list[dict], needed: int = 2) -> list[dict]:
+    """Alerts of a risk score >= needed: the score of an alert on its first day is the
+    number of detectors that have alerted by then on any of its evidence charges."""
+    by_txn = defaultdict(list)
+    for alert in alerts:
+        for txn in alert["evidence_txn_ids"]:
+            by_txn[txn].append(alert)
+    kept = []
+    for alert in alerts:
+        detectors = {other["detector"] for txn in alert["evidence_txn_ids"]
+                     for other in by_txn[txn] if other["first_alert_at"] <= alert["first_alert_at"]}
+        if len(detectors) >= needed:
+            kept.append(alert)
+    return kept
+
+
 def rule_alerts(con, sql: str) -> list[dict]:
     cursor = con.execute(sql, {"start": START, "end": END})
     names = [d[0] for d in cursor.description]
@@ -250,6 +268,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rules", action="store_true", help="also measure the simple rules")
+    parser.add_argument("--combine", action="store_true",
+                        help="also measure each detector alone and a risk score")
     parser.add_argument("--show-false", type=int, default=0, help="print N false alerts")
     parser.add_argument("--config", type=Path, help="TOML appended to the default config "
                         "(e.g. [detectors.x] tuning); the targets are for the default config")
@@ -260,6 +280,7 @@ def main() -> None:
     prepare(tmp / "base", args.config.read_text() if args.config else "")
     product, rules = [], defaultdict(list)
     false_total, rule_false = 0, defaultdict(int)
+    combos, combo_false = defaultdict(list), defaultdict(int)
     elapsed = []
     shown = []
     for seed in args.seeds:
@@ -273,6 +294,13 @@ def main() -> None:
         product += outcome.values()
         false_total += len(false_alerts)
         shown += false_alerts
+        if args.combine:
+            for d in [*detect.catalog(), "score >= 2"]:
+                chosen = (agreeing(alerts) if d == "score >= 2"
+                          else [a for a in alerts if a["detector"] == d])
+                outcome, false_alerts = evaluate(chosen, rows)
+                combos[d] += outcome.values()
+                combo_false[d] += len(false_alerts)
         if args.rules:
             for name, sql in SIMPLE_RULES.items():
                 outcome, false_alerts = evaluate(rule_alerts(con, sql), rows)
@@ -291,6 +319,17 @@ def main() -> None:
         print("  false:", alert["detector"], alert["first_alert_at"], alert["sentence"])
     for name in rules:
         report(f"simple rule: {name}", rules[name], rule_false[name], len(args.seeds))
+    if args.combine:
+        summary = {name: report(f"combination: {name}" if name == "score >= 2"
+                                else f"one detector alone: {name}",
+                                outcomes, combo_false[name], len(args.seeds))
+                   for name, outcomes in sorted(combos.items())}
+        print("\n| rule | detected | median loss | worst loss | false alerts / month |")
+        print("|---|---|---|---|---|")
+        for name, r in summary.items():
+            print(f"| {name} | {r['detected']}/{r['thefts']} | "
+                  f"{r['median_loss'] or float('nan'):,.0f} | {r['worst_loss'] or float('nan'):,.0f} | "
+                  f"{r['false_per_month']:.2f} |")
     shutil.rmtree(tmp)
 
 
