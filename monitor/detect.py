@@ -139,41 +139,46 @@ def _kept_first_days(con) -> int | None:
     connection cannot keep them (read-only, or an old schema)."""
     writable, kept = con.execute(
         "SELECT NOT readonly, EXISTS (SELECT 1 FROM duckdb_tables() "
-        "  WHERE table_name = 'pair_history_pairs' AND NOT temporary) "
+        "  WHERE table_name = 'pair_history_state' AND NOT temporary) "
         "FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     if not (writable and kept):
         return None
     high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
-    merged = con.execute("SELECT max(max_file_id) FROM pair_history_state").fetchone()[0]
-    if merged is None or merged != high:
-        # A lower mark than before means the ledger was replaced: rebuild.
-        after = merged if merged is not None and merged < high else -1
-        con.execute("BEGIN TRANSACTION")
-        try:
-            run(con, "scan/pair_history", {"after_file_id": after, "max_file_id": high})
-            if con.execute("SELECT rewrote FROM rewrites").fetchone()[0]:
-                _rebuild_kept_facts(con)
-            else:
-                run(con, "scan/pair_facts_append")
-            con.execute("DROP TABLE new_pairs; DROP TABLE rewrites")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    return con.execute("SELECT max(last_rewrite_file_id) FROM pair_history_state").fetchone()[0]
+    state = con.execute("SELECT max_file_id, last_rewrite_file_id FROM pair_history_state"
+                        ).fetchone()
+    if state and state[0] == high:
+        return state[1]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        # No mark, or a lower mark than before (the ledger was replaced): rebuild.
+        if not state or state[0] > high:
+            run(con, "scan/pair_history_rebuild", {"max_file_id": high})
+            rewrote = True
+        else:
+            run(con, "scan/pair_history", {"after_file_id": state[0], "max_file_id": high})
+            rewrote = con.execute("SELECT rewrote FROM rewrites").fetchone()[0]
+        if rewrote:
+            _rebuild_kept_facts(con)
+        else:
+            run(con, "scan/pair_facts_append")
+        con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS rewrites")
+        last_rewrite = high if rewrote else state[1]
+        con.execute("DELETE FROM pair_history_state")
+        con.execute("INSERT INTO pair_history_state VALUES (?, ?)", [high, last_rewrite])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return last_rewrite
 
 
 def _rebuild_kept_facts(con) -> None:
-    """The kept facts from scratch: scan/pair_facts.sql with every payee in play."""
+    """The kept facts made anew: scan/pair_facts.sql with every payee in play."""
     _drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
     con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM pair_history")
     con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM pair_history")
     run(con, "scan/pair_facts")
-    con.execute("DELETE FROM pair_history_pairs; DELETE FROM pair_history_initiators")
-    con.execute("INSERT INTO pair_history_pairs SELECT account, counterparty, pair_first_day, "
-                "payee_accounts_before, payee_first_day FROM pair_facts")
-    con.execute("INSERT INTO pair_history_initiators SELECT initiator, counterparty, "
-                "initiator_payee_first_day FROM initiator_facts")
+    run(con, "scan/pair_facts_keep")
     _drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
 
 

@@ -1,18 +1,15 @@
 -- name: pair_history
--- Finds: nothing; brings table `pair_history` up to date with the transactions of files
---   after $after_file_id (-1: all of them, after emptying it). Transactions are only
---   ever added, so merging the new files' first days (the earlier day wins) gives the
---   same table as a rebuild. Notes in pair_history_state.last_rewrite_file_id when the
---   new files change facts of days already past: a row of a payee posted before that
---   payee's latest first day moves its first days or its count of earlier accounts.
+-- Finds: nothing; merges into table pair_history the transactions of files after
+--   $after_file_id up to $max_file_id. Transactions are only ever added, so merging the
+--   new files' first days (the earlier day wins) gives the same table as a rebuild.
+--   Notes whether the new files change facts of days already past: a row of a payee
+--   posted before that payee's latest first day moves its first days or its count of
+--   earlier accounts, and then the kept facts must be rebuilt.
 -- Parameters:
---   $after_file_id  BIGINT  files up to this id are already merged (-1: none)
+--   $after_file_id  BIGINT  files up to this id are already merged
 --   $max_file_id    BIGINT  the highest file id in `transactions` now
--- Returns: nothing (tables pair_history and pair_history_state); leaves temp tables
---   new_pairs (the new files' first days) and rewrites (rewrote: facts of past days
---   changed, so the derived facts must be rebuilt) for the caller.
-
-DELETE FROM pair_history WHERE $after_file_id < 0;
+-- Returns: nothing; leaves temp tables new_pairs (the new files' first days) and
+--   rewrites (rewrote: facts of past days changed) for the caller.
 
 CREATE OR REPLACE TEMP TABLE new_pairs AS
 SELECT account, coalesce(counterparty, '(no payee)') AS counterparty,
@@ -23,7 +20,7 @@ WHERE file_id > $after_file_id AND file_id <= $max_file_id
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE rewrites AS
-SELECT $after_file_id < 0 OR EXISTS (
+SELECT EXISTS (
     SELECT 1 FROM new_pairs n JOIN pair_history h
       ON h.counterparty = n.counterparty AND h.first_day > n.first_day) AS rewrote;
 
@@ -37,12 +34,3 @@ SELECT n.* FROM new_pairs n
 WHERE NOT EXISTS (SELECT 1 FROM pair_history h
                   WHERE h.account = n.account AND h.counterparty = n.counterparty
                     AND h.initiator = n.initiator);
-
-INSERT INTO pair_history_state
-SELECT -1, -1 WHERE NOT EXISTS (SELECT 1 FROM pair_history_state);
-
-UPDATE pair_history_state SET
-    max_file_id = $max_file_id,
-    last_rewrite_file_id = CASE WHEN (SELECT rewrote FROM rewrites) THEN $max_file_id
-                                ELSE last_rewrite_file_id END;
-
