@@ -7,7 +7,7 @@ Run by hand:  .venv/bin/python benchmarks/spark.py [--rows 20000000] [--keep DIR
 The ledger comes from benchmarks/scan.py's generator (the Birmingham card ledger's shape
 scaled up: 84,000 accounts, 200,000 payees, four years). It is written to DuckDB, then to
 the Parquet lake with `monitor.lake.export` (what `monitor export-lake` runs). Each engine
-runs the full detection (detect.evaluate: explain, features, every detector, episodes and
+(Spark first, then DuckDB with --duckdb-memory) runs the full detection (detect.evaluate: explain, features, every detector, episodes and
 evidence) as of the last posting day; the episodes are compared row for row. Times are wall
 clock; each line is also appended to DIR/results.jsonl as soon as it is measured, so a run
 cut short keeps what it had.
@@ -42,9 +42,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--accounts", type=int, default=84_000)
-    parser.add_argument("--masters", nargs="+", default=["local[1]", "local[2]"])
+    parser.add_argument("--masters", nargs="*", default=["local[1]", "local[2]"])
     parser.add_argument("--driver-memory", default="12g")
     parser.add_argument("--skip-duckdb", action="store_true")
+    parser.add_argument("--duckdb-memory", default="16GB")
     parser.add_argument("--keep", type=Path, help="keep the ledger and lake in this folder")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="monitor-spark-"))
@@ -75,16 +76,7 @@ def main() -> None:
                months=facts["months"], parquet_mb=round(size / 2**20))
     as_of = con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
 
-    reference = None
-    if not args.skip_duckdb:
-        began = time.perf_counter()
-        detect.evaluate(con, cfg, as_of)
-        seconds = time.perf_counter() - began
-        reference = con.execute("SELECT * FROM episodes ORDER BY ALL").fetchall()
-        record(step="evaluate", engine="duckdb", threads=2, seconds=round(seconds, 1),
-               rows_per_s=round(args.rows / seconds), episodes=len(reference),
-               events=con.execute("SELECT count(*) FROM events").fetchall()[0][0],
-               peak_rss_mb=round(peak_mb()))
+    found = {}
     for master in args.masters:
         settings = EngineSettings(kind="spark", master=master, lake=str(folder),
                                   conf={"spark.driver.memory": args.driver_memory})
@@ -95,14 +87,25 @@ def main() -> None:
         began = time.perf_counter()
         spark_engine.evaluate(con, spark_cfg, as_of)
         seconds = time.perf_counter() - began
-        episodes = con.execute("SELECT * FROM episodes ORDER BY ALL").fetchall()
+        found[master] = con.execute("SELECT * FROM episodes ORDER BY ALL").fetchall()
         cores = int(master.split("[")[1].rstrip("]")) if "[" in master else 1
         record(step="evaluate", engine="spark", master=master, seconds=round(seconds, 1),
                startup_s=round(startup, 1), rows_per_s=round(args.rows / seconds),
-               rows_per_core_s=round(args.rows / seconds / cores), episodes=len(episodes),
-               same_as_duckdb=None if reference is None else episodes == reference,
+               rows_per_core_s=round(args.rows / seconds / cores), episodes=len(found[master]),
                steps={k: round(v, 1) for k, v in spark_engine.timings.items()})
         spark_engine.stop()
+    if not args.skip_duckdb:
+        con.execute("SET memory_limit = $limit", {"limit": args.duckdb_memory})
+        began = time.perf_counter()
+        detect.evaluate(con, cfg, as_of)
+        seconds = time.perf_counter() - began
+        reference = con.execute("SELECT * FROM episodes ORDER BY ALL").fetchall()
+        record(step="evaluate", engine="duckdb", threads=2, memory_limit=args.duckdb_memory,
+               seconds=round(seconds, 1), rows_per_s=round(args.rows / seconds),
+               episodes=len(reference),
+               events=con.execute("SELECT count(*) FROM events").fetchall()[0][0],
+               peak_rss_mb=round(peak_mb()),
+               spark_same_as_duckdb={m: e == reference for m, e in found.items()})
     con.close()
 
 
