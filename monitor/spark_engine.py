@@ -37,7 +37,6 @@ from monitor.store import QUERIES, load_query
 STEPS = ("scan/explain", "scan/ledger_rows", "scan/pair_firsts", "scan/pair_facts",
          "scan/features", "scan/feeds")
 SHIPPED = ("authorizations", "statements", "files")
-KEYS = ("account", "counterparty", "initiator")
 EVENT_COLUMNS = ("account", "counterparty", "initiator", "txn_id", "posted_at", "day", "amount",
                  "currency", "exposure", "charges", "since", "severity", "active_until")
 
@@ -130,10 +129,21 @@ def stop() -> None:
 def evaluate(con: duckdb.DuckDBPyConnection, config, as_of: date) -> list:
     """detect.evaluate on Spark: build DuckDB's temp tables `events` and `episodes` as of
     a date, with the detectors run over the lake."""
-    from monitor import detect
     settings = engine_of(config)
     spark = session(settings)
     timings.clear()
+    try:
+        return _evaluate(con, spark, settings, config, as_of)
+    except MonitorError:
+        raise
+    except Exception as e:       # Spark's own errors: one line (--debug shows the rest)
+        if type(e).__module__.startswith(("pyspark", "py4j")):
+            raise MonitorError(f"Spark: {_first_line(e)}") from e
+        raise
+
+
+def _evaluate(con, spark, settings: EngineSettings, config, as_of: date) -> list:
+    from monitor import detect
     started = time.perf_counter()
     _views(con, spark, settings)
     for query in STEPS:
@@ -153,35 +163,28 @@ def evaluate(con: duckdb.DuckDBPyConnection, config, as_of: date) -> list:
     ran = detect.detectors(config)
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
                 "''::VARCHAR AS detector, * FROM (" + detect._EMPTY_EVENTS + ") WHERE false")
-    try:
-        for detector in ran:
-            began = time.perf_counter()
-            params = dict(detector.params)
-            if "as_of" in params:
-                params["as_of"] = as_of
-            (st,) = statements(f"detect/{detector.name}")
-            spark.sql(st.sql, args=_args(st, params)).localCheckpoint(eager=True) \
-                .createOrReplaceTempView("detector_run")
-            # Only groups that fire at some point come back (as on DuckDB).
-            hot = spark.sql(
-                "SELECT :detector AS detector, r.* FROM detector_run r LEFT SEMI JOIN ("
-                "SELECT DISTINCT account, counterparty, initiator FROM detector_run "
-                "WHERE severity IS NOT NULL) h "
-                "ON r.account <=> h.account AND r.counterparty <=> h.counterparty "
-                "AND r.initiator <=> h.initiator", args={"detector": detector.name})
-            batch = hot.select("detector", *EVENT_COLUMNS).toArrow()
-            con.register("spark_events", batch)
-            try:
-                con.execute("INSERT INTO events SELECT * FROM spark_events")
-            finally:
-                con.unregister("spark_events")
-            timings[detector.name] = time.perf_counter() - began
-    except MonitorError:
-        raise
-    except Exception as e:
-        if type(e).__module__.startswith(("pyspark", "py4j")):
-            raise MonitorError(f"Spark: {_first_line(e)}") from e
-        raise
+    for detector in ran:
+        began = time.perf_counter()
+        params = dict(detector.params)
+        if "as_of" in params:
+            params["as_of"] = as_of
+        (st,) = statements(f"detect/{detector.name}")
+        spark.sql(st.sql, args=_args(st, params)).localCheckpoint(eager=True) \
+            .createOrReplaceTempView("detector_run")
+        # Only groups that fire at some point come back (as on DuckDB).
+        hot = spark.sql(
+            "SELECT :detector AS detector, r.* FROM detector_run r LEFT SEMI JOIN ("
+            "SELECT DISTINCT account, counterparty, initiator FROM detector_run "
+            "WHERE severity IS NOT NULL) h "
+            "ON r.account <=> h.account AND r.counterparty <=> h.counterparty "
+            "AND r.initiator <=> h.initiator", args={"detector": detector.name})
+        batch = hot.select("detector", *EVENT_COLUMNS).toArrow()
+        con.register("spark_events", batch)
+        try:
+            con.execute("INSERT INTO events SELECT * FROM spark_events")
+        finally:
+            con.unregister("spark_events")
+        timings[detector.name] = time.perf_counter() - began
     began = time.perf_counter()
     con.execute(load_query("scan/summarize"))
     con.execute(load_query("scan/evidence"))

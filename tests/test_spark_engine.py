@@ -224,3 +224,15 @@ def test_ingest_and_scan_verbs_on_spark(tmp_path, capsys, monkeypatch, spark_set
     assert outputs["spark"] == outputs["duckdb"]
     assert any(d == "new_payee_repeat" and str(e) in ("8335.0", "8335.00") and len(ids) == 5
                for d, e, ids in outputs["spark"][0].values()), outputs["spark"][0]
+
+
+def test_an_empty_lake_says_how_to_fill_it(tmp_path, capsys, monkeypatch, spark_settings):
+    from helpers import config_text, run, source
+    monkeypatch.chdir(tmp_path)
+    conf = "".join(f'"{k}" = "{v}"\n' for k, v in TEST_CONF.items())
+    (tmp_path / "config.toml").write_text(
+        config_text([source()]) + '\n[engine]\nkind = "spark"\nmaster = "local[1]"\n'
+        f'lake = "nowhere/"\n[engine.conf]\n{conf}', encoding="utf-8")
+    code, out, err = run(capsys, "backtest", "--from", "2024-01-01", "--to", "2024-02-01")
+    assert code == 2 and "holds no Parquet yet" in err and "monitor export-lake" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
