@@ -72,7 +72,7 @@ def scan_file_by_file(folder, files, spacing: int):
     return modes, essentials(incremental), essentials(full)
 
 
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=10, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 files = st.lists(st.lists(charge, min_size=1, max_size=25), min_size=2, max_size=4)
