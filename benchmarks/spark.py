@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -27,15 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from scan import CONFIG, GENERATE  # noqa: E402
+from scan import CONFIG, GENERATE, peak_mb  # noqa: E402
 
 from monitor import config as config_mod  # noqa: E402
 from monitor import detect, lake, spark_engine, store  # noqa: E402
 from monitor.config_engine import EngineSettings  # noqa: E402
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:

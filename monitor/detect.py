@@ -20,7 +20,7 @@ import duckdb
 from monitor.config import Config
 from monitor.config_engine import engine_of
 from monitor.errors import ConfigError
-from monitor.store import QUERIES, load_query, now, query_header, run
+from monitor.store import QUERIES, drop_temp, load_query, now, query_header, run
 
 SEVERITIES = ("warning", "high", "critical")
 
@@ -152,7 +152,8 @@ def _kept_first_days(con) -> int | None:
     try:
         # No mark, or a lower mark than before (the ledger was replaced): rebuild.
         if not state or state[0] > high:
-            run(con, "scan/pair_history_rebuild", {"max_file_id": high})
+            con.execute(load_query("scan/pair_firsts"))
+            run(con, "scan/pair_history_rebuild")
             rewrote = True
         else:
             run(con, "scan/pair_history", {"after_file_id": state[0], "max_file_id": high})
@@ -174,34 +175,24 @@ def _kept_first_days(con) -> int | None:
 
 def _rebuild_kept_facts(con) -> None:
     """The kept facts made anew: scan/pair_facts.sql with every payee in play."""
-    _drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
     con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM pair_history")
     con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM pair_history")
     run(con, "scan/pair_facts")
     run(con, "scan/pair_facts_keep")
-    _drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
 
 
 def _pair_facts(con, kept: bool) -> None:
     """Temp pair_facts and initiator_facts for features.sql: views over the kept facts,
     or (connections that cannot keep them) computed from all transactions."""
-    _drop_temp(con, "pair_facts", "initiator_facts")
+    drop_temp(con, "pair_facts", "initiator_facts")
     if not kept:
         con.execute(load_query("scan/pair_firsts"))
         run(con, "scan/pair_facts")
         return
     con.execute("CREATE TEMP VIEW pair_facts AS SELECT * FROM pair_history_pairs")
     con.execute("CREATE TEMP VIEW initiator_facts AS SELECT * FROM pair_history_initiators")
-
-
-def _drop_temp(con, *names: str) -> None:
-    """Drop temp tables or views of these names, whichever each is."""
-    found = con.execute(
-        "SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND list_contains($names, view_name) "
-        "UNION ALL SELECT 'TABLE', table_name FROM duckdb_tables() "
-        "WHERE temporary AND list_contains($names, table_name)", {"names": list(names)}).fetchall()
-    for kind, name in found:
-        con.execute(f"DROP {kind} {name}")      # our own names, checked above
 
 
 _EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,

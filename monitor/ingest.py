@@ -28,7 +28,7 @@ from fastexcel import FastExcelError
 from monitor import formats
 from monitor.config import BANK_FORMATS, CANONICAL_COLUMNS, Config, Source
 from monitor.errors import InputError, MonitorError
-from monitor.store import load_query, now
+from monitor.store import drop_temp, load_query, now
 
 DEFAULT_DATE_FORMATS = [
     "%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
@@ -244,12 +244,7 @@ def _ensure_raw_row(con) -> None:
 
 def _drop_staging(con) -> None:
     """Forget the previous file's staging (a view or a table) and reader rejects."""
-    kinds = con.execute("SELECT 'VIEW' FROM duckdb_views() WHERE view_name = 'staging' AND temporary "
-                        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() "
-                        "WHERE table_name = 'staging' AND temporary").fetchall()
-    for (kind,) in kinds:
-        con.execute(f"DROP {kind} staging")
-    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    drop_temp(con, "staging", "reject_errors", "reject_scans")
 
 
 def _stage_csv(con, path: Path, source: Source, encoding: str | None, cleanup) -> None:

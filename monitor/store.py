@@ -173,6 +173,17 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None):
     return cursor
 
 
+def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Drop the temp tables or views of these names, whichever each is."""
+    found = con.execute(
+        "SELECT 'VIEW', view_name FROM duckdb_views() "
+        "WHERE temporary AND list_contains($names, view_name) "
+        "UNION ALL SELECT 'TABLE', table_name FROM duckdb_tables() "
+        "WHERE temporary AND list_contains($names, table_name)", {"names": list(names)}).fetchall()
+    for kind, name in found:
+        con.execute(f"DROP {kind} {name}")      # a caller's own name, found in the catalog
+
+
 def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
     cursor = run(con, name, params)
     names = [d[0] for d in cursor.description]

@@ -1,9 +1,7 @@
 -- name: pair_history_rebuild
--- Finds: nothing; makes table pair_history anew from every transaction of files up to
---   $max_file_id: the first posting day of each (account, payee, initiator), keyed as
---   the scans see them ('(no payee)', the account as initiator).
--- Parameters:
---   $max_file_id  BIGINT  the highest file id in `transactions` now
+-- Finds: nothing; makes table pair_history anew from temp view pair_firsts
+--   (scan/pair_firsts.sql: every transaction's (account, payee, initiator) first day).
+-- Parameters: none.
 -- Returns: nothing.
 
 CREATE OR REPLACE TABLE pair_history (
@@ -14,8 +12,4 @@ CREATE OR REPLACE TABLE pair_history (
 );
 
 INSERT INTO pair_history
-SELECT account, coalesce(counterparty, '(no payee)'), coalesce(initiator, account),
-       CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
-FROM transactions
-WHERE file_id <= $max_file_id
-GROUP BY ALL;
+SELECT account, counterparty, initiator, first_day FROM pair_firsts;
