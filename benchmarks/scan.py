@@ -57,6 +57,23 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def open_ledger(work: Path, rows: int, accounts: int):
+    """The generated ledger in `work`, made unless it already holds `rows` rows.
+    Returns its config, a connection, the generator's parameters and the seconds spent
+    generating (None when the ledger was kept)."""
+    (work / "config.toml").write_text(CONFIG)
+    cfg = config_mod.load(work / "config.toml")
+    con = store.connect(cfg.database)
+    params = {"accounts": accounts, "payees": 200_000, "rows": rows, "now": store.now()}
+    seconds = None
+    if con.execute("SELECT count(*) FROM transactions").fetchone()[0] != rows:
+        began = time.perf_counter()
+        con.execute("DELETE FROM transactions")
+        con.execute(GENERATE, params | {"start": 0, "stop": rows})
+        seconds = time.perf_counter() - began
+    return cfg, con, params, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -66,15 +83,9 @@ def main() -> None:
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="monitor-scan-"))
     work.mkdir(parents=True, exist_ok=True)
-    (work / "config.toml").write_text(CONFIG)
-    cfg = config_mod.load(work / "config.toml")
-    con = store.connect(cfg.database)
-    params = {"accounts": args.accounts, "payees": 200_000, "rows": args.rows, "now": store.now()}
-    if con.execute("SELECT count(*) FROM transactions").fetchone()[0] != args.rows:
-        began = time.perf_counter()
-        con.execute("DELETE FROM transactions")
-        con.execute(GENERATE, params | {"start": 0, "stop": args.rows})
-        print(f"generated {args.rows:,} rows in {time.perf_counter() - began:.1f} s")
+    cfg, con, params, generating = open_ledger(work, args.rows, args.accounts)
+    if generating is not None:
+        print(f"generated {args.rows:,} rows in {generating:.1f} s")
     con.execute("DELETE FROM findings; DELETE FROM scans")
     last_day = con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
 

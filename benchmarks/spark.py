@@ -26,10 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from scan import CONFIG, GENERATE, peak_mb  # noqa: E402
+from scan import open_ledger, peak_mb  # noqa: E402
 
-from monitor import config as config_mod  # noqa: E402
-from monitor import detect, lake, spark_engine, store  # noqa: E402
+from monitor import detect, lake, spark_engine  # noqa: E402
 from monitor.config_engine import EngineSettings  # noqa: E402
 
 
@@ -53,15 +52,9 @@ def main() -> None:
         with log.open("a") as f:
             f.write(json.dumps(fields, default=str) + "\n")
 
-    (work / "config.toml").write_text(CONFIG)
-    cfg = config_mod.load(work / "config.toml")
-    con = store.connect(cfg.database)
-    params = {"accounts": args.accounts, "payees": 200_000, "rows": args.rows, "now": store.now()}
-    if con.execute("SELECT count(*) FROM transactions").fetchone()[0] != args.rows:
-        began = time.perf_counter()
-        con.execute("DELETE FROM transactions")
-        con.execute(GENERATE, params | {"start": 0, "stop": args.rows})
-        record(step="generate", seconds=round(time.perf_counter() - began, 1))
+    cfg, con, _, generating = open_ledger(work, args.rows, args.accounts)
+    if generating is not None:
+        record(step="generate", seconds=round(generating, 1))
     folder = work / "lake"
     if not folder.exists():
         began = time.perf_counter()
