@@ -1,7 +1,7 @@
 """`monitor report`: one self-contained HTML page for a finance lead or an auditor.
 
 What it shows, each from its own query: open alerts by severity with the money at risk
-(queries/report/open_by_severity.sql, open_alerts.sql), for each the cumulative
+(queries/report/open_alerts.sql), for each the cumulative
 unexplained spend with its tier lines and first-alert day (the evidence charges, drawn
 like the e-mail chart), the payees and initiators whose unexplained spend drifted most
 (queries/audit/top_drift_payees.sql, queries/report/top_drift_initiators.sql), new payees
@@ -35,7 +35,7 @@ DRIFT_WINDOW_DAYS = 90       # drift: the last 90 days up to the period's end ..
 DRIFT_BASELINE_DAYS = 365    # ... against the year before them
 TOP = 10                     # payees and initiators shown by drift
 MAX_CHARTS = 25              # alerts drawn; the table lists every open alert
-OPEN_LIMIT = 500
+OPEN_LIMIT = 500             # alerts listed; the counts and money cover all
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def write(con: duckdb.DuckDBPyConnection, config: Config, out: Path, *,
     drawn = sum(1 for a in page["alerts"] if a["chart"]) + sum(
         1 for key in ("drift_payees_chart", "drift_initiators_chart", "new_payees_chart")
         if page[key])
-    return Written(out, len(page["alerts"]), page["at_risk"], drawn)
+    return Written(out, page["open_count"], page["at_risk"], drawn)
 
 
 # ---- gathering ------------------------------------------------------------------------
@@ -82,8 +82,7 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, *, period: Period = Pe
     currencies = [clean(c) for c in span["currencies"]]
     currency = currencies[0] if len(currencies) == 1 else ""
     as_of = period.end or span["last_posted"]
-    open_rows = rows(con, "report/open_alerts", period.params() | {"limit": OPEN_LIMIT})
-    severity = _by_severity(rows(con, "report/open_by_severity", period.params()), currency)
+    open_rows = rows(con, "report/open_alerts", period.params())
     return {
         "title": "Payment monitor report",
         "generated": (now or datetime.now()).strftime("%Y-%m-%d %H:%M"),
@@ -93,12 +92,12 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, *, period: Period = Pe
         "transactions": span["transactions"],
         "currency": currency,
         "currencies": ", ".join(currencies),
-        "severity": severity,
-        "at_risk": _sum_money([(s["exposure"], s["currency"]) for s in severity["rows"]],
-                              currency),
+        "open_count": len(open_rows),
+        "severity": _by_severity(open_rows, currency),
+        "at_risk": _sum_money([(a["exposure"], a["currency"]) for a in open_rows], currency),
         "alerts": [_alert_view(con, config, a, currency, drawn=i < MAX_CHARTS)
-                   for i, a in enumerate(open_rows)],
-        "max_charts": MAX_CHARTS,
+                   for i, a in enumerate(open_rows[:OPEN_LIMIT])],
+        "max_charts": MAX_CHARTS, "open_limit": OPEN_LIMIT,
         "drift_window": DRIFT_WINDOW_DAYS, "drift_baseline": DRIFT_BASELINE_DAYS,
         "drift_as_of": _day(as_of),
         **_drift(con, as_of, currency),
@@ -108,15 +107,13 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, *, period: Period = Pe
     }
 
 
-def _by_severity(found: list[dict], currency: str) -> dict:
+def _by_severity(open_rows: list[dict], currency: str) -> list[dict]:
     """One card per severity (zero when none), money summed per currency."""
     cards = []
     for name in SEVERITIES:
-        mine = [r for r in found if r["severity"] == name]
-        cards.append({"severity": name, "alerts": sum(r["alerts"] for r in mine),
-                      "money": _sum_money([(r["exposure"], r["currency"]) for r in mine],
-                                          currency)})
-    return {"cards": cards, "rows": found}
+        mine = [(a["exposure"], a["currency"]) for a in open_rows if a["severity"] == name]
+        cards.append({"severity": name, "alerts": len(mine), "money": _sum_money(mine, currency)})
+    return cards
 
 
 def _alert_view(con, config: Config, item: dict, currency: str, *, drawn: bool) -> dict:

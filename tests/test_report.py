@@ -153,6 +153,25 @@ def test_period_limits_what_is_shown(demo, tmp_path):
     assert months == ["Jan 2017", "Feb 2017", "Mar 2017", "Apr 2017", "May 2017", "Jun 2017"]
 
 
+def test_a_capped_alert_list_still_counts_and_sums_every_open_alert(demo, tmp_path, monkeypatch):
+    from monitor import report
+    full = _cards(demo["html"])
+    monkeypatch.setattr(report, "OPEN_LIMIT", 2)
+    out = tmp_path / "capped.html"
+    assert _main("--config", demo["config"], "report", "--out", str(out)) == 0
+    html = out.read_text("utf-8")
+    assert _cards(html) == full and int(full["all open"][0]) > 2
+    assert f"The 2 most severe of {full['all open'][0]} are listed." in html
+    assert len(re.findall(r'<tr><td>\d+</td><td class="sev ', html)) == 2
+
+
+def _cards(html: str) -> dict[str, tuple[str, str]]:
+    """The open-alert cards: severity -> (count, money)."""
+    return {sev: (count, money) for sev, count, money in re.findall(
+        r'<div class="sev[^"]*">([^<]+)</div><div class="count">(\d+)</div>'
+        r'<div class="money">([^<]+)</div>', html)}
+
+
 def test_an_empty_ledger_gives_a_report_that_says_so(tmp_path, capsys):
     config = write_config(tmp_path)
     code, out, err = run(capsys, "--config", str(config), "report", "--out",

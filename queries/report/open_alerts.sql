@@ -1,10 +1,10 @@
 -- name: open_alerts
 -- finds: Alerts not yet resolved whose episode touches the report's period (its charges
---   run from `since` to `last_charge_at`), the most severe and costly first.
+--   run from `since` to `last_charge_at`), the most severe and costly first. All of
+--   them: the report counts and sums every one and lists the first few hundred.
 -- params:
 --   $date_from  DATE     default NULL  first day of the period (NULL: from the start)
 --   $date_to    DATE     default NULL  last day of the period (NULL: to the end)
---   $limit      INTEGER  default 500   most rows returned
 -- returns: alert_id, state, severity, detector, account, counterparty, initiator, currency,
 --   exposure, charges, since, first_alert_at, last_charge_at, evidence_txn_ids, sentence,
 --   acked_by, ack_note.
@@ -19,5 +19,4 @@ WHERE state <> 'resolved'
   AND ($date_to IS NULL OR coalesce(since, first_alert_at) <= CAST($date_to AS DATE)
        OR coalesce(since, first_alert_at) IS NULL)
 ORDER BY CASE severity WHEN 'critical' THEN 3 WHEN 'high' THEN 2 WHEN 'warning' THEN 1
-         ELSE 0 END DESC, exposure DESC, alert_id
-LIMIT $limit;
+         ELSE 0 END DESC, exposure DESC, alert_id;
