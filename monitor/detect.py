@@ -219,8 +219,7 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         "SELECT scan_id, as_of, max_file_id, settings_hash FROM scans "
         "WHERE finished_at IS NOT NULL ORDER BY scan_id DESC LIMIT 1").fetchone()
     full = full or engine_of(config).spark      # Spark rereads the whole lake
-    rewritten = _kept_first_days(con)
-    scope = None if full else _incremental_scope(con, previous, settings, as_of, rewritten)
+    scope = None if full else _incremental_scope(con, previous, settings, as_of)
     ran = evaluate(con, config, as_of, scope)
     rows = _rows(con, load_query("scan/open_findings"), {"as_of": as_of})
     if scope:
@@ -252,11 +251,11 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     return rows
 
 
-def _incremental_scope(con, previous, settings: str, as_of: date,
-                       rewritten: int | None) -> Scope | None:
+def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | None:
     """A Scope when the previous scan can be built on, else None (scan everything)."""
     if not previous or previous[2] is None or previous[3] != settings or previous[1] > as_of:
         return None
+    rewritten = _kept_first_days(con)
     if rewritten is None or rewritten > previous[2]:
         return None             # rows arrived that change what earlier days knew
     horizon = as_of - HORIZON
