@@ -13,7 +13,7 @@ import click
 import duckdb
 
 from monitor import config as config_mod
-from monitor import detect, registry, schedule, store
+from monitor import detect, lake, registry, schedule, store
 from monitor import ingest as ingest_mod
 from monitor import audit, cli_audit
 from monitor import cli_alerts, cli_lake, cli_report, cli_run, output
@@ -108,7 +108,7 @@ def ingest(ctx: Context, paths, source_name, fmt):
     results = _with_progress(con, planned)
     audit.record(con, "ingest", {"paths": list(paths), "source": source_name},
                  audit.digest([r.as_dict() for r in results]))
-    to_lake = cli_lake.to_lake(con, ctx.config, results)    # [engine] kind = "spark"
+    to_lake = lake.to_lake(con, ctx.config, results)    # [engine] kind = "spark"
     con.close()
     if to_lake:
         click.echo(f"note: appended {to_lake} rows to the ledger lake", err=True)

@@ -40,19 +40,5 @@ def export_lake(ctx, out, buckets, force, fmt):
     output.emit([facts], fmt, ["path", "rows", "amount", "months", "buckets"])
 
 
-def to_lake(con, config, results) -> int:
-    """With the Spark engine, append the rows of the files just loaded to the lake
-    (DuckDB keeps deduplication, rejects and statements; the lake gets what loaded)."""
-    engine = engine_of(config)
-    file_ids = [r.file_id for r in results
-                if r.status == "loaded" and r.loaded and r.file_id is not None]
-    if not engine.spark or not file_ids:
-        return 0
-    if engine.lake_is_url:                       # object stores: written by Spark
-        from monitor import spark_engine
-        return spark_engine.append_rows(con, engine, file_ids)
-    return lake.append(con, engine.lake, file_ids, engine.buckets)
-
-
 def register(cli: click.Group) -> None:
     cli.add_command(export_lake)

@@ -11,10 +11,12 @@ lake is what Spark reads. Every column of `transactions` is kept.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from monitor.config_engine import engine_of
 from monitor.errors import InputError
 
 # The partition columns: computed here, and the only place their names are spelt.
@@ -32,9 +34,10 @@ def export(con: duckdb.DuckDBPyConnection, out: Path | str, buckets: int = 0,
         raise InputError(f"{out}: folder is not empty; give a new folder, or pass --force "
                          "to replace what is in it")
     out.mkdir(parents=True, exist_ok=True)
-    _write(con, "SELECT * FROM transactions", {}, out, buckets,
-           "OVERWRITE" if overwrite else "OVERWRITE_OR_IGNORE")
-    return summary(con, "SELECT * FROM transactions", {}) | {"path": str(out)}
+    with batch(con, "SELECT * FROM transactions", {}, buckets):
+        facts = summary(con)
+        _copy(con, out, buckets, "OVERWRITE" if overwrite else "OVERWRITE_OR_IGNORE")
+    return facts | {"path": str(out)}
 
 
 def append(con: duckdb.DuckDBPyConnection, lake: str, file_ids: list[int],
@@ -42,38 +45,61 @@ def append(con: duckdb.DuckDBPyConnection, lake: str, file_ids: list[int],
     """Add the rows of these ingested files to the lake; returns how many were written."""
     if not file_ids:
         return 0
-    where = "SELECT * FROM transactions WHERE file_id IN (SELECT unnest($file_ids))"
-    params = {"file_ids": [int(f) for f in file_ids]}
-    count = con.execute(f"SELECT count(*) FROM ({where})", params).fetchone()[0]
-    if not count:
-        return 0
-    folder = Path(lake)
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(con, where, params, folder, buckets, "APPEND")
+    with batch(con, FILES_ROWS, {"file_ids": [int(f) for f in file_ids]}, buckets):
+        count = summary(con)["rows"]
+        if count:
+            folder = Path(lake)
+            folder.mkdir(parents=True, exist_ok=True)
+            _copy(con, folder, buckets, "APPEND")
     return count
 
 
-def summary(con, select: str, params: dict) -> dict:
-    rows, total, months = con.execute(
-        f"SELECT count(*), coalesce(sum(amount), 0), count(DISTINCT {MONTH.split(' AS ')[0]}) "
-        f"FROM ({select})", params).fetchone()
-    return {"rows": rows, "amount": total, "months": months}
+def to_lake(con: duckdb.DuckDBPyConnection, config, results) -> int:
+    """With the Spark engine, append the rows of the files just loaded to the lake
+    (DuckDB keeps deduplication, rejects and statements; the lake gets what loaded)."""
+    engine = engine_of(config)
+    file_ids = [r.file_id for r in results
+                if r.status == "loaded" and r.loaded and r.file_id is not None]
+    if not engine.spark or not file_ids:
+        return 0
+    if engine.lake_is_url:                       # object stores: written by Spark
+        from monitor import spark_engine
+        return spark_engine.append_rows(con, engine, file_ids)
+    return append(con, engine.lake, file_ids, engine.buckets)
 
 
-def _write(con, select: str, params: dict, folder: Path, buckets: int, mode: str) -> None:
-    # COPY's target cannot be a bound parameter: the staged rows go to a temp table with
-    # bound values, and the folder goes in as a quoted literal (see _literal).
+FILES_ROWS = "SELECT * FROM transactions WHERE file_id IN (SELECT unnest($file_ids))"
+
+
+@contextmanager
+def batch(con: duckdb.DuckDBPyConnection, select: str, params: dict, buckets: int):
+    """Temp table lake_batch: the selected rows with their partition columns, for
+    as long as the block runs. Both writers (DuckDB's COPY, Spark) read it."""
     columns = [MONTH] + ([BUCKET] if buckets else [])
     if buckets:
         params = params | {"buckets": int(buckets)}
     con.execute(f"CREATE OR REPLACE TEMP TABLE lake_batch AS SELECT *, {', '.join(columns)} "
                 f"FROM ({select})", params)
-    partition = "posted_month, account_bucket" if buckets else "posted_month"
     try:
-        con.execute(f"COPY lake_batch TO {_literal(folder)} (FORMAT parquet, "
-                    f"PARTITION_BY ({partition}), {mode}, FILENAME_PATTERN 'part_{{uuid}}')")
+        yield "lake_batch"
     finally:
         con.execute("DROP TABLE IF EXISTS lake_batch")
+
+
+def summary(con: duckdb.DuckDBPyConnection) -> dict:
+    """Rows, money and months in lake_batch."""
+    rows, total, months = con.execute(
+        "SELECT count(*), coalesce(sum(amount), 0), count(DISTINCT posted_month) "
+        "FROM lake_batch").fetchone()
+    return {"rows": rows, "amount": total, "months": months}
+
+
+def _copy(con, folder: Path, buckets: int, mode: str) -> None:
+    # COPY's target cannot be a bound parameter: the folder goes in as a quoted literal
+    # (see _literal); the rows were staged with bound values.
+    partition = "posted_month, account_bucket" if buckets else "posted_month"
+    con.execute(f"COPY lake_batch TO {_literal(folder)} (FORMAT parquet, "
+                f"PARTITION_BY ({partition}), {mode}, FILENAME_PATTERN 'part_{{uuid}}')")
 
 
 def _literal(path: Path) -> str:

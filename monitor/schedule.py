@@ -33,7 +33,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitor import audit, cli_lake, detect, ingest, notify, registry, snapshot, store
+from monitor import audit, detect, ingest, lake, notify, registry, snapshot, store
 from monitor.config import Config
 from monitor.config_schedule import ScheduleSettings, Trigger, cron_trigger
 from monitor.errors import MonitorError, StoreError
@@ -132,7 +132,7 @@ def run_pipeline(config: Config, started: datetime | None = None,
                 (seen or {}).pop(str(path), None)
             raise
         loaded = [r for r in results if r.status == "loaded"]
-        cli_lake.to_lake(con, config, loaded)       # [engine] kind = "spark": the lake too
+        lake.to_lake(con, config, loaded)       # [engine] kind = "spark": the lake too
         stale = stale_feeds(con, config, started)
         day, findings, outcome = scan_and_notify(con, config, extra=stale)
         summary = {

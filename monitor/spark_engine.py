@@ -30,10 +30,10 @@ import duckdb
 
 from monitor.config_engine import EngineSettings, engine_of
 from monitor.errors import ConfigError, MonitorError
-from monitor.store import QUERIES, load_query
+from monitor.store import load_query
 
-# What detect.evaluate runs before the detectors, in order (a file not there is skipped:
-# pair_firsts is DuckDB's cache of first days, which Spark computes from the lake).
+# What detect.evaluate runs before the detectors, in order (Spark computes pair_firsts
+# from the lake; DuckDB keeps them in pair_history).
 STEPS = ("scan/explain", "scan/ledger_rows", "scan/pair_firsts", "scan/pair_facts",
          "scan/features", "scan/feeds")
 SHIPPED = ("authorizations", "statements", "files")
@@ -147,8 +147,6 @@ def _evaluate(con, spark, settings: EngineSettings, config, as_of: date) -> list
     started = time.perf_counter()
     _views(con, spark, settings)
     for query in STEPS:
-        if not (QUERIES / f"{query}.sql").exists():
-            continue
         for st in statements(query):
             if st.kind == "drop":
                 spark.catalog.dropTempView(st.name)
@@ -239,18 +237,14 @@ def append_rows(con: duckdb.DuckDBPyConnection, settings: EngineSettings,
                 file_ids: list[int]) -> int:
     """Append ingested files' rows to a lake at a URL (s3a://, abfss://, hdfs://...):
     DuckDB cannot write there offline, Spark can. Folders go through monitor.lake."""
-    from pyspark.sql import functions as F
-    params = {"file_ids": [int(f) for f in file_ids]}
-    arrow = _arrow(con, "SELECT * FROM transactions WHERE file_id IN (SELECT unnest($file_ids))",
-                   params)
+    from monitor import lake
+    # The partition columns come from monitor.lake, so both writers bucket alike.
+    with lake.batch(con, lake.FILES_ROWS, {"file_ids": [int(f) for f in file_ids]},
+                    settings.buckets) as table:
+        arrow = _arrow(con, f"SELECT * FROM {table}")
     if not arrow.num_rows:
         return 0
-    df = session(settings).createDataFrame(arrow).withColumn(
-        "posted_month", F.date_format("posted_at", "yyyy-MM"))
-    parts = ["posted_month"]
-    if settings.buckets:
-        df = df.withColumn("account_bucket",
-                           F.pmod(F.hash("account"), F.lit(settings.buckets)).cast("int"))
-        parts.append("account_bucket")
-    df.write.mode("append").partitionBy(*parts).parquet(settings.lake)
+    parts = ["posted_month"] + (["account_bucket"] if settings.buckets else [])
+    session(settings).createDataFrame(arrow).write.mode("append").partitionBy(*parts).parquet(
+        settings.lake)
     return arrow.num_rows

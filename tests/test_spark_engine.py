@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -224,6 +224,30 @@ def test_ingest_and_scan_verbs_on_spark(tmp_path, capsys, monkeypatch, spark_set
     assert outputs["spark"] == outputs["duckdb"]
     assert any(d == "new_payee_repeat" and str(e) in ("8335.0", "8335.00") and len(ids) == 5
                for d, e, ids in outputs["spark"][0].values()), outputs["spark"][0]
+
+
+def test_a_lake_at_a_url_is_partitioned_as_a_folder_lake(tmp_path, spark_settings):
+    """Spark writes lakes at URLs (object stores); monitor.lake writes folders. A file://
+    URL stands in for a bucket: the same rows land in the same month and account-bucket
+    partitions either way."""
+    ledger = Ledger(tmp_path)
+    for n in range(0, 90, 3):
+        ledger.charge(DAY0 + timedelta(days=n), f"Payee {n % 5}", Decimal("12.34") + n,
+                      account=f"acct{n % 7}")
+    ledger.flush()
+    con = ledger.con
+    file_ids = [f for (f,) in con.execute("SELECT DISTINCT file_id FROM transactions").fetchall()]
+    assert lake.append(con, str(tmp_path / "folder"), file_ids, buckets=4) == 30
+    url = (tmp_path / "bucket").as_uri()
+    assert spark_engine.append_rows(con, dataclasses.replace(spark_settings(url), buckets=4),
+                                    file_ids) == 30
+
+    def parts(folder: Path) -> list:
+        return sorted(con.execute(
+            "SELECT posted_month, account_bucket, account, txn_id FROM read_parquet($p, "
+            "hive_partitioning = true)", {"p": str(folder / "**" / "*.parquet")}).fetchall())
+    assert parts(tmp_path / "bucket") == parts(tmp_path / "folder")
+    assert len({row[1] for row in parts(tmp_path / "folder")}) > 1
 
 
 def test_an_empty_lake_says_how_to_fill_it(tmp_path, capsys, monkeypatch, spark_settings):
