@@ -173,8 +173,7 @@ def _fold_pending(con, path: Path) -> None:
     taken.unlink()
 
 
-def record_at(database: Path | str, action: str, detail: dict, result_hash=None,
-              daemon: bool = False) -> str:
+def record_at(database: Path | str, action: str, detail: dict, result_hash=None) -> str:
     """Record from a reader: in the ledger when no one holds it, else in the pending file
     the next writer folds in. Returns where it went ('log' or 'pending').
 
@@ -182,11 +181,13 @@ def record_at(database: Path | str, action: str, detail: dict, result_hash=None,
     whole ledger again for the next query would cost seconds per ten million rows."""
     snap = snapshot.snapshot_path(database)
     current = snap.exists() and not snapshot.is_stale(Path(database), snap)
-    try:
-        if daemon:          # opening the ledger, even briefly, could turn the daemon away
-            raise MonitorError("a daemon holds the ledger")
-        con = store.connect(database)
-    except MonitorError:
+    con = None
+    if not snapshot.daemon_holder(database):   # else opening it could turn the daemon away
+        try:
+            con = store.connect(database)
+        except MonitorError:
+            pass
+    if con is None:
         entry = {"at": store.now().isoformat(), "actor": actor(), "action": action,
                  "detail": canonical(detail), "result_hash": result_hash}
         with open(pending_path(database), "a", encoding="utf-8") as f:
@@ -280,23 +281,21 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> tuple[lis
         raise InputError(f"query failed: {_first_line(e)}") from None
 
 
-def open_reader(database: Path | str, daemon: bool = False
-                ) -> tuple[duckdb.DuckDBPyConnection, Path, bool]:
-    """A locked-down connection on the freshest snapshot: (con, snapshot path, fresh).
-    daemon: a daemon runs on this ledger; read its snapshot, never the ledger."""
-    snap, fresh = snapshot.ensure_snapshot(database, refresh=not daemon)
+def open_reader(database: Path | str) -> tuple[duckdb.DuckDBPyConnection, Path, bool]:
+    """A locked-down connection on the freshest snapshot: (con, snapshot path, fresh)."""
+    snap, fresh = snapshot.ensure_snapshot(database)
     return snapshot.open_readonly(snap), snap, fresh
 
 
-def open_log(database: Path | str, daemon: bool = False) -> duckdb.DuckDBPyConnection:
+def open_log(database: Path | str) -> duckdb.DuckDBPyConnection:
     """For reading the audit log itself: the ledger when no one holds it (the snapshot may
     lack the newest entries), else the snapshot."""
-    if Path(database).exists() and not daemon:
+    if Path(database).exists() and not snapshot.daemon_holder(database):
         try:
             return snapshot.open_readonly(database)
         except MonitorError:
             pass
-    return open_reader(database, daemon)[0]
+    return open_reader(database)[0]
 
 
 # -- saved queries -------------------------------------------------------------------------

@@ -56,14 +56,13 @@ def query(ctx, sql, saved_name, params, fmt, out):
             sql = sys.stdin.read()
         bound = audit.bind(list(params), None)
     database = ctx.config.database
-    daemon = _daemon(ctx)
-    con, snap, fresh = audit.open_reader(database, daemon)
+    con, snap, fresh = audit.open_reader(database)
     detail = {"saved": saved_name, "sql": None if saved_name else sql, "params": bound,
               "snapshot": str(snap), "out": str(out) if out else None}
     try:
         columns, rows = audit.execute(con, sql, bound)
     except InputError as e:           # refused or failed: the attempt is logged too
-        audit.record_at(database, "query", detail | {"refused": str(e)}, None, daemon)
+        audit.record_at(database, "query", detail | {"refused": str(e)}, None)
         raise
     finally:
         con.close()
@@ -71,7 +70,7 @@ def query(ctx, sql, saved_name, params, fmt, out):
         click.echo(f"note: the database is busy; read the snapshot {snap} published "
                    "at the end of the last ingest or scan", err=True)
     result_hash = audit.rows_hash(columns, rows)
-    audit.record_at(database, "query", detail | {"rows": len(rows)}, result_hash, daemon)
+    audit.record_at(database, "query", detail | {"rows": len(rows)}, result_hash)
     if out:
         if fmt in BINARY:
             audit.write_rows(columns, rows, fmt, out=out)
@@ -118,7 +117,7 @@ def evidence(ctx, alert_id, out, verify_dir):
     """
     database = ctx.config.database
     if verify_dir:
-        con, _snap, _fresh = audit.open_reader(database, _daemon(ctx))
+        con, _snap, _fresh = audit.open_reader(database)
         try:
             result = audit.verify_evidence(con, verify_dir)
         finally:
@@ -129,8 +128,7 @@ def evidence(ctx, alert_id, out, verify_dir):
         return
     if alert_id is None or out is None:
         raise InputError("give ALERT_ID and --out DIR (or --verify DIR)")
-    daemon = _daemon(ctx)
-    con, snap, _fresh = audit.open_reader(database, daemon)
+    con, snap, _fresh = audit.open_reader(database)
     try:
         manifest = audit.export_evidence(con, alert_id, out, snapshot_path=snap)
     finally:
@@ -138,7 +136,7 @@ def evidence(ctx, alert_id, out, verify_dir):
     audit.record_at(database, "evidence", {"alert_id": alert_id, "out": str(out),
                                            "rows": manifest["rows"],
                                            "data_version": manifest["data_version"]},
-                    audit.file_sha256(Path(out) / "manifest.json"), daemon)
+                    audit.file_sha256(Path(out) / "manifest.json"))
     click.echo(f"wrote the evidence of alert {alert_id} ({manifest['rows']} row(s), data "
                f"version {manifest['data_version'][:12]}) to {out}", err=True)
 
@@ -166,7 +164,7 @@ def audit_verify(ctx, fmt):
     Example:
       monitor audit verify
     """
-    con = audit.open_log(ctx.config.database, _daemon(ctx))
+    con = audit.open_log(ctx.config.database)
     try:
         result = audit.verify(con)
     finally:
@@ -193,18 +191,12 @@ def audit_log(ctx, limit, action, fmt):
     Example:
       monitor audit log --action query --format csv > queries.csv
     """
-    con = audit.open_log(ctx.config.database, _daemon(ctx))
+    con = audit.open_log(ctx.config.database)
     try:
         found = audit.entries(con, limit, action)
     finally:
         con.close()
     output.emit(found, fmt, ["seq", "logged_at", "actor", "action", "detail", "result_hash"])
-
-
-def _daemon(ctx) -> bool:
-    """A `monitor run` daemon holds this ledger: read only its snapshot."""
-    from monitor import schedule
-    return schedule.running(ctx.config) is not None
 
 
 def register(cli: click.Group) -> None:

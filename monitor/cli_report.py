@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor import audit, cli_run, report, schedule
+from monitor import audit, cli_run, report
 from monitor.errors import InputError
 
 
@@ -45,7 +45,7 @@ def report_command(ctx, out, start, end):
     audit.record_at(ctx.config.database, "report",
                     {"out": str(out), "from": period.start, "to": period.end,
                      "open_alerts": written.open_alerts},
-                    audit.file_sha256(out), schedule.running(ctx.config) is not None)
+                    audit.file_sha256(out))
     click.echo(f"wrote the report ({written.open_alerts} open alerts, {written.at_risk} at "
                f"risk, {written.charts} charts) to {out}", err=True)
     click.echo(str(Path(out).resolve()))

@@ -50,7 +50,7 @@ def settings(config: Config) -> ScheduleSettings:
 
 
 def lock_path(config: Config) -> Path:
-    return Path(f"{config.database}.lock")
+    return snapshot.lock_path(config.database)
 
 
 def state_path(config: Config) -> Path:
@@ -151,7 +151,7 @@ def run_pipeline(config: Config, started: datetime | None = None,
             summary["delivery_error"] = outcome.error
         audit.record_pipeline(con, todo, results, day, findings, outcome)
         if settings(config).snapshot:
-            publish_snapshot(con, snapshot_path(config))
+            snapshot.publish_snapshot(con, snapshot_path(config))
         return summary
     finally:
         con.close()
@@ -247,13 +247,6 @@ def stale_feeds(con, config: Config, started: datetime | None = None) -> list[di
 
 # ---- the read-only snapshot ----------------------------------------------------------
 
-def publish_snapshot(con, target: Path) -> Path:
-    """Copy the open database into a new file and move it over `target` atomically
-    (monitor.snapshot, the copy `monitor query` reads): readers see the old copy or the
-    new one, never a half-written one, and never hold a lock on the ledger itself."""
-    return snapshot.publish_snapshot(con, target)
-
-
 def reader_database(config: Config) -> tuple[Path, bool]:
     """The file a reader should open read-only, and whether it is the snapshot: while a
     daemon runs, the ledger may be locked at any moment, so readers use its snapshot."""
@@ -278,13 +271,13 @@ class Lock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            holder = read_lock(self.path) or {}
+            holder = snapshot.read_lock(self.path) or {}
             raise StoreError(
                 f"{self.path}: another `monitor run` is already running on this database "
                 f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
                 f"{holder.get('started_at', '?')}); stop it first (kill {holder.get('pid', 'PID')})"
             ) from None
-        stale = read_lock(self.path)
+        stale = snapshot.read_lock(self.path)
         if stale and stale.get("pid"):
             log.warning("taking over the lock of pid %s (started %s), which is no longer running",
                         stale["pid"], stale.get("started_at"))
@@ -302,28 +295,9 @@ class Lock:
             self.fd = None
 
 
-def read_lock(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8") or "null")
-    except (OSError, ValueError):
-        return None
-
-
 def running(config: Config) -> dict | None:
-    """The lock's holder when a daemon is alive on this database, else None.
-    (Readers only look: taking the flock, even briefly, could turn a daemon away.)"""
-    holder = read_lock(lock_path(config))
-    if not holder or not holder.get("pid"):
-        return None
-    if holder.get("host") not in (None, socket.gethostname()):
-        return holder
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return holder
+    """The lock's holder when a daemon is alive on this database, else None."""
+    return snapshot.daemon_holder(config.database)
 
 
 # ---- state: what each job did, for `monitor status` ----------------------------------

@@ -12,7 +12,9 @@ gives the clearer message.
 """
 from __future__ import annotations
 
+import json
 import os
+import socket
 from pathlib import Path
 
 import duckdb
@@ -24,6 +26,36 @@ def snapshot_path(database: Path | str) -> Path:
     """Where the snapshot of a ledger lives: beside it, `<name>.snapshot.duckdb`."""
     database = Path(database)
     return database.with_name(database.stem + ".snapshot.duckdb")
+
+
+def lock_path(database: Path | str) -> Path:
+    """`<database>.lock`: the daemon's lock file (monitor.schedule.Lock)."""
+    return Path(f"{database}.lock")
+
+
+def read_lock(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8") or "null")
+    except (OSError, ValueError):
+        return None
+
+
+def daemon_holder(database: Path | str) -> dict | None:
+    """The lock's holder when a `monitor run` daemon is alive on this ledger, else None.
+    A reader then uses the daemon's snapshot and never opens the ledger: taking the flock
+    or the file, even briefly, could turn the daemon's next job away."""
+    holder = read_lock(lock_path(database))
+    if not holder or not holder.get("pid"):
+        return None
+    if holder.get("host") not in (None, socket.gethostname()):
+        return holder
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return holder
 
 
 def publish_snapshot(con: duckdb.DuckDBPyConnection, path: Path | str) -> Path:
@@ -52,18 +84,18 @@ def is_stale(database: Path, snapshot: Path) -> bool:
     return stamp > snapshot.stat().st_mtime
 
 
-def ensure_snapshot(database: Path | str, refresh: bool = True) -> tuple[Path, bool]:
+def ensure_snapshot(database: Path | str) -> tuple[Path, bool]:
     """The snapshot to read, refreshed from the ledger when the ledger is newer and free.
     Returns (path, fresh): fresh is False when the ledger is held by a writer and an older
-    snapshot is used. refresh=False (a daemon runs and publishes its own): never copy,
-    since reading the ledger for the copy would turn the daemon's next job away."""
+    snapshot is used. While a daemon runs it publishes its own: never copy then, since
+    reading the ledger for the copy would turn the daemon's next job away."""
     database = Path(database)
     snap = snapshot_path(database)
     if not database.exists():
         raise StoreError(f"{database}: no database yet; run `monitor ingest` first")
     if snap.exists() and not is_stale(database, snap):
         return snap, True
-    if snap.exists() and not refresh:
+    if snap.exists() and daemon_holder(database):
         return snap, False
     try:
         con = duckdb.connect(str(database), read_only=True)

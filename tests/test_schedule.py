@@ -15,7 +15,7 @@ import pytest
 
 from helpers import assert_one_line_error, config_text, monitor, source
 from monitor import config as config_mod
-from monitor import schedule, store
+from monitor import schedule, snapshot, store
 from monitor.config_schedule import Trigger, cron_trigger
 from monitor.errors import ConfigError, StoreError
 
@@ -144,7 +144,7 @@ def test_snapshot_is_a_whole_readable_copy(tmp_path):
     database = tmp_path / "ledger.duckdb"
     con = store.connect(database)
     con.execute("INSERT INTO schema_migrations VALUES (999, 'marker', now()::TIMESTAMP)")
-    target = schedule.publish_snapshot(con, tmp_path / "ledger.snapshot.duckdb")
+    target = snapshot.publish_snapshot(con, tmp_path / "ledger.snapshot.duckdb")
     # While the writer still holds the ledger, the copy opens read-only.
     reader = duckdb.connect(str(target), read_only=True)
     try:
