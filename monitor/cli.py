@@ -270,7 +270,7 @@ def backtest(ctx: Context, start, end, fmt):
     if end < start:
         raise InputError(f"--to {end:%Y-%m-%d} is before --from {start:%Y-%m-%d}; swap them")
     con = ctx.connect()
-    _load_registry(ctx, con)
+    schedule.load_registry(con, ctx.config)     # the finance team's CSV, when named
     alerts = detect.backtest(con, ctx.config, start.date(), end.date())
     con.close()
     if fmt == "json":
@@ -280,11 +280,6 @@ def backtest(ctx: Context, start, end, fmt):
             {k: a[k] for k in keys} | {"escalations": a["escalations"]} for a in alerts]}))
     else:
         output.emit(alerts, fmt, FINDING_COLUMNS[:-2] + ["first_alert_at", "sentence"])
-
-
-def _load_registry(ctx: Context, con) -> None:
-    """Reload the registry from the finance team's CSV when the config names one."""
-    schedule.load_registry(con, ctx.config)
 
 
 @cli.group()

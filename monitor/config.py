@@ -17,6 +17,8 @@ from pathlib import Path
 
 from monitor.errors import ConfigError
 
+DEFAULT_MEMORY_LIMIT = "4GB"   # DuckDB's own default is 80% of the machine's memory
+
 CANONICAL_COLUMNS = (
     "txn_id", "posted_at", "amount", "debit", "credit", "currency", "account",
     "counterparty", "counterparty_account", "initiator", "mcc", "description", "reference",
@@ -113,7 +115,7 @@ class Config:
     outbox: Path
     sources: tuple[Source, ...]
     sections: dict = field(default_factory=dict)   # raw tables for later stages
-    memory_limit: str = "4GB"                       # DuckDB spills to disk beyond this
+    memory_limit: str = DEFAULT_MEMORY_LIMIT        # DuckDB spills to disk beyond this
     alerts: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
     schedule: "ScheduleSettings" = None     # [schedule]: see monitor/config_schedule.py
@@ -200,7 +202,7 @@ class _Validator:
         self.unknown(database, ("path", "memory_limit"), "database.")
         db_path = self.string(database, "path", "database.path", default="monitor.duckdb")
         memory_limit = self.string(database, "memory_limit", "database.memory_limit",
-                                   default="4GB")
+                                   default=DEFAULT_MEMORY_LIMIT)
         if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
             raise self.error("database.memory_limit", f"= '{memory_limit}' is not a size",
                              "write it like \"4GB\" or \"512MB\"")

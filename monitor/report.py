@@ -51,7 +51,6 @@ class Period:
 @dataclass(frozen=True)
 class Written:
     """What `write` produced, for the command's one-line summary."""
-    path: Path
     open_alerts: int
     at_risk: str
     charts: int
@@ -70,7 +69,7 @@ def write(con: duckdb.DuckDBPyConnection, config: Config, out: Path, *,
     drawn = sum(1 for a in page["alerts"] if a["chart"]) + sum(
         1 for key in ("drift_payees_chart", "drift_initiators_chart", "new_payees_chart")
         if page[key])
-    return Written(out, page["open_count"], page["at_risk"], drawn)
+    return Written(page["open_count"], page["at_risk"], drawn)
 
 
 # ---- gathering ------------------------------------------------------------------------

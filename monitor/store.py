@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from monitor.config import DEFAULT_MEMORY_LIMIT
 from monitor.errors import StoreError
 
 QUERIES = Path(__file__).resolve().parent.parent / "queries"
@@ -31,9 +32,6 @@ def migrations() -> list[tuple[int, str, Path]]:
         if match:
             found.append((int(match[1]), match[2], path))
     return found
-
-
-DEFAULT_MEMORY_LIMIT = "4GB"   # DuckDB's own default is 80% of the machine's memory
 
 
 def connect(path: Path | str, read_only: bool = False,
