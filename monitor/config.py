@@ -131,6 +131,32 @@ class Config:
         raise ConfigError(f"{self.path}: no source named '{name}' (known: {known})")
 
 
+def where(path: Path, key: str) -> str:
+    """'file:line' of `key` in the config file at `path`, for errors found after loading."""
+    try:
+        lines = _key_lines(Path(path).read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return str(path)
+    return f"{path}:{lines[key]}" if key in lines else str(path)
+
+
+def check_outbox(config: Config) -> Path:
+    """Create the outbox folder and prove it takes a file, before a message is written to
+    it: a folder that cannot be written is a config mistake to fix, not a delivery to
+    retry forever (nor an internal error)."""
+    import tempfile
+    try:
+        config.outbox.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=config.outbox, prefix=".monitor-probe-"):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"{where(config.path, 'outbox.path')}: outbox.path: {config.outbox} cannot be "
+            f"written ({e.strerror or e}); name a folder this user can write (relative to "
+            "the config file) under [outbox]") from None
+    return config.outbox
+
+
 def default_path() -> Path:
     return Path(os.environ.get("MONITOR_CONFIG", "config.toml"))
 
@@ -213,6 +239,9 @@ class _Validator:
             raise self.error("outbox", "must be a table", "write it as [outbox]")
         self.unknown(outbox, ("path",), "outbox.")
         outbox_path = self.string(outbox, "path", "outbox.path", default="outbox")
+        if (self.base / outbox_path).exists() and not (self.base / outbox_path).is_dir():
+            raise self.error("outbox.path", f"= '{outbox_path}' is a file, not a folder",
+                             "name a folder for the message files, like \"outbox\"")
         raw_sources = data.get("sources", [])
         if not isinstance(raw_sources, list):
             raise self.error("sources", "must be an array of tables", "write each as [[sources]]")

@@ -104,7 +104,7 @@ class CronSimTrigger(BaseTrigger):
         try:
             first = self.get_next_fire_time(None, datetime.now(timezone.utc))
         except CronSimError as e:
-            raise ValueError(str(e)) from None
+            raise ValueError(_never_fires(fields) or str(e)) from None
         if first is None:
             raise ValueError("it never fires")
 
@@ -128,6 +128,17 @@ class CronSimTrigger(BaseTrigger):
 
     def __str__(self) -> str:
         return f"cron[{self.expression}]"
+
+
+def _never_fires(fields: list[str]) -> str | None:
+    """'it never fires ...' when the days are valid but no month named has them
+    (cronsim says only "Bad day-of-month")."""
+    from cronsim import CronSim, CronSimError
+    try:
+        CronSim(" ".join(fields[:3] + ["*"] + fields[4:]), datetime.now(timezone.utc))
+    except CronSimError:
+        return None
+    return f"it never fires: no month {fields[3]} has day {fields[2]}"
 
 
 def _cron(v: _Validator, table: dict, key: str, zone: str) -> str:
