@@ -112,22 +112,29 @@ class CronSimTrigger(BaseTrigger):
         """The first fire time at or after `now`, or just after the previous one
         (APScheduler's contract, as its CronTrigger)."""
         from cronsim import CronSim
-        start = now
+        # In UTC: arithmetic and comparisons on times in the zone itself go by the wall
+        # clock, and in a repeated hour 01:10 (second pass) would sort before 01:50 (first).
+        start, previous_fire_time = _utc(now), _utc(previous_fire_time)
         if previous_fire_time is not None:
-            start = min(now, previous_fire_time + timedelta(microseconds=1))
+            start = min(start, previous_fire_time + timedelta(microseconds=1))
             if start == previous_fire_time:
                 start += timedelta(microseconds=1)
         # cronsim yields times strictly after the minute it starts in: start one minute
-        # earlier and skip what is before `start`.
-        begin = start.astimezone(self.zone) - timedelta(minutes=1)
-        for _, fire in zip(range(3), CronSim(self.expression, begin)):
+        # earlier and skip what is before `start` (in a repeated hour that can be the
+        # whole first pass of it, hence the bound; None would drop the job).
+        begin = (start - timedelta(minutes=1)).astimezone(self.zone)
+        for _, fire in zip(range(1500), CronSim(self.expression, begin)):
             fire = fire.astimezone(timezone.utc)      # a time in a DST gap becomes real
             if fire >= start:
-                return fire.astimezone(self.zone)
+                return fire                           # UTC, for the reason above
         return None
 
     def __str__(self) -> str:
         return f"cron[{self.expression}]"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(timezone.utc)
 
 
 def _never_fires(fields: list[str]) -> str | None:

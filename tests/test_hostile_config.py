@@ -270,6 +270,16 @@ def test_a_repeated_hour_fires_once():
                      datetime(2026, 10, 27, 1, 30, tzinfo=timezone.utc)]
 
 
+def test_a_frequent_job_keeps_its_pace_through_the_repeated_hour():
+    """Every 15 minutes through 25 October 2026 00:00-03:00 UTC in London (01:00-02:00
+    local happens twice): every quarter hour of real time, none skipped, none doubled."""
+    start = datetime(2026, 10, 24, 23, 50, tzinfo=timezone.utc)
+    found = [f.astimezone(timezone.utc) for f in fires("*/15 * * * *", "Europe/London",
+                                                        start, 13)]
+    assert found == [datetime(2026, 10, 25, 0, 0, tzinfo=timezone.utc) + timedelta(minutes=15 * i)
+                     for i in range(13)]
+
+
 def test_hourly_across_the_spring_change_fires_once_per_real_hour():
     start = datetime(2026, 3, 29, 0, 0, tzinfo=timezone.utc)      # 00:00 GMT
     found = fires("0 * * * *", "Europe/London", start - timedelta(minutes=1), 4)
