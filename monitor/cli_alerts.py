@@ -114,7 +114,8 @@ def alerts_ack(ctx, alert_id, by, note):
               type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
               help="Silenced through this day (UTC), or until this time.")
 @click.option("--reason", required=True, help="Why.")
-@click.option("--by", default=None, help="Who silences (default: $MONITOR_ACTOR, else the OS user).")
+@click.option("--by", default=None,
+              help="Who silences (default: $MONITOR_ACTOR, else the OS user).")
 @click.pass_obj
 def alerts_silence(ctx, detector, account, counterparty, until, reason, by):
     """Silence the alerts that match, until a date: no notifications while it holds.
