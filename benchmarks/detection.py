@@ -44,6 +44,7 @@ name = "birmingham"
 format = "csv"
 path = "ledgers/*.csv*"
 currency = "GBP"
+charges = "positive"
 [sources.columns]
 posted_at = "trans_date"
 amount = "amount_gbp"

@@ -92,6 +92,7 @@ name = "cards"
 format = "csv"
 path = "*.csv"                   # files are passed with --source
 currency = "GBP"
+charges = "positive"
 date_format = "%Y-%m-%d"
 
 [sources.columns]

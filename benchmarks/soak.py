@@ -37,6 +37,7 @@ name = "cards"
 format = "csv"
 path = "in/*.csv"
 currency = "GBP"
+charges = "positive"
 
 [sources.columns]
 txn_id = "ref"

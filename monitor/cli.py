@@ -80,6 +80,12 @@ def init(ctx: Context, force):
     con.close()
     click.echo(f"wrote {path}; database {ctx.config.database} at schema version {version}",
                err=True)
+    # A new user's next step: make the starter [[sources]] match their exports.
+    first = ctx.config.sources[0]
+    command = "monitor" + ("" if str(path) == "config.toml" else f" --config {path}")
+    click.echo(f"next: edit [[sources]] in {path} to match your exports (path, now "
+               f"{first.path}; currency, charges and [sources.columns]), then run "
+               f"`{command} ingest` and `{command} scan`", err=True)
 
 
 @cli.command()
@@ -285,6 +291,8 @@ def backtest(ctx: Context, start, end, fmt):
 @cli.group()
 def authorize():
     """The expected-charges registry: approved payees, contracts, subscriptions.
+    Every change is in the audit log with who made it ($MONITOR_ACTOR, else the OS
+    user). When the config names a file ([registry] path), edit that file instead.
 
     \b
     Examples:
@@ -313,8 +321,9 @@ def authorize_add(ctx: Context, **entry):
       monitor authorize add --payee "zoom.us*" --amount 14.39 --cadence monthly \\
           --approver "Finance lead" --reference SUB-7
     """
+    registry.refuse_if_managed(ctx.config, "add")
     con = ctx.connect()
-    auth_id = registry.add(con, registry.validate(entry, "authorize add"))
+    auth_id = registry.approve(con, registry.validate(entry, "authorize add"))
     con.close()
     click.echo(f"added authorization {auth_id}", err=True)
 
@@ -345,8 +354,9 @@ def authorize_remove(ctx: Context, auth_id):
     Example:
       monitor authorize remove 3
     """
+    registry.refuse_if_managed(ctx.config, "remove")
     con = ctx.connect()
-    registry.remove(con, auth_id)
+    registry.withdraw(con, auth_id)
     con.close()
     click.echo(f"removed authorization {auth_id}", err=True)
 
@@ -362,9 +372,10 @@ def authorize_load(ctx: Context, path):
     Example:
       monitor authorize load finance/approvals.csv
     """
+    registry.refuse_if_managed(ctx.config, "load", path)
     entries = registry.read_csv(path)
     con = ctx.connect()
-    count = registry.replace_all(con, entries)
+    count = registry.load(con, entries, str(path.resolve()))
     con.close()
     click.echo(f"loaded {count} authorizations from {path}", err=True)
 

@@ -114,7 +114,8 @@ def alerts_ack(ctx, alert_id, by, note):
               type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
               help="Silenced through this day (UTC), or until this time.")
 @click.option("--reason", required=True, help="Why.")
-@click.option("--by", default=None, help="Who silences (default: $USER).")
+@click.option("--by", default=None,
+              help="Who silences (default: $MONITOR_ACTOR, else the OS user).")
 @click.pass_obj
 def alerts_silence(ctx, detector, account, counterparty, until, reason, by):
     """Silence the alerts that match, until a date: no notifications while it holds.
@@ -126,7 +127,7 @@ def alerts_silence(ctx, detector, account, counterparty, until, reason, by):
     """
     if until.hour == 0 and until.minute == 0:
         until = until + timedelta(days=1)     # a bare date silences through that day
-    by = by or _user()
+    by = by or audit.actor()
     con = ctx.connect()
     silence_id = alert.silence(con, alert.Matcher(detector, account, counterparty), until=until,
                                reason=reason, by=by, now=utc_now())
@@ -167,8 +168,8 @@ def alerts_unsilence(ctx, silence_id, by):
       monitor alerts unsilence 3 --by "J. Smith"
     """
     con = ctx.connect()
-    alert.expire_silence(con, silence_id, by=by or _user(), now=utc_now())
-    audit.record(con, "unsilence", {"silence_id": silence_id, "by": by or _user()})
+    alert.expire_silence(con, silence_id, by=by or audit.actor(), now=utc_now())
+    audit.record(con, "unsilence", {"silence_id": silence_id, "by": by or audit.actor()})
     con.close()
     click.echo(f"silence {silence_id} ended", err=True)
 
@@ -232,12 +233,3 @@ def report(result, dry_run: bool = False) -> None:
     if result.pending and not dry_run:
         raise NotifyError(f"{len(result.pending)} message(s) not delivered: {result.error}; "
                           "they stay in the outbox, `monitor alerts send` retries them")
-
-
-def _user() -> str:
-    import getpass
-    try:
-        return getpass.getuser()
-    except Exception:    # no user name in this environment
-        return "unknown"
-

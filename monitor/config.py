@@ -1,7 +1,9 @@
 """Load and validate config.toml.
 
-Unknown keys are warned about (a typo must not silently drop a setting);
-invalid values raise ConfigError naming the file, line, key and the fix.
+Unknown keys are warned about (a typo must not silently drop a setting), except where a
+typo would silently change what is read: an unknown field under [sources.columns] and a
+missing `charges` are errors. Invalid values raise ConfigError naming the file, line,
+key and the fix.
 Secrets never live here: the config names environment variables instead.
 """
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Source:
     format: str
     path: str                      # absolute glob
     currency: str | None = None
-    charges: str = "positive"      # sign of money LEAVING the account in this source
+    charges: str = "positive"      # sign of money LEAVING the account in an `amount` column
     date_format: str | None = None
     account: str | None = None     # constant account when the file has no account column
     delimiter: str | None = None
@@ -129,6 +131,32 @@ class Config:
         raise ConfigError(f"{self.path}: no source named '{name}' (known: {known})")
 
 
+def where(path: Path, key: str) -> str:
+    """'file:line' of `key` in the config file at `path`, for errors found after loading."""
+    try:
+        lines = _key_lines(Path(path).read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return str(path)
+    return f"{path}:{lines[key]}" if key in lines else str(path)
+
+
+def check_outbox(config: Config) -> Path:
+    """Create the outbox folder and prove it takes a file, before a message is written to
+    it: a folder that cannot be written is a config mistake to fix, not a delivery to
+    retry forever (nor an internal error)."""
+    import tempfile
+    try:
+        config.outbox.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=config.outbox, prefix=".monitor-probe-"):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"{where(config.path, 'outbox.path')}: outbox.path: {config.outbox} cannot be "
+            f"written ({e.strerror or e}); name a folder this user can write (relative to "
+            "the config file) under [outbox]") from None
+    return config.outbox
+
+
 def default_path() -> Path:
     return Path(os.environ.get("MONITOR_CONFIG", "config.toml"))
 
@@ -211,6 +239,9 @@ class _Validator:
             raise self.error("outbox", "must be a table", "write it as [outbox]")
         self.unknown(outbox, ("path",), "outbox.")
         outbox_path = self.string(outbox, "path", "outbox.path", default="outbox")
+        if (self.base / outbox_path).exists() and not (self.base / outbox_path).is_dir():
+            raise self.error("outbox.path", f"= '{outbox_path}' is a file, not a folder",
+                             "name a folder for the message files, like \"outbox\"")
         raw_sources = data.get("sources", [])
         if not isinstance(raw_sources, list):
             raise self.error("sources", "must be an array of tables", "write each as [[sources]]")
@@ -222,6 +253,7 @@ class _Validator:
                                  "give every [[sources]] a unique name",
                                  at=f"sources[{index}].name")
         sections = {k: data[k] for k in RESERVED_SECTIONS if k in data}
+        from monitor.config_detectors import check_detectors    # it builds on this module
         check_detectors(self, data.get("detectors", {}))
         registry = _table(self, data, "registry")
         self.unknown(registry, ("path",), "registry.")
@@ -256,7 +288,7 @@ class _Validator:
         if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
             raise self.error(prefix + "currency", f"= '{currency}' is not an ISO 4217 code",
                              "use three capital letters such as GBP, EUR or USD")
-        charges = self.string(table, "charges", prefix + "charges", default="positive",
+        charges = self.string(table, "charges", prefix + "charges",
                               choices=("positive", "negative"))
         date_format = self.string(table, "date_format", prefix + "date_format")
         if date_format is not None and "%" not in date_format:
@@ -266,11 +298,22 @@ class _Validator:
         if not isinstance(columns, dict):
             raise self.error(prefix + "columns", "must be a table",
                              f"write it as [sources.columns] under the source '{name}'")
-        self.unknown(columns, CANONICAL_COLUMNS, prefix + "columns.")
+        for key in columns:         # an unmapped field is a silent miss, not a typo to warn of
+            if key not in CANONICAL_COLUMNS:
+                hint = difflib.get_close_matches(key, CANONICAL_COLUMNS, n=1)
+                raise self.error(f"{prefix}columns.{key}", "is not a canonical field",
+                                 (f"did you mean '{hint[0]}'? " if hint else "")
+                                 + "use one of: " + ", ".join(CANONICAL_COLUMNS))
         columns = {k: self.string(columns, k, f"{prefix}columns.{k}")
                    for k in CANONICAL_COLUMNS if k in columns}
         if fmt in TABULAR_FORMATS:
             self.require_columns(prefix, columns, currency)
+        if charges is None and "amount" in columns and fmt not in BANK_FORMATS:
+            # The sign of a signed amount column cannot be guessed: a wrong default turns
+            # every charge into a refund. (Debit/credit columns and bank formats say it.)
+            raise self.error(prefix + "charges", "is missing",
+                             "add charges = \"positive\" (money leaving the account is "
+                             "positive in the file) or charges = \"negative\"")
         delimiter = self.string(table, "delimiter", prefix + "delimiter")
         if delimiter is not None and len(delimiter) != 1:
             raise self.error(prefix + "delimiter", f"= {delimiter!r} is not one character",
@@ -283,7 +326,7 @@ class _Validator:
                              "write sheet = \"Sheet1\" or sheet = 0")
         return Source(
             name=name, format=fmt, path=str(self.base / path), currency=currency,
-            charges=charges, date_format=date_format,
+            charges=charges or "positive", date_format=date_format,
             account=self.string(table, "account", prefix + "account"),
             delimiter=delimiter, encoding=encoding,
             sheet=None if sheet is None else str(sheet), columns=columns)
@@ -305,13 +348,15 @@ class _Validator:
 
 def _key_lines(lines: list[str]) -> dict[str, int]:
     """The line of each table and key, by path with array indexes
-    (sources[1].columns.amount), so a message points into the right [[sources]]."""
+    (sources[1].columns.amount), so a message points into the right [[sources]].
+    Dotted keys (columns.amount = ...) and the keys of inline tables count as written
+    on their own line."""
     found, table, arrays = {}, "", {}
     for number, line in enumerate(lines, 1):
         text = line.strip()
-        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]", text)
+        header = re.match(r"^(\[\[?)\s*((?:[^\]\"']|\"[^\"]*\"|'[^']*')+?)\s*\]", text)
         if header:
-            parts = [p.strip().strip("\"'") for p in header[2].split(".")]
+            parts = _key_parts(header[2])
             name = ".".join(parts)
             if header[1] == "[[":
                 arrays[name] = arrays.get(name, -1) + 1
@@ -321,15 +366,40 @@ def _key_lines(lines: list[str]) -> dict[str, int]:
                 table = ".".join([f"{head}[{arrays[head]}]" if head in arrays else head] + parts[1:])
             found.setdefault(table, number)
             continue
-        key = re.match(r"^([\w-]+|\"[^\"]*\"|'[^']*')\s*=", text)
-        if key:
-            found.setdefault((table + "." if table else "") + key[1].strip("\"'"), number)
+        key = re.match(r"^((?:[\w-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[\w-]+|\"[^\"]*\"|'[^']*'))*)"
+                       r"\s*=(.*)$", text)
+        if not key:
+            continue
+        path = (table + "." if table else "") + ".".join(_key_parts(key[1]))
+        for depth in range(path.count(".") + 1):          # a.b.c also defines a.b
+            found.setdefault(path.rsplit(".", depth)[0], number)
+        if key[2].strip().startswith("{"):
+            try:
+                inline = tomllib.loads("v = " + key[2])["v"]
+            except tomllib.TOMLDecodeError:
+                continue                                  # a multi-line value: its key is enough
+            for inner in _paths(inline):
+                found.setdefault(f"{path}.{inner}", number)
     return found
+
+
+def _key_parts(key: str) -> list[str]:
+    """`a."b.c".d` -> ["a", "b.c", "d"]."""
+    return [p[1:-1] if p[:1] in "\"'" else p.strip()
+            for p in re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s\"']+", key)]
+
+
+def _paths(table: dict):
+    for key, value in table.items():
+        yield key
+        if isinstance(value, dict):
+            yield from (f"{key}.{inner}" for inner in _paths(value))
 
 
 # ---- [alerts] and [notify] ----------------------------------------------------------
 
 DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+MAX_DURATION = timedelta(days=3660)      # ten years: any interval, grace or cadence fits
 ADDRESS = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.?[^@\s<>,;\"']*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -445,7 +515,9 @@ def _bool(v: _Validator, table: dict, key: str, prefix: str, default: bool) -> b
 
 def _seconds(v: _Validator, table: dict, key: str, prefix: str, default: float) -> float:
     value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    # not (0 < value <= MAX): nan compares false both ways and must not slip through
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0 < value <= MAX_DURATION.total_seconds():
         raise v.error(prefix + key, f"= {value!r} is not a number of seconds",
                       "write a positive number such as 30")
     return float(value)
@@ -462,7 +534,14 @@ def _duration(v: _Validator, table: dict, key: str, prefix: str, default: timede
         raise v.error(prefix + key, f"= {value!r} is not a duration",
                       "write it like \"90s\", \"30m\", \"4h\" or \"1d\" (\"0\" turns it off)")
     unit = {"s": "seconds", "": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    return timedelta(**{unit: int(match[1])})
+    try:
+        duration = timedelta(**{unit: int(match[1])})
+    except OverflowError:
+        duration = MAX_DURATION * 2
+    if duration > MAX_DURATION:      # later date arithmetic would overflow, or never come
+        raise v.error(prefix + key, f"= {value!r} is too long",
+                      f"write at most {MAX_DURATION.days} days, like \"30d\"")
+    return duration
 
 
 def _strings(v: _Validator, table: dict, key: str, prefix: str) -> tuple[str, ...]:
@@ -503,42 +582,3 @@ def _env_name(v: _Validator, table: dict, key: str, prefix: str) -> str | None:
         raise v.error(prefix + key, f"= '{name}' is not an environment variable name",
                       "name the variable that holds the secret, e.g. \"MONITOR_SMTP_PASSWORD\"")
     return name
-
-
-def check_detectors(v: _Validator, section) -> None:
-    """[detectors] holds shared parameter values and one table per detector; the
-    detectors' SQL headers say which parameters exist and of what type."""
-    from monitor.store import QUERIES, query_header
-    if not isinstance(section, dict):
-        raise v.error("detectors", "must be a table", "write it as [detectors]")
-    catalog = {p.stem: query_header(f"detect/{p.stem}")["params"]
-               for p in sorted((QUERIES / "detect").glob("*.sql"))}
-    shared = {name: spec for params in catalog.values() for name, spec in params.items()}
-    for key, value in section.items():
-        if isinstance(value, dict):
-            if key not in catalog:
-                v.unknown({key: value}, catalog, "detectors.")
-                continue
-            v.unknown(value, ("enabled", *catalog[key]), f"detectors.{key}.")
-            if not isinstance(value.get("enabled", True), bool):
-                raise v.error(f"detectors.{key}.enabled", f"= {value['enabled']!r} is not true "
-                              "or false", "write enabled = true or enabled = false")
-            for name, spec in catalog[key].items():
-                if name in value:
-                    _check_param(v, f"detectors.{key}.{name}", value[name], spec["type"])
-        elif key in shared:
-            _check_param(v, f"detectors.{key}", value, shared[key]["type"])
-        else:
-            v.unknown({key: value}, (*catalog, *shared), "detectors.")
-
-
-def _check_param(v: _Validator, key: str, value, sql_type: str) -> None:
-    numeric = sql_type in ("DECIMAL", "DOUBLE", "INTEGER", "BIGINT")
-    if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise v.error(key, f"= {value!r} is not a number", "write a plain number, unquoted")
-    if sql_type in ("INTEGER", "BIGINT") and not isinstance(value, int):
-        raise v.error(key, f"= {value!r} is not a whole number", "write a whole number")
-    if numeric and value < 0:
-        raise v.error(key, f"= {value!r} is negative", "write zero or a positive number")
-    if sql_type == "VARCHAR" and not isinstance(value, str):
-        raise v.error(key, f"= {value!r} is not text", "quote the value")

@@ -7,7 +7,9 @@ or time zone stops with the file, line, key and fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.triggers.base import BaseTrigger
 
 from monitor.config import _bool, _duration, _table, _Validator
 
@@ -78,53 +80,72 @@ def schedule_settings(v: _Validator, data: dict, source_names: list[str]) -> Sch
                             **triggers)
 
 
-WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+def cron_trigger(expression: str, zone: str) -> "CronSimTrigger":
+    """An APScheduler trigger for a standard 5-field cron expression, with cron's own
+    meaning (cronsim follows Debian cron): weekdays count from Sunday = 0 (or 7), and
+    when both day-of-month and day-of-week are restricted a day matching EITHER fires
+    (`0 8 1 * 1`: the 1st and every Monday). APScheduler's CronTrigger ANDs them and
+    counts weekdays from Monday. ValueError for an expression that is invalid or can
+    never fire (`0 0 31 2 *`)."""
+    return CronSimTrigger(expression, zone)
 
 
-def cron_trigger(expression: str, zone: str):
-    """An APScheduler CronTrigger for a standard 5-field cron expression. Weekdays are
-    cron's (0 or 7 = Sunday, 1 = Monday); APScheduler 3 counts from Monday = 0, so
-    its own from_crontab would run "1-5" from Tuesday to Saturday."""
-    from apscheduler.triggers.cron import CronTrigger
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")
-    minute, hour, day, month, weekday = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=_weekdays(weekday), timezone=zone)
+class CronSimTrigger(BaseTrigger):
+    """Asks cronsim for the next fire time. Times in a DST gap fire once, just after the
+    clocks go forward; a repeated hour fires once (as cron does)."""
+
+    def __init__(self, expression: str, zone: str):
+        from cronsim import CronSimError
+        from zoneinfo import ZoneInfo
+        fields = expression.split()
+        if len(fields) != 5:
+            raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5")
+        self.expression, self.zone = " ".join(fields), ZoneInfo(zone)
+        try:
+            first = self.get_next_fire_time(None, datetime.now(timezone.utc))
+        except CronSimError as e:
+            raise ValueError(_never_fires(fields) or str(e)) from None
+        if first is None:
+            raise ValueError("it never fires")
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        """The first fire time at or after `now`, or just after the previous one
+        (APScheduler's contract, as its CronTrigger)."""
+        from cronsim import CronSim
+        # In UTC: arithmetic and comparisons on times in the zone itself go by the wall
+        # clock, and in a repeated hour 01:10 (second pass) would sort before 01:50 (first).
+        start, previous_fire_time = _utc(now), _utc(previous_fire_time)
+        if previous_fire_time is not None:
+            start = min(start, previous_fire_time + timedelta(microseconds=1))
+            if start == previous_fire_time:
+                start += timedelta(microseconds=1)
+        # cronsim yields times strictly after the minute it starts in: start one minute
+        # earlier and skip what is before `start` (in a repeated hour that can be the
+        # whole first pass of it, hence the bound; None would drop the job).
+        begin = (start - timedelta(minutes=1)).astimezone(self.zone)
+        for _, fire in zip(range(1500), CronSim(self.expression, begin)):
+            fire = fire.astimezone(timezone.utc)      # a time in a DST gap becomes real
+            if fire >= start:
+                return fire                           # UTC, for the reason above
+        return None
+
+    def __str__(self) -> str:
+        return f"cron[{self.expression}]"
 
 
-def _weekdays(field_text: str) -> str:
-    """Cron's weekday field with every number spelt as a day name, ranges expanded."""
-    parts = []
-    for part in field_text.split(","):
-        body, _, step = part.partition("/")
-        if not any(ch.isdigit() for ch in body) and not step:
-            parts.append(part)                       # *, names, name ranges
-            continue
-        if body == "*":
-            low, high = 0, 6
-        elif "-" in body:
-            low, high = (_weekday_number(x) for x in body.split("-", 1))
-        else:
-            low = high = _weekday_number(body)
-            if step:
-                high = 6
-        if high < low:
-            raise ValueError(f"weekday range '{body}' runs backwards")
-        every = int(step) if step else 1
-        if every < 1:
-            raise ValueError(f"weekday step '{step}' is not positive")
-        parts += [WEEKDAYS[d] for d in range(low, high + 1, every)]
-    return ",".join(dict.fromkeys(parts))
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(timezone.utc)
 
 
-def _weekday_number(text: str) -> int:
-    if text.isdigit() and 0 <= int(text) <= 7:
-        return int(text)
-    if text.lower()[:3] in WEEKDAYS:
-        return WEEKDAYS.index(text.lower()[:3])
-    raise ValueError(f"'{text}' is not a weekday (0-7 or sun-sat)")
+def _never_fires(fields: list[str]) -> str | None:
+    """'it never fires ...' when the days are valid but no month named has them
+    (cronsim says only "Bad day-of-month")."""
+    from cronsim import CronSim, CronSimError
+    try:
+        CronSim(" ".join(fields[:3] + ["*"] + fields[4:]), datetime.now(timezone.utc))
+    except CronSimError:
+        return None
+    return f"it never fires: no month {fields[3]} has day {fields[2]}"
 
 
 def _cron(v: _Validator, table: dict, key: str, zone: str) -> str:
@@ -134,7 +155,7 @@ def _cron(v: _Validator, table: dict, key: str, zone: str) -> str:
     if not isinstance(value, str):
         raise v.error("schedule." + key, f"= {value!r} is not a cron expression", fix)
     try:
-        cron_trigger(value, zone)
+        cron_trigger(value, zone)      # also refuses one that never fires (0 0 31 2 *)
     except ValueError as e:
         raise v.error("schedule." + key, f"= '{value}' is not a valid cron expression ({e})",
                       fix) from None

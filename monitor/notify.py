@@ -42,7 +42,7 @@ from pathlib import Path
 import duckdb
 
 from monitor import alert, charts
-from monitor.config import Config, Route
+from monitor.config import Config, Route, check_outbox
 from monitor.errors import ConfigError, NotifyError
 from monitor.output import safe_cell
 from monitor.store import rows, run
@@ -74,6 +74,7 @@ def handle_scan(con: duckdb.DuckDBPyConnection, config: Config, findings: list[d
             outcome.queued = enqueue(con, config, outcome.notifications, now=now)
             outcome.queued += enqueue_digests(con, config, now=now)
         if dry_run:
+            check_outbox(config)
             for message in _pending(con, outcome.queued):
                 outcome.files.append(_write_file(config.outbox, message, prefix="dry-run-"))
             con.execute("ROLLBACK")
@@ -202,6 +203,8 @@ def deliver(con, config: Config, *, wait: timedelta = timedelta(0), dry_run: boo
     deadline = time.monotonic() + wait.total_seconds()
     delay = config.notify.retry_initial.total_seconds()
     todo = _pending(con)
+    if dry_run or not config.notify.email.smtp_host and any(m["channel"] == "email" for m in todo):
+        check_outbox(config)       # files go there: a folder that cannot take them stops here
     while todo:
         if dry_run:
             result.files += [_write_file(config.outbox, m, prefix="dry-run-") for m in todo]

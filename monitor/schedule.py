@@ -95,10 +95,11 @@ def fresh_files(con, planned: list, seen: dict | None = None) -> list:
 
 
 def load_registry(con, config: Config) -> None:
-    """Reload the registry from the finance team's CSV when the config names one."""
-    path = config.sections.get("registry", {}).get("path")
+    """Reload the registry from the finance team's CSV when the config names one; a
+    change is recorded in the audit log (an unchanged file changes nothing)."""
+    path = registry.managed_by(config)
     if path:
-        registry.replace_all(con, registry.read_csv(config.path.resolve().parent / path))
+        registry.load(con, registry.read_csv(path), str(path), only_if_changed=True)
 
 
 def scan_and_notify(con, config: Config, *, as_of=None, notify_now: bool = True,

@@ -55,7 +55,7 @@ def config_text(sources: list[dict], database: str = "ledger.duckdb") -> str:
 def source(name: str = "cards", **keys) -> dict:
     """A CSV source reading in/*.csv with the default column mapping, overridable."""
     base = {"name": name, "format": "csv", "path": "in/*", "currency": "GBP",
-            "columns": dict(COLUMNS)}
+            "charges": "positive", "columns": dict(COLUMNS)}
     base.update(keys)
     return base
 

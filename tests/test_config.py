@@ -77,7 +77,7 @@ def test_documented_keys_work_as_written(tmp_path):
 
 def test_defaults(tmp_path):
     cfg = load(tmp_path, '[[sources]]\nname = "s"\npath = "*.csv"\ncurrency = "USD"\n'
-                         'format = "csv"\n[sources.columns]\nposted_at = "d"\namount = "a"\n')
+                         'format = "csv"\n[sources.columns]\nposted_at = "d"\ndebit = "a"\n')
     (s,) = cfg.sources
     assert cfg.database == tmp_path / "monitor.duckdb"
     assert (s.charges, s.date_format, s.account, s.delimiter, s.encoding) == (
@@ -98,10 +98,8 @@ def line_of(text: str, snippet: str) -> int:
 @pytest.mark.parametrize("text, key, snippet", [
     ("[databse]\npath = 'x.duckdb'\n", "databse", "[databse]"),
     ("[database]\npaht = 'x.duckdb'\n", "database.paht", "paht = 'x.duckdb'"),
-    (FULL.replace('charges = "negative"', 'chargse = "negative"'), "sources[0].chargse",
-     'chargse = "negative"'),
-    (FULL.replace('amount_gbp"', 'amount_gbp"\nammount = "x"'), "sources.pcards.columns.ammount",
-     'ammount = "x"'),
+    (FULL.replace('charges = "negative"', 'charges = "negative"\nnotes = "x"'),
+     "sources[0].notes", 'notes = "x"'),
     (FULL.replace('sheet = 2', 'sheet = 2\ncurency = "EUR"'), "sources[1].curency",
      'curency = "EUR"'),
 ])

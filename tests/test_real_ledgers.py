@@ -54,7 +54,8 @@ def load(tmp_path: Path, sources: list[dict], paths=None, source_name=None):
     return cfg, results
 
 
-BIRMINGHAM = {"name": "birmingham", "format": "auto", "path": str(BIRMINGHAM_CSV),
+BIRMINGHAM = {"name": "birmingham", "format": "auto", "charges": "positive",
+              "path": str(BIRMINGHAM_CSV),
               "currency": "GBP", "date_format": "%Y-%m-%d",
               "columns": {"posted_at": "trans_date", "amount": "amount_gbp",
                           "counterparty": "merchant_name", "account": "card_number_masked",
@@ -85,7 +86,8 @@ def test_birmingham_csv_gz_every_row(tmp_path):
                        "FROM transactions") == ids
 
 
-XLS = {"name": "birmingham_xls", "format": "xlsx", "path": str(BIRMINGHAM_XLS / "*.xls"),
+XLS = {"name": "birmingham_xls", "format": "xlsx", "charges": "positive",
+       "path": str(BIRMINGHAM_XLS / "*.xls"),
        "currency": "GBP",
        "columns": {"posted_at": "TRANS DATE", "amount": "ORIGINAL GROSS AMT",
                    "counterparty": "MERCHANT NAME", "account": "CARD NUMBER",
@@ -118,7 +120,8 @@ def test_toronto_xlsx_subtotal_rows_are_rejected_not_loaded(tmp_path):
     id_col, amount_col = header.index("Batch Transaction ID"), header.index("Transaction Amt.")
     items = [r for r in body if r[id_col]]
     assert len(items) == 4_823
-    source = {"name": "toronto", "format": "xlsx", "path": str(TORONTO), "currency": "CAD",
+    source = {"name": "toronto", "format": "xlsx", "charges": "positive",
+              "path": str(TORONTO), "currency": "CAD",
               "account": "city-of-toronto",
               "columns": {"txn_id": "Batch Transaction ID", "posted_at": "Transaction Date",
                           "amount": "Transaction Amt.", "counterparty": "Merchant Name",
@@ -141,7 +144,8 @@ def test_toronto_xlsx_subtotal_rows_are_rejected_not_loaded(tmp_path):
 def test_home_office_csv(tmp_path):
     header, rows = csv_rows(HOME_OFFICE)
     assert len(rows) == 872
-    source = {"name": "home_office", "format": "csv", "path": str(HOME_OFFICE),
+    source = {"name": "home_office", "format": "csv", "charges": "positive",
+              "path": str(HOME_OFFICE),
               "currency": "GBP", "account": "home-office-gpc",
               "columns": {"posted_at": "Date", "amount": "Amount", "counterparty": "Supplier"}}
     cfg, (result,) = load(tmp_path, [source])
@@ -151,12 +155,13 @@ def test_home_office_csv(tmp_path):
 
 
 # Both layouts share a name pattern: the first source whose glob matches a file reads it.
-OXFORD_NEW = {"name": "oxford_gpc", "format": "csv",
+OXFORD_NEW = {"name": "oxford_gpc", "format": "csv", "charges": "positive",
               "path": str(OXFORD_GPC / "procurement-card-spending-*.csv"),
               "currency": "GBP", "account": "oxford-gpc", "date_format": "%d/%m/%Y",
               "columns": {"posted_at": "FIN.TRANSACTION DATE", "amount": "FIN.TRANSACTION AMOUNT",
                           "counterparty": "MCH.MERCHANT NAME"}}
-OXFORD_OLD = {"name": "oxford_gpc_2017q1", "format": "csv", "path": str(OXFORD_OLD_LAYOUT),
+OXFORD_OLD = {"name": "oxford_gpc_2017q1", "format": "csv", "charges": "positive",
+              "path": str(OXFORD_OLD_LAYOUT),
               "currency": "GBP", "account": "oxford-gpc", "date_format": "%d/%m/%Y",
               "columns": {"txn_id": "Reference", "posted_at": "Date", "amount": "Value",
                           "counterparty": "Merchant", "description": "Transaction description",
@@ -192,7 +197,8 @@ def test_every_oxford_gpc_csv_both_layouts(tmp_path):
 
 
 def test_oxford_spend_over_500(tmp_path):
-    source = {"name": "oxford_500", "format": "csv", "path": str(OXFORD_500 / "*.csv"),
+    source = {"name": "oxford_500", "format": "csv", "charges": "positive",
+              "path": str(OXFORD_500 / "*.csv"),
               "currency": "GBP", "account": "oxford-city-council", "date_format": "%d/%m/%Y",
               "columns": {"txn_id": "Trans No", "posted_at": "Paid Date", "amount": "Amount",
                           "counterparty": "Supplier Name", "counterparty_account": "Supplier ID",
@@ -212,7 +218,8 @@ def test_oxford_spend_over_500(tmp_path):
 def test_all_ledgers_into_one_database(tmp_path):
     """The whole shared folder in one ledger, as a finance team would load it."""
     sources = [BIRMINGHAM, XLS, OXFORD_OLD, OXFORD_NEW,
-               {"name": "home_office", "format": "csv", "path": str(HOME_OFFICE),
+               {"name": "home_office", "format": "csv", "charges": "positive",
+                "path": str(HOME_OFFICE),
                 "currency": "GBP", "account": "home-office-gpc",
                 "columns": {"posted_at": "Date", "amount": "Amount", "counterparty": "Supplier"}}]
     cfg, results = load(tmp_path, sources)
