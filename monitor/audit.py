@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import re
+import signal
 import threading
 from datetime import date, datetime
 from decimal import Decimal
@@ -98,30 +99,62 @@ class QueryLimitError(MonitorError):
 
 def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
             timeout: float | None = None) -> tuple[list, list]:
-    """Run one read-only statement; (columns, rows as tuples). DuckDB has no statement
-    timeout: after `timeout` seconds a timer interrupts the connection. Ctrl-C while DuckDB
-    works comes back from it as an interrupt error; it is raised as KeyboardInterrupt."""
+    """Run one read-only statement; (columns, rows as tuples).
+
+    DuckDB has no statement timeout: after `timeout` seconds the connection is interrupted.
+    On the main thread that is done by SIGALRM, not by a timer thread (while another Python
+    thread is alive DuckDB does not notice Ctrl-C), and Ctrl-C interrupts the connection
+    through our own handler (DuckDB's own check misses a signal now and then); either way
+    Ctrl-C is raised as KeyboardInterrupt (exit code 130)."""
     _check_locked(con)
     check_statement(con, sql)
-    fired = threading.Event()
-    timer = None
-    if timeout:
-        def stop():
-            fired.set()
-            con.interrupt()
+    fired, ctrl_c = threading.Event(), threading.Event()
+
+    def stop(*_signal):
+        fired.set()
+        con.interrupt()
+
+    def interrupt(*_signal):
+        ctrl_c.set()
+        con.interrupt()
+
+    timer = previous = None
+    main = threading.current_thread() is threading.main_thread()
+    if main:    # DuckDB's own Ctrl-C check misses some signals: interrupt it ourselves
+        previous = (signal.signal(signal.SIGINT, interrupt),
+                    signal.signal(signal.SIGALRM, stop))
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+    elif timeout:
         timer = threading.Timer(timeout, stop)
         timer.daemon = True
         timer.start()
+    done: dict = {}
     try:
         cursor = con.execute(sql, params or None)
-        columns = [d[0] for d in cursor.description]
-        return columns, cursor.fetchall()
+        done["columns"] = [d[0] for d in cursor.description]
+        done["rows"] = cursor.fetchall()
+    except Exception as e:
+        done["error"] = e
+    finally:
+        if previous is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGALRM, previous[1])
+        if timer is not None:
+            timer.cancel()
+    if ctrl_c.is_set():
+        raise KeyboardInterrupt
+    if "error" in done and fired.is_set():
+        raise QueryLimitError(
+            f"query stopped after {_seconds(timeout)}, the statement timeout "
+            "([audit] query_timeout in the config); narrow the query or raise the "
+            "setting")
+    if "error" not in done:
+        return done["columns"], done["rows"]
+    try:
+        raise done["error"]
     except (duckdb.InterruptException, RuntimeError) as e:
-        if fired.is_set():
-            raise QueryLimitError(
-                f"query stopped after {_seconds(timeout)}, the statement timeout "
-                "([audit] query_timeout in the config); narrow the query or raise the "
-                "setting") from None
         if isinstance(e, duckdb.InterruptException) or "interrupt" in str(e).lower():
             raise KeyboardInterrupt from None
         raise
@@ -139,9 +172,6 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
             duckdb.ConversionException) as e:
         raise InputError(f"query failed: {_first_line(e)}") from None
-    finally:
-        if timer is not None:
-            timer.cancel()
 
 
 def _check_locked(con) -> None:
