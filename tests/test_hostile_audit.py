@@ -325,3 +325,25 @@ def test_edited_query_data_version_and_csv_together_do_not_verify(pack):
     result = json.loads(proc.stdout)
     assert proc.returncode == 1 and not result["manifest_logged"]
     assert result["files_ok"] and result["rows_reproduced"] and result["csv_matches_rows"]
+
+
+def test_an_entry_inside_a_callers_transaction_never_puts_the_head_ahead(tmp_path):
+    """A verb may record inside its own transaction (which may still roll back): then the
+    head waits for the next entry outside one, and pending entries wait too."""
+    setup(tmp_path, fill=False)
+    database = tmp_path / "ledger.duckdb"
+    audit.pending_path(database).write_text(_pending_entry("query") + "\n", encoding="utf-8")
+    con = store.connect(database)
+    con.execute("BEGIN TRANSACTION")
+    audit.record(con, "reload", {"file": 1})
+    con.execute("ROLLBACK")
+    assert audit.verify(con, audit.read_head(database))["ok"]
+    assert audit.pending_path(database).exists()
+    con.execute("BEGIN TRANSACTION")
+    audit.record(con, "reload", {"file": 2})
+    con.execute("COMMIT")
+    audit.record(con, "scan", {})
+    result = audit.verify(con, audit.read_head(database))
+    con.close()
+    assert result["ok"] and result["rows"] == 3 and result["head_file"] == "matches"
+    assert audit.read_head(database)["seq"] == 3
