@@ -1,23 +1,19 @@
 """The auditors' toolkit: read-only ad hoc and saved queries, reproducible evidence exports,
-and the hash-chained audit log.
+and the hash-chained audit log (monitor.audit_chain, whose names this module re-exports).
 
 Queries run on the published snapshot (monitor.snapshot) through a connection the
-database itself keeps read-only; `check_statement` only turns the obvious refusals into a
-clear message before the database would refuse them anyway.
-
-The audit log (queries/schema/006_audit.sql) is one table whose rows are chained: each
-row's hash covers the previous row's hash and its own fields. Readers that cannot open the
-ledger while a writer holds it leave their entries in `<ledger>.audit-pending.jsonl`; the
-next `record` on the ledger folds them into the chain first.
+database itself keeps read-only, within the configured memory and temp-space limits and a
+statement timeout; `check_statement` only turns the obvious refusals into a clear message
+before the database would refuse them anyway.
 """
 from __future__ import annotations
 
 import csv
-import getpass
 import hashlib
+import io
 import json
-import os
 import re
+import signal
 import threading
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,52 +22,17 @@ from pathlib import Path
 import duckdb
 
 from monitor import output, snapshot, store
+from monitor.audit_chain import (GENESIS, actor, canonical, digest, entries,  # noqa: F401
+                                 has_log, head_path, link_hash, pending_path, read_head,
+                                 read_pending, record, record_at, rows_hash, verify)
 from monitor.errors import InputError, MonitorError
 
 ALLOWED = {"SELECT", "EXPLAIN"}
-_CHAIN_LOCK = threading.Lock()
-GENESIS = ""
 EVIDENCE_QUERY = "audit/alert_evidence"
 
 
 class ReadOnlyError(InputError):
     """A statement that would write, refused (exit code 2)."""
-
-
-# -- hashing -------------------------------------------------------------------------------
-
-def _canon(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, dict):
-        return {str(k): _canon(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canon(v) for v in value]
-    return value
-
-
-def canonical(value) -> str:
-    """The one text form hashed: JSON, sorted keys, exact decimals, ISO dates."""
-    return json.dumps(_canon(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
-
-
-def rows_hash(columns: list[str], rows: list) -> str:
-    """SHA-256 of a result: its column names then each row, in order (the data version)."""
-    digest = hashlib.sha256(canonical(list(columns)).encode())
-    for row in rows:
-        values = [row.get(c) for c in columns] if isinstance(row, dict) else list(row)
-        digest.update(b"\n" + canonical(values).encode())
-    return digest.hexdigest()
-
-
-def digest(value) -> str:
-    """SHA-256 of any value's canonical form (a verb's result for the audit log)."""
-    return hashlib.sha256(canonical(value).encode()).hexdigest()
 
 
 def record_notification(con, outcome, dry_run: bool = False) -> None:
@@ -110,138 +71,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-# -- the audit log -------------------------------------------------------------------------
-
-def actor() -> str:
-    """Who is acting: $MONITOR_ACTOR, else the operating-system user."""
-    name = os.environ.get("MONITOR_ACTOR", "").strip()
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:    # no user name in this environment
-        return "unknown"
-
-
-def link_hash(prev_hash: str, seq: int, at, who: str, action: str, detail: str,
-              result_hash) -> str:
-    body = canonical([seq, at, who, action, detail, result_hash])
-    return hashlib.sha256((prev_hash + "\n" + body).encode()).hexdigest()
-
-
-def pending_path(database: Path | str) -> Path:
-    database = Path(database)
-    return database.with_name(database.name + ".audit-pending.jsonl")
-
-
-def _database_of(con) -> Path | None:
-    found = con.execute("SELECT path FROM duckdb_databases() "
-                        "WHERE database_name = current_database()").fetchall()
-    return Path(found[0][0]) if found and found[0][0] else None
-
-
-def record(con: duckdb.DuckDBPyConnection, action: str, detail: dict, result_hash=None, *,
-           who: str | None = None, at: datetime | None = None) -> int:
-    """Append one entry to the chain (after any pending ones); returns its seq."""
-    database = _database_of(con)
-    with _CHAIN_LOCK:       # the daemon's jobs run on threads, each with its own connection
-        if database is not None:
-            _fold_pending(con, pending_path(database))
-        return _append(con, who or actor(), at or store.now(), action, canonical(detail),
-                       result_hash)
-
-
-def _append(con, who: str, at: datetime, action: str, detail: str, result_hash) -> int:
-    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
-    seq, prev = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
-    digest = link_hash(prev, seq, at, who, action, detail, result_hash)
-    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [seq, at, who, action, detail, result_hash, prev, digest])
-    return seq
-
-
-def _fold_pending(con, path: Path) -> None:
-    if not path.exists():
-        return
-    taken = path.with_name(path.name + f".{os.getpid()}")
-    os.replace(path, taken)        # entries written from now on go to a new pending file
-    for line in taken.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            _append(con, entry["actor"], datetime.fromisoformat(entry["at"]), entry["action"],
-                    entry["detail"], entry["result_hash"])
-    taken.unlink()
-
-
-def record_at(database: Path | str, action: str, detail: dict, result_hash=None) -> str:
-    """Record from a reader: in the ledger when no one holds it, else in the pending file
-    the next writer folds in. Returns where it went ('log' or 'pending').
-
-    A snapshot that was current stays current: only the audit log changed, and copying the
-    whole ledger again for the next query would cost seconds per ten million rows."""
-    snap = snapshot.snapshot_path(database)
-    current = snap.exists() and not snapshot.is_stale(Path(database), snap)
-    con = None
-    if not snapshot.daemon_holder(database):   # else opening it could turn the daemon away
-        try:
-            con = store.connect(database)
-        except MonitorError:
-            pass
-    if con is None:
-        entry = {"at": store.now().isoformat(), "actor": actor(), "action": action,
-                 "detail": canonical(detail), "result_hash": result_hash}
-        with open(pending_path(database), "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        return "pending"
-    try:
-        record(con, action, detail, result_hash)
-    finally:
-        con.close()
-    if current:
-        os.utime(snap)
-    return "log"
-
-
-def has_log(con) -> bool:
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'audit_log' "
-                            "AND database_name = current_database()").fetchall())
-
-
-def verify(con: duckdb.DuckDBPyConnection) -> dict:
-    """Walk the chain; the first row whose seq, link or hash is wrong, or None."""
-    if not has_log(con):
-        return {"ok": True, "rows": 0, "first_broken": None, "problem": None, "head": None}
-    cursor = con.execute("SELECT seq, logged_at, actor, action, detail, result_hash, prev_hash, hash "
-                         "FROM audit_log ORDER BY seq")
-    prev, expected_seq, count = GENESIS, 1, 0
-    for seq, at, who, action, detail, result_hash, prev_hash, digest in cursor.fetchall():
-        count += 1
-        problem = None
-        if seq != expected_seq:
-            problem = (f"row {seq} follows row {expected_seq - 1}: "
-                       f"{'rows deleted' if seq > expected_seq else 'rows out of order'}")
-        elif prev_hash != prev:
-            problem = f"row {seq} does not link to the hash of row {seq - 1}"
-        elif link_hash(prev_hash, seq, at, who, action, detail, result_hash) != digest:
-            problem = f"row {seq} was changed after it was written (its hash does not match)"
-        if problem:
-            return {"ok": False, "rows": count, "first_broken": seq, "problem": problem}
-        prev, expected_seq = digest, seq + 1
-    return {"ok": True, "rows": count, "first_broken": None, "problem": None,
-            "head": prev or None}
-
-
-def entries(con, limit: int = 100, action: str | None = None) -> list[dict]:
-    if not has_log(con):
-        return []
-    cursor = con.execute("SELECT seq, logged_at, actor, action, detail, result_hash, hash "
-                         "FROM audit_log "
-                         "WHERE $action IS NULL OR action = $action ORDER BY seq DESC LIMIT $limit",
-                         {"action": action, "limit": limit})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
 # -- read-only queries ----------------------------------------------------------------------
 
 def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -263,13 +92,77 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
                             "only SELECT (and EXPLAIN) statements")
 
 
-def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> tuple[list, list]:
-    """Run one read-only statement; (columns, rows as tuples)."""
+class QueryLimitError(MonitorError):
+    """A query stopped by a configured limit (statement timeout, memory, temp space):
+    exit code 3, one line naming the setting."""
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
+            timeout: float | None = None) -> tuple[list, list]:
+    """Run one read-only statement; (columns, rows as tuples).
+
+    DuckDB has no statement timeout: after `timeout` seconds the connection is interrupted.
+    On the main thread that is done by SIGALRM, not by a timer thread (while another Python
+    thread is alive DuckDB does not notice Ctrl-C), and Ctrl-C interrupts the connection
+    through our own handler (DuckDB's own check misses a signal now and then); either way
+    Ctrl-C is raised as KeyboardInterrupt (exit code 130)."""
+    _check_locked(con)
     check_statement(con, sql)
+    fired, ctrl_c = threading.Event(), threading.Event()
+
+    def stop(*_signal):
+        fired.set()
+        con.interrupt()
+
+    def interrupt(*_signal):
+        ctrl_c.set()
+        con.interrupt()
+
+    timer = previous = None
+    main = threading.current_thread() is threading.main_thread()
+    if main:    # DuckDB's own Ctrl-C check misses some signals: interrupt it ourselves
+        previous = (signal.signal(signal.SIGINT, interrupt),
+                    signal.signal(signal.SIGALRM, stop))
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+    elif timeout:
+        timer = threading.Timer(timeout, stop)
+        timer.daemon = True
+        timer.start()
+    done: dict = {}
     try:
         cursor = con.execute(sql, params or None)
-        columns = [d[0] for d in cursor.description]
-        return columns, cursor.fetchall()
+        done["columns"] = [d[0] for d in cursor.description]
+        done["rows"] = cursor.fetchall()
+    except Exception as e:
+        done["error"] = e
+    finally:
+        if previous is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGALRM, previous[1])
+        if timer is not None:
+            timer.cancel()
+    if ctrl_c.is_set():
+        raise KeyboardInterrupt
+    if "error" in done and fired.is_set():
+        raise QueryLimitError(
+            f"query stopped after {_seconds(timeout)}, the statement timeout "
+            "([audit] query_timeout in the config); narrow the query or raise the "
+            "setting")
+    if "error" not in done:
+        return done["columns"], done["rows"]
+    try:
+        raise done["error"]
+    except (duckdb.InterruptException, RuntimeError) as e:
+        if isinstance(e, duckdb.InterruptException) or "interrupt" in str(e).lower():
+            raise KeyboardInterrupt from None
+        raise
+    except duckdb.OutOfMemoryException as e:
+        raise QueryLimitError(
+            f"query stopped: it needs more memory than [database] memory_limit and more "
+            f"disk to spill to than [audit] temp_limit allow ({_first_line(e)}); narrow the "
+            "query or raise them in the config") from None
     except (duckdb.PermissionException, duckdb.InvalidInputException) as e:
         text = _first_line(e)
         if any(w in text.lower() for w in ("read-only", "read only", "permission",
@@ -281,21 +174,61 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> tuple[lis
         raise InputError(f"query failed: {_first_line(e)}") from None
 
 
-def open_reader(database: Path | str) -> tuple[duckdb.DuckDBPyConnection, Path, bool]:
-    """A locked-down connection on the freshest snapshot: (con, snapshot path, fresh)."""
+def _check_locked(con) -> None:
+    """Auditor SQL runs only on a connection that can change nothing (snapshot.open_readonly):
+    read-only, no file access, configuration locked. A caller handing in another is a bug."""
+    (readonly, external, locked), = con.execute(
+        "SELECT (SELECT readonly FROM duckdb_databases() "
+        "        WHERE database_name = current_database()), "
+        "current_setting('enable_external_access'), "
+        "current_setting('lock_configuration')").fetchall()
+    if not readonly or external or not locked:
+        raise MonitorError("internal: an auditor query was given a connection that is not "
+                           "locked read-only; nothing was run")
+
+
+def _seconds(value: float) -> str:
+    return f"{int(value)}s" if float(value).is_integer() else f"{value:g}s"
+
+
+def reader_limits(config) -> dict:
+    """The memory and temp-space limits of auditor connections, from a Config (or the
+    defaults when there is none)."""
+    if config is None:
+        return {}
+    audit_settings = getattr(config, "audit", None)
+    limits = {"memory_limit": config.memory_limit}
+    if audit_settings is not None:
+        limits["temp_limit"] = audit_settings.temp_limit
+    return limits
+
+
+def query_timeout(config) -> float | None:
+    audit_settings = getattr(config, "audit", None) if config is not None else None
+    return audit_settings.query_timeout if audit_settings is not None else None
+
+
+def open_reader(database: Path | str, config=None
+                ) -> tuple[duckdb.DuckDBPyConnection, Path, bool]:
+    """A locked-down connection on the freshest snapshot: (con, snapshot path, fresh), with
+    the memory and temp-space limits of `config`."""
     snap, fresh = snapshot.ensure_snapshot(database)
-    return snapshot.open_readonly(snap), snap, fresh
+    return snapshot.open_readonly(snap, **reader_limits(config)), snap, fresh
+
+
+def open_log_at(database: Path | str) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """For reading the audit log itself: the ledger when no one holds it (the snapshot may
+    lack the newest entries), else the snapshot. (con, True when it is the snapshot)."""
+    if Path(database).exists() and not snapshot.daemon_holder(database):
+        try:
+            return snapshot.open_readonly(database), False
+        except MonitorError:
+            pass
+    return open_reader(database)[0], True
 
 
 def open_log(database: Path | str) -> duckdb.DuckDBPyConnection:
-    """For reading the audit log itself: the ledger when no one holds it (the snapshot may
-    lack the newest entries), else the snapshot."""
-    if Path(database).exists() and not snapshot.daemon_holder(database):
-        try:
-            return snapshot.open_readonly(database)
-        except MonitorError:
-            pass
-    return open_reader(database)[0]
+    return open_log_at(database)[0]
 
 
 # -- saved queries -------------------------------------------------------------------------
@@ -418,7 +351,7 @@ def _write_xlsx(columns, rows, out: Path) -> None:
 # -- evidence --------------------------------------------------------------------------------
 
 def export_evidence(con: duckdb.DuckDBPyConnection, alert_id: int, out: Path, *,
-                    snapshot_path: Path | None = None) -> dict:
+                    snapshot_path: Path | None = None, timeout: float | None = None) -> dict:
     """Write an alert's evidence folder; returns the manifest."""
     found = store.rows(con, "alerts/get_alert", {"alert_id": alert_id})
     if not found:
@@ -429,14 +362,11 @@ def export_evidence(con: duckdb.DuckDBPyConnection, alert_id: int, out: Path, *,
     out.mkdir(parents=True, exist_ok=True)
     sql = store.load_query(EVIDENCE_QUERY)
     params = {"alert_id": alert_id}
-    columns, rows = execute(con, sql, params)
+    columns, rows = execute(con, sql, params, timeout)
     data_version = rows_hash(columns, rows)
     (out / "alert.json").write_text(output.dumps(found[0]) + "\n", encoding="utf-8")
     with open(out / "evidence.csv", "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([output.safe_cell(v) for v in row])
+        f.write(evidence_csv(columns, rows))
     (out / "query.sql").write_text(sql, encoding="utf-8")
     (out / "params.json").write_text(output.dumps(params) + "\n", encoding="utf-8")
     manifest = {
@@ -453,24 +383,77 @@ def export_evidence(con: duckdb.DuckDBPyConnection, alert_id: int, out: Path, *,
     return manifest
 
 
-def verify_evidence(con: duckdb.DuckDBPyConnection, folder: Path) -> dict:
-    """Check an evidence folder: every file against the manifest, and the recorded query
-    re-run on `con` against the recorded data version."""
+def evidence_csv(columns: list[str], rows: list) -> str:
+    """The text of evidence.csv: export writes it, verify renders the re-read rows the same
+    way and compares."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([output.safe_cell(v) for v in row])
+    return buffer.getvalue()
+
+
+def verify_evidence(con: duckdb.DuckDBPyConnection, folder: Path,
+                    database: Path | str | None = None, timeout: float | None = None) -> dict:
+    """Check an evidence folder: the manifest is the one the audit log recorded at export
+    (its SHA-256 is the result hash of an 'evidence' entry of `database`'s log), every file
+    matches the manifest, the recorded query re-run on `con` gives the recorded data version,
+    and evidence.csv is exactly those rows. A pack edited and re-hashed fails the first
+    check; `problems` says in plain lines what failed."""
     folder = Path(folder)
     try:
+        manifest_sha = file_sha256(folder / "manifest.json")
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"{folder}/manifest.json: cannot read it ({e})") from None
-    changed = [name for name, digest in manifest["files"].items()
-               if not (folder / name).exists() or file_sha256(folder / name) != digest]
-    sql = (folder / "query.sql").read_text(encoding="utf-8")
-    params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
-    columns, rows = execute(con, sql, params)
+        files = dict(manifest["files"])
+        data_version = str(manifest["data_version"])
+        sql = (folder / "query.sql").read_text(encoding="utf-8")
+        params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+        csv_text = (folder / "evidence.csv").read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{folder}: not a readable evidence pack ({type(e).__name__}: {e}); "
+                         "export it again with `monitor evidence ID --out DIR`") from None
+    problems = []
+    logged = export_logged(database, manifest_sha) if database is not None else None
+    if database is not None and logged is None:
+        problems.append("manifest.json is not the manifest the audit log recorded at export "
+                        "(no 'evidence' entry has its SHA-256): the pack was changed after "
+                        "export, or comes from another ledger")
+    changed = [name for name, sha in files.items()
+               if not (folder / name).exists() or file_sha256(folder / name) != sha]
+    if changed:
+        problems.append(f"changed since export: {', '.join(changed)}")
+    columns, rows = execute(con, sql, params if isinstance(params, dict) else None, timeout)
     again = rows_hash(columns, rows)
-    return {"files_ok": not changed, "changed_files": changed,
-            "rows_reproduced": again == manifest["data_version"],
-            "data_version": manifest["data_version"], "data_version_now": again,
-            "rows": len(rows)}
+    if again != data_version:
+        problems.append("the recorded query no longer reads the same rows from the ledger "
+                        f"(data version {again[:12]}, recorded {data_version[:12]})")
+    csv_ok = csv_text == evidence_csv(columns, rows)
+    if not csv_ok:
+        problems.append("evidence.csv is not the rows the recorded query reads from the ledger")
+    return {"ok": not problems, "files_ok": not changed, "changed_files": changed,
+            "manifest_logged": logged is not None, "logged_at": logged,
+            "rows_reproduced": again == data_version, "csv_matches_rows": csv_ok,
+            "data_version": data_version, "data_version_now": again,
+            "rows": len(rows), "problems": problems}
+
+
+def export_logged(database: Path | str, manifest_sha: str) -> str | None:
+    """Where the audit log recorded this manifest at export ('audit log row N', or the
+    pending file while a writer holds the ledger), None when nowhere."""
+    con, _snap = open_log_at(database)
+    try:
+        for entry in entries(con, limit=10_000_000, action="evidence"):
+            if entry["result_hash"] == manifest_sha:
+                return f"audit log row {entry['seq']}"
+    finally:
+        con.close()
+    pending = pending_path(database)
+    for file in [pending, *pending.parent.glob(pending.name + ".*")]:
+        if file.exists() and any(e["action"] == "evidence" and e["result_hash"] == manifest_sha
+                                 for e in read_pending(file)):
+            return f"{file.name} (waiting to join the audit log)"
+    return None
 
 
 def _first_line(error: Exception) -> str:

@@ -412,6 +412,9 @@ def main(argv=None) -> None:
             raise
         click.echo(f"error: {_one_line(str(e))}", err=True)
         sys.exit(e.exit_code)
+    except duckdb.InterruptException:  # Ctrl-C while DuckDB works comes back as this
+        click.echo("error: interrupted; work in progress was rolled back", err=True)
+        sys.exit(130)
     except duckdb.Error as e:
         if debug:
             raise
@@ -420,6 +423,9 @@ def main(argv=None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # a bug: still one line, unless --debug
+        if isinstance(e, RuntimeError) and str(e) == "Query interrupted":   # DuckDB's Ctrl-C
+            click.echo("error: interrupted; work in progress was rolled back", err=True)
+            sys.exit(130)
         if debug:
             raise
         click.echo(f"error: internal: {type(e).__name__}: {_one_line(str(e))} "

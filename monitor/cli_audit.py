@@ -32,7 +32,9 @@ def query(ctx, sql, saved_name, params, fmt, out):
     """Ask the ledger a question, read-only: one SELECT, on a snapshot of the database, with
     no file access. A statement that would write anything is refused (exit code 2). Works
     while another monitor process holds the database. Every query is written to the audit
-    log with a hash of its result.
+    log with a hash of its result (refused, failed, timed-out and interrupted ones too).
+    It runs within [database] memory_limit, [audit] temp_limit and [audit] query_timeout
+    (exit code 3 when one stops it; Ctrl-C: 130).
 
     \b
     Examples:
@@ -56,16 +58,18 @@ def query(ctx, sql, saved_name, params, fmt, out):
             sql = sys.stdin.read()
         bound = audit.bind(list(params), None)
     database = ctx.config.database
-    con, snap, fresh = audit.open_reader(database)
     detail = {"saved": saved_name, "sql": None if saved_name else sql, "params": bound,
-              "snapshot": str(snap), "out": str(out) if out else None}
-    try:
-        columns, rows = audit.execute(con, sql, bound)
-    except InputError as e:           # refused or failed: the attempt is logged too
-        audit.record_at(database, "query", detail | {"refused": str(e)}, None)
+              "snapshot": None, "out": str(out) if out else None}
+    try:       # refused, failed, timed out or interrupted: the attempt is logged too
+        con, snap, fresh = audit.open_reader(database, ctx.config)
+        detail["snapshot"] = str(snap)
+        try:
+            columns, rows = audit.execute(con, sql, bound, audit.query_timeout(ctx.config))
+        finally:
+            con.close()
+    except BaseException as e:
+        _log_attempt(database, "query", detail, e)
         raise
-    finally:
-        con.close()
     if not fresh:
         click.echo(f"note: the database is busy; read the snapshot {snap} published "
                    "at the end of the last ingest or scan", err=True)
@@ -116,21 +120,33 @@ def evidence(ctx, alert_id, out, verify_dir):
       monitor evidence --verify evidence/alert-17
     """
     database = ctx.config.database
+    timeout = audit.query_timeout(ctx.config)
     if verify_dir:
-        con, _snap, _fresh = audit.open_reader(database)
+        detail = {"folder": str(verify_dir)}
         try:
-            result = audit.verify_evidence(con, verify_dir)
-        finally:
-            con.close()
+            con, _snap, _fresh = audit.open_reader(database, ctx.config)
+            try:
+                result = audit.verify_evidence(con, verify_dir, database, timeout)
+            finally:
+                con.close()
+        except BaseException as e:
+            _log_attempt(database, "evidence-verify", detail, e)
+            raise
+        audit.record_at(database, "evidence-verify",
+                        detail | {"ok": result["ok"], "problems": result["problems"]},
+                        result["data_version_now"])
         click.echo(output.dumps(result))
-        if not (result["files_ok"] and result["rows_reproduced"]):
+        for problem in result["problems"]:
+            click.echo(f"evidence NOT verified: {problem}", err=True)
+        if not result["ok"]:
             sys.exit(1)
         return
     if alert_id is None or out is None:
         raise InputError("give ALERT_ID and --out DIR (or --verify DIR)")
-    con, snap, _fresh = audit.open_reader(database)
+    con, snap, _fresh = audit.open_reader(database, ctx.config)
     try:
-        manifest = audit.export_evidence(con, alert_id, out, snapshot_path=snap)
+        manifest = audit.export_evidence(con, alert_id, out, snapshot_path=snap,
+                                         timeout=timeout)
     finally:
         con.close()
     audit.record_at(database, "evidence", {"alert_id": alert_id, "out": str(out),
@@ -164,15 +180,18 @@ def audit_verify(ctx, fmt):
     Example:
       monitor audit verify
     """
-    con = audit.open_log(ctx.config.database)
+    database = ctx.config.database
+    con, from_snapshot = audit.open_log_at(database)
     try:
-        result = audit.verify(con)
+        result = audit.verify(con, audit.read_head(database), snapshot_read=from_snapshot)
     finally:
         con.close()
     if fmt == "json":
         click.echo(output.dumps(result))
     elif result["ok"]:
         click.echo(f"audit log intact: {result['rows']} row(s)")
+        if result.get("note"):
+            click.echo(f"note: {result['note']}", err=True)
     else:
         click.echo(f"audit log BROKEN at row {result['first_broken']}: {result['problem']}")
     if not result["ok"]:
@@ -197,6 +216,24 @@ def audit_log(ctx, limit, action, fmt):
     finally:
         con.close()
     output.emit(found, fmt, ["seq", "logged_at", "actor", "action", "detail", "result_hash"])
+
+
+def _log_attempt(database: Path, action: str, detail: dict, error: BaseException) -> None:
+    """Log a query that did not finish (refused, failed, timed out, interrupted). Logging
+    must never hide the error itself, and never create a ledger where there is none."""
+    if isinstance(error, KeyboardInterrupt):
+        outcome = {"interrupted": True}
+    elif isinstance(error, InputError):
+        outcome = {"refused": str(error)}
+    else:
+        outcome = {"failed": " ".join(str(error).split()) or type(error).__name__}
+    if not Path(database).exists():
+        return
+    try:
+        audit.record_at(database, action, detail | outcome, None)
+    except Exception as e:    # the error being raised matters more; say why it is unlogged
+        click.echo(f"warning: this attempt could not be written to the audit log ({e})",
+                   err=True)
 
 
 def register(cli: click.Group) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 from monitor.errors import ConfigError
 
 DEFAULT_MEMORY_LIMIT = "4GB"   # DuckDB's own default is 80% of the machine's memory
+DEFAULT_TEMP_LIMIT = "10GB"    # auditor queries' spill files; DuckDB's default: 90% of the disk
+SIZE = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B")
 
 CANONICAL_COLUMNS = (
     "txn_id", "posted_at", "amount", "debit", "credit", "currency", "account",
@@ -122,6 +124,7 @@ class Config:
     notify: NotifySettings = NotifySettings()
     schedule: "ScheduleSettings" = None     # [schedule]: see monitor/config_schedule.py
     engine: "EngineSettings" = None         # [engine]: see monitor/config_engine.py
+    audit: "AuditSettings" = None           # [audit]: see monitor/config_audit.py
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -263,9 +266,12 @@ class _Validator:
         schedule = schedule_settings(self, data, names)
         from monitor.config_engine import engine_settings       # it builds on this module
         engine = engine_settings(self, data)
+        from monitor.config_audit import audit_settings         # it builds on this module
+        audit = audit_settings(self, data)
         return Config(path=self.path, database=self.base / db_path, memory_limit=memory_limit,
                       outbox=self.base / outbox_path, sources=sources, sections=sections,
-                      alerts=alerts, notify=notify, schedule=schedule, engine=engine)
+                      alerts=alerts, notify=notify, schedule=schedule, engine=engine,
+                      audit=audit)
 
     def source(self, index: int, table) -> Source:
         prefix = f"sources[{index}]."

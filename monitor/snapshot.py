@@ -113,14 +113,21 @@ def ensure_snapshot(database: Path | str) -> tuple[Path, bool]:
     return snap, True
 
 
-def open_readonly(path: Path | str) -> duckdb.DuckDBPyConnection:
+def open_readonly(path: Path | str, memory_limit: str | None = None,
+                  temp_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """A connection to a snapshot that can change nothing: read-only, no external access,
-    configuration locked."""
+    configuration locked; within `memory_limit` (the configured one, else the default) and
+    at most `temp_limit` of spill files (DuckDB's own default is 90% of the free disk).
+    The limits are set before the lock, so no SQL can raise them."""
+    from monitor.config import DEFAULT_MEMORY_LIMIT, DEFAULT_TEMP_LIMIT
     try:
         con = duckdb.connect(str(path), read_only=True,
                              config={"enable_external_access": False,
                                      "autoinstall_known_extensions": False,
-                                     "autoload_known_extensions": False})
+                                     "autoload_known_extensions": False,
+                                     "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
+                                     "max_temp_directory_size":
+                                         temp_limit or DEFAULT_TEMP_LIMIT})
     except duckdb.Error as e:
         raise StoreError(f"{path}: cannot open the snapshot ({str(e).strip().splitlines()[0]})"
                          ) from None

@@ -55,9 +55,15 @@ def connect(path: Path | str, read_only: bool = False,
     con.execute("SET memory_limit = $limit", {"limit": memory_limit})
     # A table name in SQL must never resolve to a Python variable of ours.
     con.execute("SET python_enable_replacements = false")
-    if not read_only:
-        migrate(con)
+    if not read_only and AUDIT_MIGRATION in migrate(con):
+        # A new audit log gets its head file (seq 0) at once, so a missing one always means
+        # a ledger from before head files or a deleted head (monitor.audit_chain).
+        from monitor.audit_chain import start_head
+        start_head(path)
     return con
+
+
+AUDIT_MIGRATION = 6      # queries/schema/006_audit.sql creates audit_log
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
