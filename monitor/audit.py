@@ -27,6 +27,7 @@ import duckdb
 
 from monitor import output, snapshot, store
 from monitor.errors import InputError, MonitorError
+from monitor.redact import redact
 
 ALLOWED = {"SELECT", "EXPLAIN"}
 _CHAIN_LOCK = threading.Lock()
@@ -79,10 +80,13 @@ def record_notification(con, outcome, dry_run: bool = False) -> None:
     sent, pending = list(outcome.sent), list(outcome.pending)
     files = [str(f) for f in outcome.files]
     queued = list(getattr(outcome, "queued", []))
-    if sent or pending or files or queued:
+    failed = list(getattr(outcome, "failed", []))
+    if sent or pending or files or queued or failed:
         record(con, "notification", {"sent": sent, "pending": pending, "queued": queued,
                                      "files": files, "dry_run": dry_run,
-                                     "error": outcome.error},
+                                     "error": outcome.error,
+                                     **({"failed": failed, "gave_up": outcome.gave_up}
+                                        if failed else {})},
                digest([sent, pending, queued, files]))
 
 
@@ -152,6 +156,7 @@ def record(con: duckdb.DuckDBPyConnection, action: str, detail: dict, result_has
 
 
 def _append(con, who: str, at: datetime, action: str, detail: str, result_hash) -> int:
+    detail = redact(detail)          # a secret never enters the chain (monitor.redact)
     last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
     seq, prev = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
     digest = link_hash(prev, seq, at, who, action, detail, result_hash)
@@ -189,7 +194,7 @@ def record_at(database: Path | str, action: str, detail: dict, result_hash=None)
             pass
     if con is None:
         entry = {"at": store.now().isoformat(), "actor": actor(), "action": action,
-                 "detail": canonical(detail), "result_hash": result_hash}
+                 "detail": redact(canonical(detail)), "result_hash": result_hash}
         with open(pending_path(database), "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
         return "pending"

@@ -18,6 +18,7 @@ from monitor import ingest as ingest_mod
 from monitor import audit, cli_audit
 from monitor import cli_alerts, cli_lake, cli_report, cli_run, output
 from monitor.errors import ExitCode, InputError, MonitorError
+from monitor.redact import redact
 
 EPILOG_WIDTH = 100
 
@@ -383,7 +384,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """A message as one line, with any secret masked (monitor.redact)."""
+    return redact(" ".join(text.split()))
 
 
 def main(argv=None) -> None:

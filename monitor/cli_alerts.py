@@ -201,13 +201,14 @@ def alerts_send(ctx, wait, dry_run):
 
 
 @alerts.command("outbox")
-@click.option("--status", type=click.Choice(("pending", "sent", "all")), default="all",
+@click.option("--status", type=click.Choice(("pending", "sent", "failed", "all")), default="all",
               show_default=True)
 @click.option("--limit", type=int, default=100, show_default=True)
 @output.format_option()
 @click.pass_obj
 def alerts_outbox(ctx, status, limit, fmt):
-    """List the messages in the outbox: what was sent, when, and what is still pending.
+    """List the messages in the outbox: what was sent, when, what is still pending, and
+    what was given up (failed) with the reason in last_error.
 
     \b
     Example:
@@ -229,6 +230,12 @@ def report(result, dry_run: bool = False) -> None:
                    f"in {folder}", err=True)
     if result.sent:
         click.echo(f"delivered {len(result.sent)} message(s)", err=True)
+    failed = getattr(result, "failed", [])
+    if failed and not dry_run:
+        pending = (f"; {len(result.pending)} more not delivered yet: {result.error}"
+                   if result.pending else "")
+        raise NotifyError(f"{len(failed)} message(s) given up: {result.gave_up}{pending}; "
+                          "see `monitor alerts outbox --status failed`")
     if result.pending and not dry_run:
         raise NotifyError(f"{len(result.pending)} message(s) not delivered: {result.error}; "
                           "they stay in the outbox, `monitor alerts send` retries them")
