@@ -26,6 +26,7 @@ import smtplib
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -115,14 +116,13 @@ def _failed(con, config: Config, message: dict, error: Exception, now: datetime,
         return True
     if not isinstance(error, GiveUp):
         since = f"{message['created_at']:%Y-%m-%d %H:%M} UTC"
-        text = (f"gave up after {attempts} attempts since {since} ([notify] max_attempts, "
-                f"give_up_after); last: {text}")
-    else:
-        text = f"gave up: {text}"
+        text = (f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} since {since} "
+                f"([notify] max_attempts, give_up_after); the last: {text}")
     run(con, "notify/mark_given_up", {"outbox_id": message["outbox_id"],
                                       "error": text[:ERROR_CHARS]})
-    log.error("outbox message %d (%s to %s) %s", message["outbox_id"], message["channel"],
-              message["recipient"], text)
+    if log.hasHandlers():        # the daemon's log; a command says it in its error line
+        log.error("outbox message %d (%s to %s) given up: %s", message["outbox_id"],
+                  message["channel"], message["recipient"], text)
     result.failed.append(message["outbox_id"])
     result.gave_up = text
     return False
@@ -250,7 +250,7 @@ def _smtp_problem(settings, error: Exception) -> str:
         return f"{where} does not offer STARTTLS; set security = \"tls\" or \"none\""
     if isinstance(error, (ConnectionError, TimeoutError, OSError)) and \
             not isinstance(error, smtplib.SMTPException):
-        return f"{where} cannot be reached ({error}); the messages stay in the outbox"
+        return f"{where} cannot be reached ({error})"
     if isinstance(error, smtplib.SMTPResponseException):
         reply = error.smtp_error
         reply = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
@@ -283,23 +283,39 @@ def post_webhook(config: Config, message: dict) -> None:
     if not re.match(r"^https?://", url, re.I):
         raise ConfigError(f"[notify.webhook] url_env: the URL in {hook.url_env} is not an "
                           "http(s) URL; export it as https://...")
+    headers = {"Content-Type": "application/json; charset=utf-8",
+               "User-Agent": "payment-monitor", "Idempotency-Key": message["message_key"]}
     try:
+        url, authorization = _credentials(url)
+        if authorization:
+            headers["Authorization"] = authorization
         request = urllib.request.Request(url, data=bytes(message["body"]), method="POST",
-                                         headers={
-            "Content-Type": "application/json; charset=utf-8", "User-Agent": "payment-monitor",
-            "Idempotency-Key": message["message_key"]})
+                                         headers=headers)
         with _OPENER.open(request, timeout=hook.timeout) as response:
             response.read()
             status = response.status
     except urllib.error.HTTPError as e:
         raise _http_refusal(host, e) from None
     except (urllib.error.URLError, OSError) as e:
-        raise Retry(f"webhook {host} cannot be reached ({getattr(e, 'reason', e)}); "
-                    "the message stays in the outbox") from None
+        raise Retry(f"webhook {host} cannot be reached ({getattr(e, 'reason', e)})") from None
     except ValueError as e:          # http.client.InvalidURL and friends: a bad URL
         raise GiveUp(f"webhook URL is not usable ({e})") from None
     if not 200 <= status < 300:
         raise Retry(f"webhook {host} answered {status}, not a 2xx")
+
+
+def _credentials(url: str) -> tuple[str, str | None]:
+    """user:password@ in the URL becomes HTTP Basic auth, as curl does; urllib would
+    take it for part of the host name."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    pair = f"{urllib.parse.unquote(parts.username or '')}:" \
+           f"{urllib.parse.unquote(parts.password or '')}"
+    token = base64.b64encode(pair.encode()).decode("ascii")
+    remember(token)
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
 
 
 def _http_refusal(host: str, error: urllib.error.HTTPError) -> Retry:
@@ -318,7 +334,7 @@ def _http_refusal(host: str, error: urllib.error.HTTPError) -> Retry:
     if 400 <= code < 500 and code not in RETRY_STATUSES:
         return GiveUp(f"{said}; it refuses this message for good: check [notify.webhook] "
                       "url and the receiver's settings")
-    return Retry(f"{said}; the message stays in the outbox")
+    return Retry(said)
 
 
 # ---- files ---------------------------------------------------------------------------

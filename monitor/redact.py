@@ -28,21 +28,24 @@ TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z0-9_~%.-]*[0-9])(?=[A-Za-z0-9_~%.-]
                            r"[A-Za-z0-9_~%.-]{16,}")
 MIN_SECRET = 4          # shorter values would mask ordinary words
 
-_secrets: set[str] = set()
+_secrets: dict[str, str] = {}          # secret -> what replaces it
 _lock = threading.Lock()
 
 
 def remember(*values: str | None) -> None:
     """Secrets read from the config or the environment: masked from now on."""
-    found = set()
+    found = {}
     for value in values:
         if not value:
             continue
-        found.add(value)
         if "://" in value:
-            found |= _url_parts(value)
+            found |= dict.fromkeys(_url_parts(value), MASK)
+            scheme = value.split("://", 1)[0]
+            found[value] = f"{scheme}://{url_host(value)}/{MASK}"   # still says where
+        else:
+            found[value] = MASK
     with _lock:
-        _secrets.update(v for v in found if len(v) >= MIN_SECRET)
+        _secrets.update((k, v) for k, v in found.items() if len(k) >= MIN_SECRET)
 
 
 def remember_login(username: str, password: str) -> None:
@@ -75,10 +78,10 @@ def redact(text) -> str:
         return text
     text = str(text)
     with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
+        known = sorted(_secrets.items(), key=lambda item: len(item[0]), reverse=True)
+    for secret, mask in known:
         if secret in text:
-            text = text.replace(secret, MASK)
+            text = text.replace(secret, mask)
     return URL.sub(_mask_url, text)
 
 
