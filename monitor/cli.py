@@ -223,7 +223,8 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
     (see `monitor alerts --help`).
 
     Exit code 1 when any alert is firing, 0 when none is, 3 when a message could not
-    be delivered (it stays in the outbox for the next run).
+    be delivered (it stays in the outbox for the next run) or was refused for good
+    (given up: `monitor alerts outbox --status failed`).
 
     \b
     Examples:
