@@ -11,7 +11,7 @@ import click
 from monitor import alert, audit, notify, output
 from monitor.errors import NotifyError
 from monitor.store import now as utc_now
-from monitor.store import rows
+from monitor.store import rows, run
 
 ALERT_COLUMNS = ["alert_id", "state", "severity", "detector", "account", "counterparty",
                  "initiator", "exposure", "currency", "charges", "since", "opened_at",
@@ -178,21 +178,29 @@ def alerts_unsilence(ctx, silence_id, by):
               help="Keep retrying for up to this many seconds (default: [notify] retry_for).")
 @click.option("--dry-run", is_flag=True,
               help="Write the pending messages to the outbox folder as files; send nothing.")
+@click.option("--retry-failed", is_flag=True,
+              help="First put the messages given up (status failed) back to pending: "
+                   "after fixing the URL, address or server that refused them.")
 @click.pass_obj
-def alerts_send(ctx, wait, dry_run):
+def alerts_send(ctx, wait, dry_run, retry_failed):
     """Deliver what is pending in the outbox (and the day's digests), retrying with backoff.
-    Exit code 3 while some remain undelivered.
+    Exit code 3 while some remain undelivered or were given up.
 
     \b
     Example:
       monitor alerts send --wait 600
+      monitor alerts send --retry-failed
     """
     config = ctx.config
     con = ctx.connect()
     now = utc_now()
     con.execute("BEGIN TRANSACTION")
     notify.enqueue_digests(con, config, now=now)
+    again = [i for (i,) in run(con, "notify/retry_failed").fetchall()] if retry_failed else []
     con.execute("COMMIT")
+    if again:
+        audit.record(con, "retry-failed", {"outbox_ids": again})
+        click.echo(f"{len(again)} message(s) given up before are pending again", err=True)
     delay = timedelta(seconds=wait) if wait is not None else config.notify.retry_for
     result = notify.deliver(con, config, wait=delay, dry_run=dry_run)
     audit.record_notification(con, result, dry_run)
