@@ -358,3 +358,13 @@ def test_slack_markup_and_mentions_in_payees_are_neutralised(tmp_path, payee):
     assert body.count("`") == 2                   # only the command's code span
     assert document["alerts"][0]["payee"] == payee  # the data itself stays exact
     assert "alerts show 1`" in text
+
+
+@pytest.mark.parametrize("line,key", [("max_attempts = 0", "notify.max_attempts"),
+                                      ("max_attempts = 2.5", "notify.max_attempts"),
+                                      ('give_up_after = "soon"', "notify.give_up_after")])
+def test_bad_retry_limits_are_refused_with_the_key(tmp_path, line, key):
+    cfg = project(tmp_path)
+    cfg.write_text(cfg.read_text() + f"[notify]\n{line}\n")
+    line = assert_one_line_error(run_cli("--config", str(cfg), "alerts", "send"), 2)
+    assert key in line
