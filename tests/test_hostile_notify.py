@@ -117,6 +117,23 @@ def test_a_302_is_not_followed_and_the_message_is_given_up_with_the_reason(tmp_p
     assert [r["outbox_id"] for r in json.loads(listed.stdout)] == [row["outbox_id"]]
 
 
+def test_a_given_up_message_is_sent_after_the_url_is_fixed(tmp_path):
+    with Receiver([404]) as wrong, Receiver([200]) as right:
+        cfg = project(tmp_path, hook_toml(wrong.url))
+        run_cli("--config", str(cfg), "scan")
+        cfg.write_text(cfg.read_text().replace(wrong.url, right.url))
+        plain = run_cli("--config", str(cfg), "alerts", "send")
+        assert plain.returncode == 0 and right.posts == []   # given up stays given up
+        fixed = run_cli("--config", str(cfg), "alerts", "send", "--retry-failed")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "1 message(s) given up before are pending again" in fixed.stderr
+    (post,) = right.posts
+    row = webhook_row(cfg)
+    assert (row["status"], row["last_error"]) == ("sent", None)
+    assert post["headers"]["Idempotency-Key"] == row["message_key"]
+    assert '"outbox_ids"' in audit_details(cfg)
+
+
 def test_a_404_is_given_up_at_once_with_the_receivers_words(tmp_path):
     with Receiver([(404, {}, b'{"error": "no_service"}')]) as receiver:
         cfg = project(tmp_path, hook_toml(receiver.url, retry_for="10s"))
