@@ -40,10 +40,13 @@ def record_notification(con, outcome, dry_run: bool = False) -> None:
     sent, pending = list(outcome.sent), list(outcome.pending)
     files = [str(f) for f in outcome.files]
     queued = list(getattr(outcome, "queued", []))
-    if sent or pending or files or queued:
+    failed = list(getattr(outcome, "failed", []))
+    if sent or pending or files or queued or failed:
         record(con, "notification", {"sent": sent, "pending": pending, "queued": queued,
                                      "files": files, "dry_run": dry_run,
-                                     "error": outcome.error},
+                                     "error": outcome.error,
+                                     **({"failed": failed, "gave_up": outcome.gave_up}
+                                        if failed else {})},
                digest([sent, pending, queued, files]))
 
 

@@ -33,6 +33,7 @@ import duckdb
 
 from monitor import snapshot, store
 from monitor.errors import MonitorError
+from monitor.redact import redact
 
 _CHAIN_LOCK = threading.Lock()
 GENESIS = ""
@@ -187,6 +188,7 @@ def record(con: duckdb.DuckDBPyConnection, action: str, detail: dict, result_has
 
 
 def _append(con, who: str, at: datetime, action: str, detail: str, result_hash) -> tuple:
+    detail = redact(detail)          # a secret never enters the chain (monitor.redact)
     last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchall()
     seq, prev = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
     hash_ = link_hash(prev, seq, at, who, action, detail, result_hash)
@@ -302,7 +304,7 @@ def record_at(database: Path | str, action: str, detail: dict, result_hash=None)
             pass
     if con is None:
         _write_pending(database, {"at": store.now().isoformat(), "actor": actor(),
-                                  "action": action, "detail": canonical(detail),
+                                  "action": action, "detail": redact(canonical(detail)),
                                   "result_hash": result_hash})
         return "pending"
     try:

@@ -18,6 +18,7 @@ from monitor import ingest as ingest_mod
 from monitor import audit, cli_audit
 from monitor import cli_alerts, cli_lake, cli_report, cli_run, output
 from monitor.errors import ExitCode, InputError, MonitorError
+from monitor.redact import redact
 
 EPILOG_WIDTH = 100
 
@@ -228,7 +229,8 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
     (see `monitor alerts --help`).
 
     Exit code 1 when any alert is firing, 0 when none is, 3 when a message could not
-    be delivered (it stays in the outbox for the next run).
+    be delivered (it stays in the outbox for the next run) or was refused for good
+    (given up: `monitor alerts outbox --status failed`).
 
     \b
     Examples:
@@ -394,7 +396,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """A message as one line, with any secret masked (monitor.redact)."""
+    return redact(" ".join(text.split()))
 
 
 def main(argv=None) -> None:

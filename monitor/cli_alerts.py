@@ -11,7 +11,7 @@ import click
 from monitor import alert, audit, notify, output
 from monitor.errors import NotifyError
 from monitor.store import now as utc_now
-from monitor.store import rows
+from monitor.store import rows, run
 
 ALERT_COLUMNS = ["alert_id", "state", "severity", "detector", "account", "counterparty",
                  "initiator", "exposure", "currency", "charges", "since", "opened_at",
@@ -179,21 +179,29 @@ def alerts_unsilence(ctx, silence_id, by):
               help="Keep retrying for up to this many seconds (default: [notify] retry_for).")
 @click.option("--dry-run", is_flag=True,
               help="Write the pending messages to the outbox folder as files; send nothing.")
+@click.option("--retry-failed", is_flag=True,
+              help="First put the messages given up (status failed) back to pending: "
+                   "after fixing the URL, address or server that refused them.")
 @click.pass_obj
-def alerts_send(ctx, wait, dry_run):
+def alerts_send(ctx, wait, dry_run, retry_failed):
     """Deliver what is pending in the outbox (and the day's digests), retrying with backoff.
-    Exit code 3 while some remain undelivered.
+    Exit code 3 while some remain undelivered or were given up.
 
     \b
     Example:
       monitor alerts send --wait 600
+      monitor alerts send --retry-failed
     """
     config = ctx.config
     con = ctx.connect()
     now = utc_now()
     con.execute("BEGIN TRANSACTION")
     notify.enqueue_digests(con, config, now=now)
+    again = [i for (i,) in run(con, "notify/retry_failed").fetchall()] if retry_failed else []
     con.execute("COMMIT")
+    if again:
+        audit.record(con, "retry-failed", {"outbox_ids": again})
+        click.echo(f"{len(again)} message(s) given up before are pending again", err=True)
     delay = timedelta(seconds=wait) if wait is not None else config.notify.retry_for
     result = notify.deliver(con, config, wait=delay, dry_run=dry_run)
     audit.record_notification(con, result, dry_run)
@@ -202,13 +210,14 @@ def alerts_send(ctx, wait, dry_run):
 
 
 @alerts.command("outbox")
-@click.option("--status", type=click.Choice(("pending", "sent", "all")), default="all",
+@click.option("--status", type=click.Choice(("pending", "sent", "failed", "all")), default="all",
               show_default=True)
 @click.option("--limit", type=int, default=100, show_default=True)
 @output.format_option()
 @click.pass_obj
 def alerts_outbox(ctx, status, limit, fmt):
-    """List the messages in the outbox: what was sent, when, and what is still pending.
+    """List the messages in the outbox: what was sent, when, what is still pending, and
+    what was given up (failed) with the reason in last_error.
 
     \b
     Example:
@@ -230,6 +239,12 @@ def report(result, dry_run: bool = False) -> None:
                    f"in {folder}", err=True)
     if result.sent:
         click.echo(f"delivered {len(result.sent)} message(s)", err=True)
+    failed = getattr(result, "failed", [])
+    if failed and not dry_run:
+        pending = (f"; {len(result.pending)} more not delivered yet: {result.error}"
+                   if result.pending else "")
+        raise NotifyError(f"{len(failed)} message(s) given up: {result.gave_up}{pending}; "
+                          "see `monitor alerts outbox --status failed`")
     if result.pending and not dry_run:
         raise NotifyError(f"{len(result.pending)} message(s) not delivered: {result.error}; "
                           "they stay in the outbox, `monitor alerts send` retries them")

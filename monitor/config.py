@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from monitor.errors import ConfigError
+from monitor.redact import redact, remember
 
 DEFAULT_MEMORY_LIMIT = "4GB"   # DuckDB's own default is 80% of the machine's memory
 DEFAULT_TEMP_LIMIT = "10GB"    # auditor queries' spill files; DuckDB's default: 90% of the disk
@@ -110,6 +111,11 @@ class NotifySettings:
     retry_for: timedelta = timedelta(seconds=10)       # keep retrying this long per run
     retry_initial: timedelta = timedelta(seconds=1)    # first retry delay, then doubled
     retry_max: timedelta = timedelta(minutes=5)
+    # A message still refused (5xx, timeout, server down) is given up (status 'failed')
+    # once it failed max_attempts times AND is older than give_up_after: neither a burst
+    # of quick retries nor a daemon that was down for a week gives up too early.
+    max_attempts: int = 10
+    give_up_after: timedelta = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -419,7 +425,11 @@ def notify_settings(v: _Validator, data: dict) -> tuple[AlertSettings, NotifySet
                                    send_resolved=_bool(v, alerts, "send_resolved", "alerts.", False))
     notify = _table(v, data, "notify")
     v.unknown(notify, ("email", "webhook", "routes", "digest_hour", "retry_for",
-                       "retry_initial", "retry_max"), "notify.")
+                       "retry_initial", "retry_max", "max_attempts", "give_up_after"), "notify.")
+    attempts = notify.get("max_attempts", NotifySettings.max_attempts)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise v.error("notify.max_attempts", f"= {attempts!r} is not a number of attempts",
+                      "write a whole number of at least 1, such as 10")
     hour = notify.get("digest_hour", 8)
     if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
         raise v.error("notify.digest_hour", f"= {hour!r} is not an hour",
@@ -437,7 +447,10 @@ def notify_settings(v: _Validator, data: dict) -> tuple[AlertSettings, NotifySet
         retry_initial=_duration(v, notify, "retry_initial", "notify.", timedelta(seconds=1))
         or timedelta(seconds=1),
         retry_max=_duration(v, notify, "retry_max", "notify.", timedelta(minutes=5))
-        or timedelta(minutes=5))
+        or timedelta(minutes=5),
+        max_attempts=attempts,
+        give_up_after=_duration(v, notify, "give_up_after", "notify.",
+                                NotifySettings.give_up_after))
 
 
 def _email(v: _Validator, table: dict) -> EmailSettings:
@@ -479,7 +492,10 @@ def _webhook(v: _Validator, table) -> WebhookSettings:
         raise v.error(p + "url", "and url_env: exactly one must be set",
                       "write url = \"https://...\", or url_env = \"VAR\" when the URL holds a token")
     if url is not None and not re.match(r"^https?://", url):
-        raise v.error(p + "url", f"= '{url}' is not an http(s) URL", "start it with https://")
+        raise v.error(p + "url", f"= '{redact(url)}' is not an http(s) URL",
+                      "start it with https://")
+    if url is not None:
+        remember(url)                   # a token in the URL never reaches a message
     return WebhookSettings(url=url, url_env=url_env,
                            min_severity=v.string(table, "min_severity", p + "min_severity",
                                                  default="warning", choices=SEVERITIES),

@@ -18,7 +18,34 @@ import re
 
 from monitor.formats_base import Collector, make_date, ref_or_none, to_decimal
 
-TOKEN = re.compile(r"<(/?)([A-Za-z0-9_.]+)[^>]*>([^<]*)")
+TAG = re.compile(r"<(/?)([A-Za-z0-9_.]+)[^<>]*>")
+# Leaves whose value is free text from outside (a payee, a memo): there a `<` that does
+# not open a known element is part of the text ("AT&T WIRELESS <AUTOPAY>"), as OFX 1.x
+# SGML does not escape it. A private element always has a dot (INTU.BID, OFX 2.1.1 2.7.1).
+FREE_TEXT = {"NAME", "MEMO", "EXTDNAME", "MESSAGE", "DESC", "SECNAME", "ADDR1", "ADDR2",
+             "ADDR3", "CITY", "PAYEEID", "CATEGORY"}
+ELEMENTS = set("""
+    OFX SIGNONMSGSRSV1 SONRS STATUS CODE SEVERITY MESSAGE DTSERVER LANGUAGE DTPROFUP
+    DTACCTUP FI ORG FID SESSCOOKIE BANKMSGSRSV1 CREDITCARDMSGSRSV1 INVSTMTMSGSRSV1
+    SECLISTMSGSRSV1 SIGNUPMSGSRSV1 STMTTRNRS CCSTMTTRNRS INVSTMTTRNRS STMTENDTRNRS
+    CCSTMTENDTRNRS TRNUID CLTCOOKIE STMTRS CCSTMTRS INVSTMTRS CURDEF BANKACCTFROM
+    CCACCTFROM INVACCTFROM BANKACCTTO CCACCTTO BANKID BRANCHID ACCTID ACCTTYPE ACCTKEY
+    BROKERID BANKTRANLIST INVTRANLIST DTSTART DTEND STMTTRN TRNTYPE DTPOSTED DTUSER
+    DTAVAIL TRNAMT FITID CORRECTFITID CORRECTACTION SRVRTID CHECKNUM REFNUM SIC PAYEEID
+    NAME EXTDNAME PAYEE ADDR1 ADDR2 ADDR3 CITY STATE POSTALCODE COUNTRY PHONE MEMO
+    IMAGEDATA CURRENCY ORIGCURRENCY CURRATE CURSYM INV401KSOURCE LEDGERBAL AVAILBAL
+    BALAMT DTASOF BALLIST BAL DESC BALTYPE VALUE MKTGINFO INVTRAN DTTRADE DTSETTLE
+    INVBANKTRAN SUBACCTFUND SUBACCTSEC SUBACCTTO SUBACCTFROM SECID UNIQUEID UNIQUEIDTYPE
+    UNITS UNITPRICE MARKUP MARKDOWN COMMISSION TAXES FEES LOAD TOTAL INVBUY INVSELL
+    BUYTYPE SELLTYPE INCOMETYPE TFERACTION POSTYPE OPTACTION SECNAME TICKER INVPOSLIST
+    INVPOS POSSTOCK POSMF POSDEBT POSOPT POSOTHER HELDINACCT MKTVAL DTPRICEASOF INVBAL
+    AVAILCASH MARGINBALANCE SHORTBALANCE BUYPOWER SECLIST SECINFO STOCKINFO MFINFO
+    DEBTINFO OPTINFO OTHERINFO INVOOLIST ACCTINFO ACCTINFORS ACCTINFOTRNRS BANKACCTINFO
+    CCACCTINFO SVCSTATUS SUPTXDL XFERSRC XFERDEST INV401K INV401KBAL CATEGORY
+""".split()) | {"BUYDEBT", "BUYMF", "BUYOPT", "BUYOTHER", "BUYSTOCK", "SELLDEBT", "SELLMF",
+                 "SELLOPT", "SELLOTHER", "SELLSTOCK", "INCOME", "INVEXPENSE", "RETOFCAP",
+                 "MARGININTEREST", "JRNLFUND", "REINVEST", "TRANSFER", "SPLIT", "JRNLSEC",
+                 "CLOSUREOPT"}
 STATEMENTS = {"STMTRS": "OFX bank", "CCSTMTRS": "OFX credit card",
               "INVSTMTRS": "OFX investment"}
 ACCOUNTS = ("BANKACCTFROM", "CCACCTFROM", "INVACCTFROM")
@@ -28,6 +55,13 @@ CASH_TRADES = {"BUYDEBT", "BUYMF", "BUYOPT", "BUYOTHER", "BUYSTOCK", "SELLDEBT",
                "SELLOPT", "SELLOTHER", "SELLSTOCK", "INCOME", "INVEXPENSE", "RETOFCAP",
                "MARGININTEREST", "JRNLFUND"}
 NO_CASH = {"REINVEST", "TRANSFER", "SPLIT", "JRNLSEC", "CLOSUREOPT"}
+# TRNTYPEs that name the direction (OFX 2.1.1 11.4.4.3); TRNAMT is negative when money
+# leaves. A row whose sign contradicts its type is set aside with the reason: either
+# could be the bank's mistake, and guessing would hide a charge as a refund (or the
+# reverse). The other types (POS, ATM, XFER, FEE, CHECK, INT, OTHER, ...) occur both
+# ways in real exports (fee refunds, negative interest), so the sign decides.
+MONEY_OUT = {"DEBIT", "DIRECTDEBIT"}
+MONEY_IN = {"CREDIT", "DIRECTDEP"}
 
 
 class Node:
@@ -69,11 +103,37 @@ def read(path, fmt: str, out: Collector) -> None:
         raise out.fail("OFX with a document type declaration (DTD/entities); refused so "
                        "no entity is expanded", "ask the bank for a plain OFX export")
     reader = _Reader(out, text.count("\n", 0, start) + 1)
-    reader.run(re.sub(r"<!--.*?-->|<\?.*?\?>", _blank_lines, text[start:], flags=re.S))
+    body = re.sub(r"<!--.*?-->|<\?.*?\?>", _blank_lines, text[start:], flags=re.S)
+    # CDATA is text: escaped here, unescaped with the other entities in the value.
+    body = re.sub(r"<!\[CDATA\[(.*?)\]\]>", lambda m: html.escape(m[1], quote=False), body,
+                  flags=re.S)
+    reader.run(body)
     if not out.statements:
         raise out.fail("an OFX response without any bank, credit-card or investment "
                        "statement (sign-on or account list only)",
                        "download the account's statement (transactions) instead")
+
+
+def _tokens(body: str):
+    """(offset, "/" or "", TAG, the text up to the next tag) for each tag. In free text
+    a `<` that opens no known element (a stray `<`, `<AUTOPAY>`) stays in the value."""
+    tags = TAG.finditer(body)
+    match = next(tags, None)
+    while match is not None:
+        closing, tag = match[1], match[2].upper()
+        after = next(tags, None)
+        if not closing and tag in FREE_TEXT:
+            while after is not None and _stray(body, match.end(), after):
+                after = next(tags, None)
+        yield match.start(), closing, tag, body[match.end():after.start() if after else None]
+        match = after
+
+
+def _stray(body: str, value_start: int, candidate: re.Match) -> bool:
+    """A tag on the line of a free-text value that is no OFX element."""
+    if candidate[1] or "." in candidate[2] or candidate[2].upper() in ELEMENTS:
+        return False
+    return "\n" not in body[value_start:candidate.start()]
 
 
 def _blank_lines(match) -> str:
@@ -112,10 +172,9 @@ class _Reader:
         stack: list[Node] = []
         line, pos = self.first_line, 0
         last_leaf = None
-        for match in TOKEN.finditer(body):
-            line += body.count("\n", pos, match.start())
-            pos = match.start()
-            closing, tag, value = match[1], match[2].upper(), match[3]
+        for start, closing, tag, value in _tokens(body):
+            line += body.count("\n", pos, start)
+            pos = start
             if closing:
                 if last_leaf == tag:
                     last_leaf = None
@@ -242,6 +301,13 @@ class _Reader:
         if amount is None or posted is None:
             return self.out.add(stmt, node.line, posted or node.leaves.get("DTPOSTED"),
                                 text if amount is None else -amount, currency, raw=raw)
+        kind = (node.leaves.get("TRNTYPE") or "").upper()
+        if amount and (kind in MONEY_OUT and amount > 0 or kind in MONEY_IN and amount < 0):
+            return self.out.reject(
+                stmt, node.line, raw,
+                f"TRNTYPE {kind} but TRNAMT {text.strip()} is money "
+                f"{'in' if amount > 0 else 'out'} (OFX writes money out as negative); the "
+                "file contradicts itself: ask the bank which is right before loading it")
         payee = node.kid("PAYEE")
         name = node.leaves.get("NAME") or (payee.get("NAME") if payee else None)
         to_account = node.kid("BANKACCTTO") or node.kid("CCACCTTO")

@@ -5,7 +5,8 @@ notifications and this module renders them into messages in the `outbox` table
 (one message per recipient per run, however many alerts); only then is anything
 sent, and a message is marked sent only after its server accepted it. A server
 that is down gets retried with backoff; the next run retries what is still
-pending. The body is stored whole, so a retry after a crash sends the same bytes
+pending; a permanent refusal is given up with its reason (monitor.channels, which
+delivers). The body is stored whole, so a retry after a crash sends the same bytes
 with the same Message-ID.
 
 Channels: e-mail (SMTP with STARTTLS or implicit TLS and AUTH, or, with no
@@ -16,23 +17,15 @@ and defused in the evidence CSV.
 """
 from __future__ import annotations
 
-import base64
 import csv
 import email.policy
 import email.utils
 import hashlib
 import io
 import json
-import os
 import re
-import smtplib
-import ssl
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from email.header import Header
 from email.message import EmailMessage
@@ -42,11 +35,10 @@ from pathlib import Path
 import duckdb
 
 from monitor import alert, charts
+from monitor.channels import Delivery, deliver, write_file  # noqa: F401 (public API)
 from monitor.config import Config, Route, check_outbox
-from monitor.errors import ConfigError, NotifyError
 from monitor.output import safe_cell
 from monitor.store import rows, run
-from monitor.store import now as utc_now
 
 
 @dataclass
@@ -57,7 +49,9 @@ class Outcome:
     sent: list[int] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)       # still not accepted
     files: list[Path] = field(default_factory=list)        # .eml/.json written
+    failed: list[int] = field(default_factory=list)        # given up for good
     error: str | None = None
+    gave_up: str | None = None
 
 
 def handle_scan(con: duckdb.DuckDBPyConnection, config: Config, findings: list[dict], *,
@@ -76,7 +70,7 @@ def handle_scan(con: duckdb.DuckDBPyConnection, config: Config, findings: list[d
         if dry_run:
             check_outbox(config)
             for message in _pending(con, outcome.queued):
-                outcome.files.append(_write_file(config.outbox, message, prefix="dry-run-"))
+                outcome.files.append(write_file(config.outbox, message, prefix="dry-run-"))
             con.execute("ROLLBACK")
             return outcome
         con.execute("COMMIT")
@@ -87,6 +81,7 @@ def handle_scan(con: duckdb.DuckDBPyConnection, config: Config, findings: list[d
         delivered = deliver(con, config, wait=config.notify.retry_for)
         outcome.sent, outcome.pending = delivered.sent, delivered.pending
         outcome.files, outcome.error = delivered.files, delivered.error
+        outcome.failed, outcome.gave_up = delivered.failed, delivered.gave_up
     return outcome
 
 
@@ -185,197 +180,11 @@ def _queue(con, config: Config, channel: str, recipient: str, items: list[dict],
     return outbox_id
 
 
-# ---- delivery ------------------------------------------------------------------------
-
-@dataclass
-class Delivery:
-    sent: list[int] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    error: str | None = None
-
-
-def deliver(con, config: Config, *, wait: timedelta = timedelta(0), dry_run: bool = False,
-            clock=utc_now, sleep=time.sleep) -> Delivery:
-    """Send every pending message; retry failures with doubling delays for up to `wait`.
-    A dry run writes them to the outbox folder and leaves them pending."""
-    result = Delivery()
-    deadline = time.monotonic() + wait.total_seconds()
-    delay = config.notify.retry_initial.total_seconds()
-    todo = _pending(con)
-    if dry_run or not config.notify.email.smtp_host and any(m["channel"] == "email" for m in todo):
-        check_outbox(config)       # files go there: a folder that cannot take them stops here
-    while todo:
-        if dry_run:
-            result.files += [_write_file(config.outbox, m, prefix="dry-run-") for m in todo]
-            result.pending = [m["outbox_id"] for m in todo]
-            return result
-        failed = []
-        for message, outcome in _send_all(config, todo):
-            if isinstance(outcome, Exception):
-                result.error = str(outcome)
-                retry_at = clock() + timedelta(seconds=delay)
-                run(con, "notify/mark_failed", {"outbox_id": message["outbox_id"],
-                                                "error": str(outcome)[:500],
-                                                "next_attempt_at": retry_at})
-                failed.append(message)
-                continue
-            via, path = outcome
-            run(con, "notify/mark_sent", {"outbox_id": message["outbox_id"], "now": clock(),
-                                          "sent_via": via})
-            result.sent.append(message["outbox_id"])
-            if path:
-                result.files.append(path)
-        todo = failed
-        if not todo or time.monotonic() + delay > deadline:
-            break
-        sleep(delay)
-        delay = min(delay * 2, config.notify.retry_max.total_seconds())
-    result.pending = [m["outbox_id"] for m in todo]
-    if not result.pending:
-        result.error = None
-    return result
-
+# ---- delivery: monitor.channels ----------------------------------------------------
 
 def _pending(con, only: list[int] | None = None) -> list[dict]:
     found = rows(con, "notify/pending")
     return found if only is None else [m for m in found if m["outbox_id"] in only]
-
-
-def _send_all(config: Config, messages: list[dict]):
-    """(message, ("smtp" | "file" | "webhook", path or None) or the exception)."""
-    email = [m for m in messages if m["channel"] == "email"]
-    if email and config.notify.email.smtp_host:
-        yield from _send_smtp(config, email)
-    else:
-        for message in email:
-            yield message, _try(lambda m=message: ("file", _write_file(config.outbox, m)))
-    for message in (m for m in messages if m["channel"] == "webhook"):
-        yield message, _try(lambda m=message: ("webhook", _post_webhook(config, m)))
-
-
-def _try(step):
-    try:
-        return step()
-    except (OSError, NotifyError) as e:
-        return e
-
-
-def _send_smtp(config: Config, messages: list[dict]):
-    settings = config.notify.email
-    try:
-        session = _smtp_session(settings)
-    except (OSError, smtplib.SMTPException, NotifyError) as e:
-        error = e if isinstance(e, NotifyError) else NotifyError(_smtp_problem(settings, e))
-        for message in messages:
-            yield message, error
-        return
-    try:
-        for message in messages:
-            try:
-                refused = session.sendmail(settings.sender, [message["recipient"]],
-                                           bytes(message["body"]))
-                yield message, (NotifyError(f"recipient refused: {refused}") if refused
-                                else ("smtp", None))
-            except smtplib.SMTPServerDisconnected as e:
-                yield message, NotifyError(_smtp_problem(settings, e))
-                return
-            except (OSError, smtplib.SMTPException) as e:
-                yield message, NotifyError(_smtp_problem(settings, e))
-    finally:
-        try:
-            session.quit()
-        except (OSError, smtplib.SMTPException):
-            session.close()
-
-
-def _smtp_session(settings) -> smtplib.SMTP:
-    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
-    if settings.security == "tls":
-        session = smtplib.SMTP_SSL(settings.smtp_host, settings.port, timeout=settings.timeout,
-                                   context=context)
-    else:
-        session = smtplib.SMTP(settings.smtp_host, settings.port, timeout=settings.timeout)
-        if settings.security == "starttls":
-            session.starttls(context=context)
-    session.ehlo_or_helo_if_needed()
-    if settings.username:
-        password = os.environ.get(settings.password_env or "")
-        if password is None:
-            session.close()
-            raise ConfigError(f"[notify.email] password_env: the environment variable "
-                              f"{settings.password_env} is not set; export it with the SMTP "
-                              "password")
-        try:
-            _login(session, settings.username, password)
-        except smtplib.SMTPException:
-            session.close()
-            raise
-    return session
-
-
-def _login(session: smtplib.SMTP, username: str, password: str) -> None:
-    """AUTH; smtplib only sends ASCII, so other passwords go as AUTH PLAIN in UTF-8 (RFC 4616)."""
-    if (username + password).isascii():
-        session.login(username, password)
-        return
-    if "plain" not in session.esmtp_features.get("auth", "").lower().split():
-        raise smtplib.SMTPAuthenticationError(504, b"server offers no AUTH PLAIN for a "
-                                                   b"non-ASCII password")
-    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
-    code, reply = session.docmd("AUTH", "PLAIN " + token)
-    if code != 235:
-        raise smtplib.SMTPAuthenticationError(code, reply)
-
-
-def _smtp_problem(settings, error: Exception) -> str:
-    where = f"mail server {settings.smtp_host}:{settings.port}"
-    if isinstance(error, smtplib.SMTPAuthenticationError):
-        return (f"{where} refused the login for '{settings.username}' ({error.smtp_code}); "
-                f"check the password in {settings.password_env}")
-    if isinstance(error, ssl.SSLError):
-        return f"{where}: TLS failed ({error.reason or error}); check security and ca_file"
-    if isinstance(error, smtplib.SMTPNotSupportedError):
-        return f"{where} does not offer STARTTLS; set security = \"tls\" or \"none\""
-    if isinstance(error, (ConnectionError, TimeoutError, OSError)) and \
-            not isinstance(error, smtplib.SMTPException):
-        return f"{where} cannot be reached ({error}); the messages stay in the outbox"
-    return f"{where}: {' '.join(str(error).split())}"
-
-
-def _post_webhook(config: Config, message: dict) -> None:
-    hook = config.notify.webhook
-    if hook is None:
-        raise NotifyError("a webhook message is pending but [notify.webhook] is not configured")
-    url = hook.url or os.environ.get(hook.url_env or "")
-    if not url:
-        raise ConfigError(f"[notify.webhook] url_env: the environment variable {hook.url_env} "
-                          "is not set; export it with the webhook URL")
-    request = urllib.request.Request(url, data=bytes(message["body"]), method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": "payment-monitor",
-        "Idempotency-Key": message["message_key"]})
-    host = urllib.parse.urlsplit(url).netloc
-    try:
-        with urllib.request.urlopen(request, timeout=hook.timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as e:
-        raise NotifyError(f"webhook {host} answered {e.code} {e.reason}") from None
-    except (urllib.error.URLError, OSError) as e:
-        raise NotifyError(f"webhook {host} cannot be reached ({getattr(e, 'reason', e)}); "
-                          "the messages stay in the outbox") from None
-
-
-def _write_file(folder: Path, message: dict, prefix: str = "") -> Path:
-    """The message as a file in the outbox folder, named by its outbox id: writing it
-    again replaces it, never adds a second copy."""
-    folder.mkdir(parents=True, exist_ok=True)
-    suffix = ".json" if message["channel"] == "webhook" else ".eml"
-    slug = re.sub(r"[^A-Za-z0-9.@-]+", "_", message["recipient"])[:60]
-    path = folder / f"{prefix}{message['outbox_id']:06d}-{message['kind']}-{slug}{suffix}"
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_bytes(bytes(message["body"]))
-    os.replace(temp, path)
-    return path
 
 
 # ---- rendering -----------------------------------------------------------------------
@@ -458,14 +267,35 @@ def chart_png(payee: str, where: str, points: tuple, tiers: tuple) -> bytes:
     return charts.png(charts.spend_figure(payee=payee, where=where, points=points, tiers=tiers))
 
 
+# Slack escapes only &, < and >; its formatting markers and mentions have no escape
+# (api.slack.com/reference/surfaces/formatting), so in outside text they become
+# look-alikes that neither format nor notify anyone. The `alerts` array keeps the
+# exact text.
+SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+SLACK_LOOKALIKES = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb",
+                    "@": "\uff20"}
+_SLACK_TEXT = str.maketrans(SLACK_ESCAPES | SLACK_LOOKALIKES)
+_SLACK_CODE = str.maketrans(SLACK_ESCAPES | {"`": SLACK_LOOKALIKES["`"]})
+
+
+def slack_text(value) -> str:
+    """Outside text for a Slack mrkdwn line: no link, mention, bold, italic, strike or code."""
+    return str(value).translate(_SLACK_TEXT)
+
+
+def slack_code(value) -> str:
+    """Text inside a `code` span, where Slack formats nothing: only a backtick ends it."""
+    return str(value).translate(_SLACK_CODE)
+
+
 @cache
 def _templates():
     from jinja2 import Environment, PackageLoader, StrictUndefined
     env = Environment(loader=PackageLoader("monitor", "templates"), undefined=StrictUndefined,
                       autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["slack"] = lambda s: (str(s).replace("&", "&amp;").replace("<", "&lt;")
-                                      .replace(">", "&gt;"))
+    env.filters["slack"] = slack_text
+    env.filters["slack_code"] = slack_code
     return env
 
 

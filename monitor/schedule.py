@@ -33,7 +33,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitor import audit, detect, ingest, lake, notify, registry, snapshot, store
+from monitor import audit, detect, ingest, lake, notify, redact, registry, snapshot, store
 from monitor.config import Config
 from monitor.config_schedule import ScheduleSettings, Trigger, cron_trigger
 from monitor.errors import MonitorError, StoreError
@@ -147,9 +147,12 @@ def run_pipeline(config: Config, started: datetime | None = None,
             "notifications": len(outcome.notifications) if outcome else 0,
             "sent": len(outcome.sent) if outcome else 0,
             "pending": len(outcome.pending) if outcome else 0,
+            "failed": len(outcome.failed) if outcome else 0,
         }
         if outcome and outcome.error:
             summary["delivery_error"] = outcome.error
+        if outcome and outcome.gave_up:
+            summary["gave_up"] = outcome.gave_up
         audit.record_pipeline(con, todo, results, day, findings, outcome)
         if settings(config).snapshot:
             snapshot.publish_snapshot(con, snapshot_path(config))
@@ -191,7 +194,9 @@ def run_outbox(config: Config) -> dict:
     finally:
         con.close()
     return {"sent": len(result.sent), "pending": len(result.pending),
-            **({"delivery_error": result.error} if result.error else {})}
+            "failed": len(result.failed),
+            **({"delivery_error": result.error} if result.error else {}),
+            **({"gave_up": result.gave_up} if result.gave_up else {})}
 
 
 def run_digest(config: Config) -> dict:
@@ -204,7 +209,8 @@ def run_digest(config: Config) -> dict:
         audit.record_notification(con, result)
     finally:
         con.close()
-    return {"digests": len(queued), "sent": len(result.sent), "pending": len(result.pending)}
+    return {"digests": len(queued), "sent": len(result.sent), "pending": len(result.pending),
+            "failed": len(result.failed)}
 
 
 # ---- feed arrival --------------------------------------------------------------------
@@ -362,6 +368,7 @@ class _Json(logging.Formatter):
 def setup_logging(fmt: str, daemon_id: str, stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(_Context(daemon_id))
+    handler.addFilter(redact.LogFilter())       # no secret in a log line
     if fmt == "json":
         handler.setFormatter(_Json())
     else:

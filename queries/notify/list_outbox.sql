@@ -1,7 +1,7 @@
 -- name: list_outbox
 -- Finds: messages in the outbox, newest first, without their bodies.
 -- Parameters:
---   $status  VARCHAR  default 'all'  pending | sent | all
+--   $status  VARCHAR  default 'all'  pending | sent | failed | all
 --   $limit   INTEGER  default 100    most rows returned
 -- Returns: outbox_id, status, channel, recipient, kind, subject, created_at, attempts,
 --   next_attempt_at, last_error, sent_at, sent_via, message_key, alerts (alert ids carried).
