@@ -358,63 +358,6 @@ def _show(value) -> str:
     return str(value)
 
 
-# -- writing results ------------------------------------------------------------------------
-
-def write_rows(columns: list[str], rows: list[tuple], fmt: str, stream=None,
-               out: Path | None = None) -> None:
-    """table | csv | json | ndjson to a text stream; parquet | xlsx to the file `out`."""
-    dicts = [dict(zip(columns, r)) for r in rows]
-    if fmt == "parquet":
-        _write_parquet(columns, rows, out)
-    elif fmt == "xlsx":
-        _write_xlsx(columns, rows, out)
-    elif fmt == "ndjson":
-        for row in dicts:
-            stream.write(json.dumps(row, default=output.jsonable, ensure_ascii=False) + "\n")
-    else:
-        output.emit(dicts, fmt, columns, stream=stream)
-
-
-def _write_parquet(columns, rows, out: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    arrays = {}
-    for i, name in enumerate(columns):
-        values = [r[i] for r in rows]
-        try:
-            arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays[name] = pa.array([None if v is None else str(v) for v in values])
-    pq.write_table(pa.table(arrays) if columns else pa.table({}), out)
-
-
-def _write_xlsx(columns, rows, out: Path) -> None:
-    import xlsxwriter
-    book = xlsxwriter.Workbook(str(out), {"strings_to_formulas": False, "strings_to_urls": False,
-                                          "strings_to_numbers": False})
-    sheet = book.add_worksheet("query")
-    dates = book.add_format({"num_format": "yyyy-mm-dd"})
-    stamps = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    for c, name in enumerate(columns):
-        sheet.write_string(0, c, str(name))
-    for r, row in enumerate(rows, start=1):
-        for c, value in enumerate(row):
-            if value is None:
-                continue
-            if isinstance(value, bool):
-                sheet.write_boolean(r, c, value)
-            elif isinstance(value, (int, float, Decimal)) and abs(float(value)) < 1e15:
-                sheet.write_number(r, c, float(value))
-            elif isinstance(value, datetime):
-                sheet.write_datetime(r, c, value, stamps)
-            elif isinstance(value, date):
-                sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), dates)
-            else:   # text is always text: no formula, link or number is made of it
-                sheet.write_string(r, c, str(value) if not isinstance(value, (list, dict))
-                                   else canonical(value))
-    book.close()
-
-
 # -- evidence --------------------------------------------------------------------------------
 
 def export_evidence(con: duckdb.DuckDBPyConnection, alert_id: int, out: Path, *,
