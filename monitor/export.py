@@ -84,7 +84,8 @@ class _query_errors:
 def _batches(rel, written: Written):
     """The result as Arrow batches, counting rows and collecting saved queries' warnings."""
     import pyarrow.compute as pc
-    reader = rel.to_arrow_reader(BATCH_ROWS)
+    with _query_errors():          # the query starts running here
+        reader = rel.to_arrow_reader(BATCH_ROWS)
     has_warning = "warning" in reader.schema.names
 
     def batches():
@@ -99,12 +100,44 @@ def _batches(rel, written: Written):
 
 # -- csv, json, ndjson, parquet: DuckDB's own writers ---------------------------------------
 
-def _cells(values):
-    """The Arrow form of output.safe_cell, for the COPY's text columns."""
+_SAFE_BYTES = bytes(b for b in range(256) if not (b < 0x20 or b in (0x5c, 0x7f, 0xc2)))
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+_FORMULA = ("=", "+", "-", "@")
+
+
+def _needs_care(values) -> bool:
+    """Whether any cell of an Arrow string array may change under output.safe_cell. Looks
+    at the array's character bytes at C speed (bytes.translate deletes the harmless
+    ones); \xc2 also starts the pound sign, so it counts only before a C1 byte."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    if not pc.any(pc.match_substring_regex(values, _SUSPECT)).as_py():
-        return values
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return bool(pc.any(pc.match_substring_regex(values, _SUSPECT)).as_py())
+    data = values.buffers()[2]
+    raw = data.to_pybytes() if data is not None else b""
+    left = raw.translate(None, _SAFE_BYTES)
+    if left.replace(b"\xc2", b"") or (left and _C1_UTF8.search(raw)):
+        return True
+    first = pc.utf8_slice_codeunits(values, 0, 1)
+    return bool(pc.any(pc.is_in(first, value_set=pa.array(_FORMULA))).as_py())
+
+
+def _safe_text(batches):
+    """CSV: each string column of each batch through output.safe_cell, in Python only
+    for the (rare) batches whose column needs it."""
+    import pyarrow as pa
+    for batch in batches:
+        columns = list(batch.columns)
+        for i, values in enumerate(columns):
+            if (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                    or pa.types.is_string_view(values.type)) and _needs_care(values):
+                columns[i] = _cells(values).cast(values.type)
+        yield pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+
+def _cells(values):
+    """output.safe_cell over an Arrow array (only the cells _SUSPECT matched)."""
+    import pyarrow as pa
     return pa.array([None if v is None else output.safe_cell(v) for v in values.to_pylist()],
                     pa.string())
 
@@ -117,8 +150,12 @@ def _select(mem, names: list[str], fmt: str) -> str:
     for (inner, kind, *_), name in zip(described, names):
         column = '"' + inner.replace('"', '""') + '"'
         alias = '"' + name.replace('"', '""') + '"'
-        if fmt == "csv" and any(t in kind for t in _TEXT_TYPES):
-            column = f"monitor_cell(CAST({column} AS VARCHAR))"
+        if fmt == "csv" and kind != "VARCHAR" and any(t in kind for t in _TEXT_TYPES):
+            # Lists, structs, enums: DuckDB's regex picks the rare cells for Python.
+            # (Plain text columns were made safe batch by batch: _safe_text.)
+            text = f"CAST({column} AS VARCHAR)"
+            column = (f"CASE WHEN regexp_matches({text}, '{_SUSPECT}') "
+                      f"THEN monitor_cell({text}) ELSE {text} END")
         elif fmt in ("json", "ndjson") and kind.startswith("DECIMAL"):
             column = f"CAST({column} AS VARCHAR)"
         parts.append(f"{column} AS {alias}")
@@ -131,6 +168,8 @@ def _copy(schema, batches, fmt: str, sink) -> str:
     mem = duckdb.connect(config={"threads": 2})
     mem.execute("SET enable_progress_bar = false")
     mem.create_function("monitor_cell", _cells, ["VARCHAR"], "VARCHAR", type="arrow")
+    if fmt == "csv":
+        batches = _safe_text(batches)
     mem.register("monitor_result", pa.RecordBatchReader.from_batches(schema, batches))
     read_end, write_end = os.pipe()
     pump = _Pump(read_end, sink, json=fmt in ("json", "ndjson"), stop=mem.interrupt)
@@ -156,7 +195,7 @@ def _copy(schema, batches, fmt: str, sink) -> str:
 
 class _Pump(threading.Thread):
     """Reads what DuckDB writes into the pipe: hashes it and passes it to the sink."""
-    _C1 = re.compile(rb"\xc2([\x80-\x9f])|\x7f")
+    _C1 = re.compile(rb"\xc2[\x80-\x9f]")   # a literal first byte: re searches it fast
 
     def __init__(self, fd: int, sink, json: bool, stop):
         super().__init__(daemon=True)
@@ -167,7 +206,11 @@ class _Pump(threading.Thread):
     def _json_safe(self, data: bytes) -> bytes:
         # In UTF-8, C2 80..C2 9F are exactly U+0080..U+009F: written as \u0080.. (still
         # the same JSON string), as DuckDB already does for C0 controls.
-        return self._C1.sub(lambda m: b"\\u%04x" % (m[1][0] if m[1] else 0x7f), data)
+        if b"\x7f" in data:
+            data = data.replace(b"\x7f", b"\\u007f")
+        if b"\xc2" in data:
+            data = self._C1.sub(lambda m: b"\\u%04x" % m[0][1], data)
+        return data
 
     def run(self):
         carry = b""

@@ -114,6 +114,9 @@ def replacing(target: Path):
                                     suffix=".tmp")
     os.close(handle)
     temp = Path(temp)
+    mask = os.umask(0)          # mkstemp makes 0600; the result gets the usual mode
+    os.umask(mask)
+    os.chmod(temp, 0o666 & ~mask)
     try:
         yield temp
         os.replace(temp, target)
