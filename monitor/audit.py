@@ -379,7 +379,7 @@ def export_evidence(con: duckdb.DuckDBPyConnection, alert_id: int, out: Path, *,
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([output.safe_cell(v) for v in row])
+            writer.writerow([output.csv_cell(v) for v in row])
     (out / "query.sql").write_text(sql, encoding="utf-8")
     (out / "params.json").write_text(output.dumps(params) + "\n", encoding="utf-8")
     manifest = {

@@ -11,7 +11,7 @@ them on: to standard output, or to a temporary file beside `--out` that is then 
 over it (monitor.outpath). xlsx is written batch by batch with xlsxwriter, splitting
 into further sheets past Excel's 1,048,575 data rows instead of losing rows.
 
-CSV cells are made safe as monitor.output.safe_cell does (formulas defused, control
+CSV cells are made safe as monitor.output.csv_cell does (formulas defused, control
 characters escaped), in the COPY through a vectorised function that only falls back to
 Python for the rare cells that need it. JSON keeps every value exact (JSON escapes C0
 controls itself; DEL and C1 controls are written as \\u escapes too), money as strings.
@@ -39,7 +39,7 @@ CELL_CHARS = 32_767
 SHARED_STRINGS_ROWS = 50_000    # up to here xlsx keeps a shared-string table (smaller file)
 COPY_FORMATS = {"csv": "FORMAT csv, HEADER", "json": "FORMAT json, ARRAY true",
                 "ndjson": "FORMAT json", "parquet": "FORMAT parquet"}
-_SUSPECT = r"[\x00-\x1f\x7f-\x9f\\]|^[=+\-@]"    # RE2: cells safe_cell may change
+_SUSPECT = r"[\x00-\x1f\x7f-\x9f\\]|^[=+\-@]"    # RE2: cells csv_cell may change
 _TEXT_TYPES = ("VARCHAR", "ENUM", "UUID", "[]", "STRUCT", "MAP", "UNION", "BIT")
 
 
@@ -106,7 +106,7 @@ _FORMULA = ("=", "+", "-", "@")
 
 
 def _needs_care(values) -> bool:
-    """Whether any cell of an Arrow string array may change under output.safe_cell. Looks
+    """Whether any cell of an Arrow string array may change under output.csv_cell. Looks
     at the array's character bytes at C speed (bytes.translate deletes the harmless
     ones); \xc2 also starts the pound sign, so it counts only before a C1 byte."""
     import pyarrow as pa
@@ -123,7 +123,7 @@ def _needs_care(values) -> bool:
 
 
 def _safe_text(batches):
-    """CSV: each string column of each batch through output.safe_cell, in Python only
+    """CSV: each string column of each batch through output.csv_cell, in Python only
     for the (rare) batches whose column needs it."""
     import pyarrow as pa
     for batch in batches:
@@ -136,9 +136,9 @@ def _safe_text(batches):
 
 
 def _cells(values):
-    """output.safe_cell over an Arrow array (only the cells _SUSPECT matched)."""
+    """output.csv_cell over an Arrow array (only the cells _SUSPECT matched)."""
     import pyarrow as pa
-    return pa.array([None if v is None else output.safe_cell(v) for v in values.to_pylist()],
+    return pa.array([None if v is None else output.csv_cell(v) for v in values.to_pylist()],
                     pa.string())
 
 

@@ -45,18 +45,24 @@ def unescape_text(text: str) -> str:
 
 
 def safe_cell(value) -> str:
-    """Text for a CSV cell that a spreadsheet shows as text, never runs as a formula,
-    and that a terminal prints without obeying: control characters escaped
-    (`escape_text`), then a leading = + - @ prefixed with '."""
+    """Text for a CSV cell that a spreadsheet shows as text, never runs as a formula
+    (e-mailed attachments: opened in a spreadsheet, kept exact)."""
     if value is None:
         return ""
     text = str(value)
     if isinstance(value, (int, float, Decimal)):
         return text
-    text = escape_text(text)
     if text.startswith(FORMULA_START):
         return "'" + text
     return text
+
+
+def csv_cell(value) -> str:
+    """A cell of CSV the monitor prints or writes (query, evidence, --format csv): also
+    safe on a terminal, control characters escaped (`escape_text`), then safe_cell."""
+    if value is None or isinstance(value, (int, float, Decimal)):
+        return safe_cell(value)
+    return safe_cell(escape_text(str(value)))
 
 
 def jsonable(value):
@@ -81,7 +87,7 @@ def emit(rows: list[dict], fmt: str, columns: list[str] | None = None, title: st
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([safe_cell(row.get(c)) for c in columns])
+            writer.writerow([csv_cell(row.get(c)) for c in columns])
     else:
         table(rows, columns, title, stream)
 
