@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,14 +62,12 @@ def relation(con: duckdb.DuckDBPyConnection, sql: str, params: dict):
         return con.sql(sql, params=params or None)
 
 
-class _query_errors:
+@contextmanager
+def _query_errors():
     """DuckDB's errors as the one-line, exit-2 messages `audit.execute` gives."""
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, _tb):
-        if error is None or not isinstance(error, duckdb.Error):
-            return False
+    try:
+        yield
+    except duckdb.Error as error:
         text = str(error).strip().splitlines()[0]
         if isinstance(error, (duckdb.PermissionException, duckdb.InvalidInputException)) and any(
                 w in text.lower() for w in ("read-only", "read only", "permission",
@@ -78,7 +77,7 @@ class _query_errors:
                               duckdb.CatalogException, duckdb.ConversionException,
                               duckdb.InvalidInputException, duckdb.OutOfRangeException)):
             raise InputError(f"query failed: {text}") from None
-        return False
+        raise
 
 
 def _batches(rel, written: Written):
