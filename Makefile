@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 	$(BIN)/monitor scan || test $$? -eq 1
 	$(BIN)/monitor alerts list
 	@echo "alert e-mails (.eml) are in $(CURDIR)/outbox/:"; ls -1 outbox/ 2>/dev/null | tail -n 5
-	$(BIN)/monitor report --out report.html
+	$(BIN)/monitor report --out report.html --force
 	@echo "the report (open it in a browser, or print it): $(CURDIR)/report.html"
 
 test: $(VENV)/.installed-test

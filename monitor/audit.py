@@ -15,6 +15,7 @@ import json
 import re
 import signal
 import threading
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -102,15 +103,25 @@ class QueryLimitError(MonitorError):
 
 def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
             timeout: float | None = None) -> tuple[list, list]:
-    """Run one read-only statement; (columns, rows as tuples).
-
-    DuckDB has no statement timeout: after `timeout` seconds the connection is interrupted.
-    On the main thread that is done by SIGALRM, not by a timer thread (while another Python
-    thread is alive DuckDB does not notice Ctrl-C), and Ctrl-C interrupts the connection
-    through our own handler (DuckDB's own check misses a signal now and then); either way
-    Ctrl-C is raised as KeyboardInterrupt (exit code 130)."""
-    _check_locked(con)
+    """Run one read-only statement; (columns, rows as tuples), within `guarded`'s limits."""
     check_statement(con, sql)
+    with guarded(con, timeout):
+        cursor = con.execute(sql, params or None)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+@contextmanager
+def guarded(con: duckdb.DuckDBPyConnection, timeout: float | None = None):
+    """The limits every auditor statement runs under, and its errors as one line.
+
+    Refuses a connection that is not locked read-only. DuckDB has no statement timeout:
+    after `timeout` seconds the connection is interrupted. On the main thread that is done
+    by SIGALRM, not by a timer thread (while another Python thread is alive DuckDB does not
+    notice Ctrl-C), and Ctrl-C interrupts the connection through our own handler (DuckDB's
+    own check misses a signal now and then); either way Ctrl-C is raised as
+    KeyboardInterrupt (exit code 130). `monitor query` streams its result inside this, so
+    the limits cover the fetching too, not only the start of the query."""
+    _check_locked(con)
     fired, ctrl_c = threading.Event(), threading.Event()
 
     def stop(*_signal):
@@ -122,8 +133,7 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
         con.interrupt()
 
     timer = previous = None
-    main = threading.current_thread() is threading.main_thread()
-    if main:    # DuckDB's own Ctrl-C check misses some signals: interrupt it ourselves
+    if threading.current_thread() is threading.main_thread():
         previous = (signal.signal(signal.SIGINT, interrupt),
                     signal.signal(signal.SIGALRM, stop))
         if timeout:
@@ -132,13 +142,11 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
         timer = threading.Timer(timeout, stop)
         timer.daemon = True
         timer.start()
-    done: dict = {}
+    error = None
     try:
-        cursor = con.execute(sql, params or None)
-        done["columns"] = [d[0] for d in cursor.description]
-        done["rows"] = cursor.fetchall()
+        yield
     except Exception as e:
-        done["error"] = e
+        error = e
     finally:
         if previous is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -148,15 +156,20 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
             timer.cancel()
     if ctrl_c.is_set():
         raise KeyboardInterrupt
-    if "error" in done and fired.is_set():
+    if error is None:
+        return
+    if fired.is_set():
         raise QueryLimitError(
             f"query stopped after {_seconds(timeout)}, the statement timeout "
             "([audit] query_timeout in the config); narrow the query or raise the "
-            "setting")
-    if "error" not in done:
-        return done["columns"], done["rows"]
+            "setting") from None
+    _raise_one_line(error)
+
+
+def _raise_one_line(error: Exception):
+    """DuckDB's errors as the one-line messages of the documented exit codes."""
     try:
-        raise done["error"]
+        raise error
     except (duckdb.InterruptException, RuntimeError) as e:
         if isinstance(e, duckdb.InterruptException) or "interrupt" in str(e).lower():
             raise KeyboardInterrupt from None
@@ -173,7 +186,7 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict,
             raise ReadOnlyError(f"refused by the database: {text}") from None
         raise InputError(f"query failed: {text}") from None
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
-            duckdb.ConversionException) as e:
+            duckdb.ConversionException, duckdb.OutOfRangeException) as e:
         raise InputError(f"query failed: {_first_line(e)}") from None
 
 
@@ -294,63 +307,6 @@ def _show(value) -> str:
     return str(value)
 
 
-# -- writing results ------------------------------------------------------------------------
-
-def write_rows(columns: list[str], rows: list[tuple], fmt: str, stream=None,
-               out: Path | None = None) -> None:
-    """table | csv | json | ndjson to a text stream; parquet | xlsx to the file `out`."""
-    dicts = [dict(zip(columns, r)) for r in rows]
-    if fmt == "parquet":
-        _write_parquet(columns, rows, out)
-    elif fmt == "xlsx":
-        _write_xlsx(columns, rows, out)
-    elif fmt == "ndjson":
-        for row in dicts:
-            stream.write(json.dumps(row, default=output.jsonable, ensure_ascii=False) + "\n")
-    else:
-        output.emit(dicts, fmt, columns, stream=stream)
-
-
-def _write_parquet(columns, rows, out: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    arrays = {}
-    for i, name in enumerate(columns):
-        values = [r[i] for r in rows]
-        try:
-            arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays[name] = pa.array([None if v is None else str(v) for v in values])
-    pq.write_table(pa.table(arrays) if columns else pa.table({}), out)
-
-
-def _write_xlsx(columns, rows, out: Path) -> None:
-    import xlsxwriter
-    book = xlsxwriter.Workbook(str(out), {"strings_to_formulas": False, "strings_to_urls": False,
-                                          "strings_to_numbers": False})
-    sheet = book.add_worksheet("query")
-    dates = book.add_format({"num_format": "yyyy-mm-dd"})
-    stamps = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    for c, name in enumerate(columns):
-        sheet.write_string(0, c, str(name))
-    for r, row in enumerate(rows, start=1):
-        for c, value in enumerate(row):
-            if value is None:
-                continue
-            if isinstance(value, bool):
-                sheet.write_boolean(r, c, value)
-            elif isinstance(value, (int, float, Decimal)) and abs(float(value)) < 1e15:
-                sheet.write_number(r, c, float(value))
-            elif isinstance(value, datetime):
-                sheet.write_datetime(r, c, value, stamps)
-            elif isinstance(value, date):
-                sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), dates)
-            else:   # text is always text: no formula, link or number is made of it
-                sheet.write_string(r, c, str(value) if not isinstance(value, (list, dict))
-                                   else canonical(value))
-    book.close()
-
-
 # -- evidence --------------------------------------------------------------------------------
 
 def export_evidence(con: duckdb.DuckDBPyConnection, alert_id: int, out: Path, *,
@@ -393,7 +349,7 @@ def evidence_csv(columns: list[str], rows: list) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([output.safe_cell(v) for v in row])
+        writer.writerow([output.csv_cell(v) for v in row])
     return buffer.getvalue()
 
 

@@ -5,6 +5,7 @@ Errors are one plain line on stderr; --debug shows the traceback.
 """
 from __future__ import annotations
 
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -42,7 +43,20 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"],
+class ClosedPipe(Exception):
+    """Standard output was closed by its reader (`monitor query ... | head`). Not an
+    OSError, so click does not turn it into its exit code 1; `main` exits 0."""
+
+
+class MonitorGroup(click.Group):
+    def invoke(self, ctx):     # every verb runs inside this call
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise ClosedPipe() from None
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"],
                                "max_content_width": EPILOG_WIDTH})
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               envvar="MONITOR_CONFIG", default="config.toml", show_default=True,
@@ -400,7 +414,35 @@ def _one_line(text: str) -> str:
     return redact(" ".join(text.split()))
 
 
+def _quiet_stdout() -> None:
+    """After the reader closed the pipe: point stdout at /dev/null so Python's final
+    flush does not fail again (the recipe in the signal module's documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # not a real file (tests' capture)
+        pass
+
+
 def main(argv=None) -> None:
+    """`monitor ... | head`: a reader that closes the pipe early is not a failure of the
+    verb, so every verb then exits 0 (click's own handling would exit 1, the code for
+    "alerts firing"); the flush is done here so that a late EPIPE is caught too."""
+    try:
+        _main(argv)
+        sys.stdout.flush()
+    except SystemExit:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+        raise
+    except (ClosedPipe, BrokenPipeError):
+        _quiet_stdout()
+        sys.exit(ExitCode.OK)
+
+
+def _main(argv=None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
         cli.main(args=argv, prog_name="monitor", standalone_mode=False)
@@ -425,6 +467,8 @@ def main(argv=None) -> None:
         sys.exit(ExitCode.RUNTIME)
     except KeyboardInterrupt:
         sys.exit(130)
+    except ClosedPipe:
+        raise
     except Exception as e:  # a bug: still one line, unless --debug
         if isinstance(e, RuntimeError) and str(e) == "Query interrupted":   # DuckDB's Ctrl-C
             click.echo("error: interrupted; work in progress was rolled back", err=True)

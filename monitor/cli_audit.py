@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from monitor import audit, output
+from monitor import audit, export, output, outpath
 from monitor.errors import InputError
 
 QUERY_FORMATS = ("table", "csv", "json", "ndjson", "parquet", "xlsx")
@@ -26,15 +26,19 @@ BINARY = ("parquet", "xlsx")
 @click.option("--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table",
               show_default=True, help="Output shape (parquet and xlsx need --out).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write to this file instead of standard output.")
+              help="Write to this file instead of standard output (never over the "
+                   "database, its snapshot or the config).")
+@click.option("--force", is_flag=True, help="Replace the --out file when it exists.")
 @click.pass_obj
-def query(ctx, sql, saved_name, params, fmt, out):
+def query(ctx, sql, saved_name, params, fmt, out, force):
     """Ask the ledger a question, read-only: one SELECT, on a snapshot of the database, with
     no file access. A statement that would write anything is refused (exit code 2). Works
     while another monitor process holds the database. Every query is written to the audit
-    log with a hash of its result (refused, failed, timed-out and interrupted ones too).
-    It runs within [database] memory_limit, [audit] temp_limit and [audit] query_timeout
-    (exit code 3 when one stops it; Ctrl-C: 130).
+    log with the SHA-256 of the output it wrote (refused, failed, timed-out and interrupted
+    ones too). It runs within [database] memory_limit, [audit] temp_limit and [audit]
+    query_timeout (exit code 3 when one stops it; Ctrl-C: 130). Results stream: any size
+    fits in memory; xlsx starts a new sheet every 1,048,575 rows. In CSV, control
+    characters in text are written as \\xHH (see docs/security.md) and formulas are defused.
 
     \b
     Examples:
@@ -50,6 +54,7 @@ def query(ctx, sql, saved_name, params, fmt, out):
                          "or --saved NAME); see `monitor queries`")
     if fmt in BINARY and not out:
         raise InputError(f"--format {fmt} writes a file; add --out PATH")
+    target = outpath.check_file(out, ctx.config, force) if out else None
     if saved_name:
         spec = audit.saved(saved_name)
         sql, bound = spec["sql"], audit.bind(list(params), spec["params"])
@@ -60,31 +65,28 @@ def query(ctx, sql, saved_name, params, fmt, out):
     database = ctx.config.database
     detail = {"saved": saved_name, "sql": None if saved_name else sql, "params": bound,
               "snapshot": None, "out": str(out) if out else None}
-    try:       # refused, failed, timed out or interrupted: the attempt is logged too
+    try:       # refused, failed, timed out, interrupted or cut off: the attempt is logged too
         con, snap, fresh = audit.open_reader(database, ctx.config)
         detail["snapshot"] = str(snap)
+        if not fresh:
+            click.echo(f"note: the database is busy; read the snapshot {snap} published "
+                       "at the end of the last ingest or scan", err=True)
         try:
-            columns, rows = audit.execute(con, sql, bound, audit.query_timeout(ctx.config))
+            with audit.guarded(con, audit.query_timeout(ctx.config)):
+                written = export.write(con, sql, bound, fmt, out=target, stream=sys.stdout)
         finally:
             con.close()
+    except BrokenPipeError:           # `| head` closed the pipe: logged, then exit 0
+        audit.record_at(database, "query", detail | {"output_closed": True}, None)
+        raise
     except BaseException as e:
         _log_attempt(database, "query", detail, e)
         raise
-    if not fresh:
-        click.echo(f"note: the database is busy; read the snapshot {snap} published "
-                   "at the end of the last ingest or scan", err=True)
-    result_hash = audit.rows_hash(columns, rows)
-    audit.record_at(database, "query", detail | {"rows": len(rows)}, result_hash)
+    audit.record_at(database, "query", detail | {"rows": written.rows}, written.sha256)
     if out:
-        if fmt in BINARY:
-            audit.write_rows(columns, rows, fmt, out=out)
-        else:
-            with open(out, "w", encoding="utf-8", newline="") as stream:
-                audit.write_rows(columns, rows, fmt, stream=stream)
-        click.echo(f"wrote {len(rows)} row(s) to {out}", err=True)
-    else:
-        audit.write_rows(columns, rows, fmt, stream=sys.stdout)
-    for warning in {r[columns.index("warning")] for r in rows if "warning" in columns} - {None}:
+        sheets = f" in {written.sheets} sheets" if written.sheets > 1 else ""
+        click.echo(f"wrote {written.rows} row(s){sheets} to {out}", err=True)
+    for warning in sorted(written.warnings):
         click.echo(f"warning: {warning}", err=True)
 
 
@@ -143,6 +145,7 @@ def evidence(ctx, alert_id, out, verify_dir):
         return
     if alert_id is None or out is None:
         raise InputError("give ALERT_ID and --out DIR (or --verify DIR)")
+    outpath.check_folder(out, ctx.config)
     con, snap, _fresh = audit.open_reader(database, ctx.config)
     try:
         manifest = audit.export_evidence(con, alert_id, out, snapshot_path=snap,

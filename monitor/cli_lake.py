@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from monitor import audit, lake, output
+from monitor import audit, lake, output, outpath
 from monitor.config_engine import engine_of
 
 
 @click.command("export-lake")
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder to write the lake to (created; must be empty unless --force).")
+              help="Folder to write the lake to (created; must be empty unless --force; never "
+                   "one that holds the database or the config).")
 @click.option("--buckets", type=click.IntRange(0, 4096), default=None,
               help="Also partition by an account hash bucket (default: [engine] buckets).")
 @click.option("--force", is_flag=True, help="Replace what the folder holds.")
@@ -29,6 +30,7 @@ def export_lake(ctx, out, buckets, force, fmt):
       monitor export-lake --out lake/
       monitor export-lake --out /data/ledger-lake --buckets 64 --force
     """
+    outpath.check_folder(out, ctx.config)      # --force empties the folder
     engine = engine_of(ctx.config)
     buckets = engine.buckets if buckets is None else buckets
     con = ctx.connect()

@@ -7,19 +7,21 @@ from pathlib import Path
 
 import click
 
-from monitor import audit, cli_run, report
+from monitor import audit, cli_run, outpath, report
 from monitor.errors import InputError
 
 
 @click.command("report")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default="report.html",
-              show_default=True, help="The HTML file to write (replaced when it exists).")
+              show_default=True, help="The HTML file to write (never over the database, its "
+                                      "snapshot or the config).")
+@click.option("--force", is_flag=True, help="Replace the --out file when it exists.")
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]),
               help="First day of the period (default: the first posting).")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]),
               help="Last day of the period (default: the latest posting).")
 @click.pass_obj
-def report_command(ctx, out, start, end):
+def report_command(ctx, out, start, end, force):
     """Write one self-contained HTML page (no network fetches; prints well): open alerts
     by severity with the money at risk, a chart of each one's cumulative unexplained spend
     with its tier lines and first-alert day, the payees and initiators whose unexplained
@@ -36,6 +38,8 @@ def report_command(ctx, out, start, end):
     """
     if start and end and end < start:
         raise InputError(f"--to {end:%Y-%m-%d} is before --from {start:%Y-%m-%d}; swap them")
+    out.parent.mkdir(parents=True, exist_ok=True)     # reports/2017-q4.html: made
+    out = outpath.check_file(out, ctx.config, force)
     period = report.Period(start.date() if start else None, end.date() if end else None)
     con, _snapshot = cli_run.reader(ctx)
     try:

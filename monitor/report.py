@@ -16,7 +16,6 @@ autoescape in the page and by matplotlib in the charts. The database is only rea
 from __future__ import annotations
 
 import base64
-import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from monitor import alert, charts, detect, schedule
+from monitor import alert, charts, detect, outpath, schedule
 from monitor.config import Config
 from monitor.notify import clean
 from monitor.store import rows
@@ -58,14 +57,14 @@ class Written:
 
 def write(con: duckdb.DuckDBPyConnection, config: Config, out: Path, *,
           period: Period = Period(), now: datetime | None = None) -> Written:
-    """Render the report and write it to `out` atomically (a temporary file, then rename)."""
+    """Render the report and write it to `out` atomically (a temporary file, then rename);
+    `out` was checked by monitor.outpath (never the database, its snapshot or the config)."""
     page = build(con, config, period=period, now=now)
     html = render(page)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    temp.write_text(html, encoding="utf-8")
-    os.replace(temp, out)
+    with outpath.replacing(out) as temp:
+        temp.write_text(html, encoding="utf-8")
     drawn = sum(1 for a in page["alerts"] if a["chart"]) + sum(
         1 for key in ("drift_payees_chart", "drift_initiators_chart", "new_payees_chart")
         if page[key])
