@@ -45,6 +45,13 @@ class Source:
     encoding: str | None = None
     sheet: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    # Rows the ingest refuses (see [ingest] in docs/configuration.md): a posting date more
+    # than future_days after the day of ingest or before earliest_date (one such row makes
+    # scans judge as of a day that never came), an amount of max_amount or more.
+    future_days: int = 3
+    earliest_date: str = "1970-01-01"
+    max_amount: int = 10 ** 12
+    follow_symlinks: bool = False  # read symlinks that lead out of the source's folder
 
 
 SEVERITIES = ("warning", "high", "critical")
@@ -194,8 +201,9 @@ class _Validator:
         return value
 
     def config(self, data: dict) -> Config:
-        self.unknown(data, ("database", "sources", "outbox", "alerts", "notify")
+        self.unknown(data, ("database", "sources", "outbox", "alerts", "notify", "ingest")
                      + RESERVED_SECTIONS, "")
+        self.ingest = ingest_limits(self, _table(self, data, "ingest"), "ingest.", {})
         database = data.get("database", {})
         if not isinstance(database, dict):
             raise self.error("database", "must be a table", "write it as [database]")
@@ -240,7 +248,7 @@ class _Validator:
         if not isinstance(table, dict):
             raise self.error("sources", "entries must be tables", "write each as [[sources]]")
         allowed = ("name", "format", "path", "currency", "charges", "date_format", "account",
-                   "delimiter", "encoding", "sheet", "columns")
+                   "delimiter", "encoding", "sheet", "columns", "follow_symlinks") + INGEST_LIMITS
         self.unknown(table, allowed, prefix)
         name = self.string(table, "name", prefix + "name")
         if name is None:
@@ -276,7 +284,7 @@ class _Validator:
             raise self.error(prefix + "delimiter", f"= {delimiter!r} is not one character",
                              "use \",\", \";\", \"|\" or \"\\t\"")
         encoding = self.string(table, "encoding", prefix + "encoding",
-                               choices=("utf-8", "cp1252", "latin-1"))
+                               choices=("utf-8", "utf-16", "cp1252", "latin-1"))
         sheet = table.get("sheet")
         if sheet is not None and not isinstance(sheet, (str, int)):
             raise self.error(prefix + "sheet", "must be a sheet name or number",
@@ -286,7 +294,9 @@ class _Validator:
             charges=charges, date_format=date_format,
             account=self.string(table, "account", prefix + "account"),
             delimiter=delimiter, encoding=encoding,
-            sheet=None if sheet is None else str(sheet), columns=columns)
+            sheet=None if sheet is None else str(sheet), columns=columns,
+            follow_symlinks=_bool(self, table, "follow_symlinks", prefix, False),
+            **ingest_limits(self, table, prefix, self.ingest))
 
     def require_columns(self, prefix: str, columns: dict, currency) -> None:
         if "posted_at" not in columns:
@@ -324,6 +334,38 @@ def _key_lines(lines: list[str]) -> dict[str, int]:
         key = re.match(r"^([\w-]+|\"[^\"]*\"|'[^']*')\s*=", text)
         if key:
             found.setdefault((table + "." if table else "") + key[1].strip("\"'"), number)
+    return found
+
+
+# ---- [ingest] limits, also settable per source ------------------------------------------
+
+INGEST_LIMITS = ("future_days", "earliest_date", "max_amount")
+
+
+def ingest_limits(v: _Validator, table: dict, prefix: str, defaults: dict) -> dict:
+    """future_days, earliest_date and max_amount from `table`, else from `defaults`."""
+    if prefix == "ingest.":
+        v.unknown(table, INGEST_LIMITS, prefix)
+    found = dict(defaults)
+    days = table.get("future_days")
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3660:
+            raise v.error(prefix + "future_days", f"= {days!r} is not a number of days",
+                          "write a whole number from 0 to 3660, such as 3")
+        found["future_days"] = days
+    earliest = table.get("earliest_date")
+    if earliest is not None:
+        text = str(earliest)
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise v.error(prefix + "earliest_date", f"= {earliest!r} is not a date",
+                          "write it like 1990-01-01")
+        found["earliest_date"] = text
+    bound = table.get("max_amount")
+    if bound is not None:
+        if isinstance(bound, bool) or not isinstance(bound, int) or not 0 < bound <= 10 ** 14:
+            raise v.error(prefix + "max_amount", f"= {bound!r} is not a whole amount up to "
+                          "10^14", "write a whole number such as 1000000000000")
+        found["max_amount"] = bound
     return found
 
 
