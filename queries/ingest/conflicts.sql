@@ -48,7 +48,7 @@ FROM (
                           'aside for a person to decide (see `monitor alerts`)',
             m.txn_id, arg_min(a.held_at, a.held_at), arg_min(concat_ws(', ',
                 CASE WHEN a.amount IS DISTINCT FROM m.amount
-                     THEN format('amount {} there, {} here', a.amount, m.amount) END,
+                     THEN format('amount {} there, {} here', a.amount::VARCHAR, m.amount::VARCHAR) END,
                 CASE WHEN a.posted_at IS DISTINCT FROM m.posted_at
                      THEN format('date {} there, {} here', a.posted_at, m.posted_at) END,
                 CASE WHEN a.account IS DISTINCT FROM m.account
