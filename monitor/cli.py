@@ -174,7 +174,7 @@ def status(ctx: Context, fmt):
     con, snapshot = cli_run.reader(ctx)    # while `monitor run` works: its snapshot
     rows = _rows(con, store.load_query("status/sources"))
     errors = _rows(con, "SELECT path, error, ingested_at AS at FROM files "
-                        "WHERE status = 'error' ORDER BY file_id")
+                        "WHERE status IN ('error', 'rejected') ORDER BY file_id")
     checks = _rows(con, store.load_query("formats/failed_checks"), {"limit": 100})
     daemon = cli_run.daemon_status(ctx, con)
     con.close()

@@ -26,7 +26,8 @@ from fastexcel import FastExcelError
 from monitor import formats
 from monitor.config import BANK_FORMATS, CANONICAL_COLUMNS, Config, Source
 from monitor.errors import InputError, MonitorError
-from monitor.ingest_read import (GzipCheck, first_line as _first_line, is_gzip, proposal,
+from monitor.ingest_read import (UNFINISHED_SECONDS, GzipCheck, first_line as _first_line,
+                                 is_gzip, proposal,
                                  staged as _staged, text_encoding, unterminated)
 from monitor.store import load_query, now
 
@@ -100,11 +101,14 @@ def _inside(source: Source, match: str) -> bool:
     first line reached files.error). follow_symlinks = true allows it."""
     if source.follow_symlinks:
         return True
+    parts = Path(source.path).parts
     fixed = []
-    for part in Path(source.path).parts:
+    for part in parts:
         if glob.has_magic(part):
             break
         fixed.append(part)
+    if len(fixed) == len(parts):          # a path with no wildcard: its folder
+        fixed = fixed[:-1]
     folder = os.path.realpath(Path(*fixed)) if fixed else os.path.realpath(".")
     return os.path.realpath(match).startswith(folder.rstrip(os.sep) + os.sep)
 
@@ -160,8 +164,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
             # Not recorded: a later run reads it once its last line is complete.
             result.status = "not ready"
             result.message = (f"{path}: not read yet: its last line has no line end, so it "
-                              "may still be being written; it is read once complete (if the "
-                              "export is complete, end it with a line break)")
+                              "may still be being written; it is read once complete, or "
+                              f"{UNFINISHED_SECONDS // 60} minutes after its last change")
             return result
         if fmt not in BANK_FORMATS and source is None:
             result.hint = _proposal(con, path, fmt)
@@ -359,9 +363,10 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
         if result.rows_read and result.rejected == result.rows_read:
             result.status = "rejected"
         con.execute("UPDATE files SET rows_read = ?, loaded = ?, duplicates = ?, rejected = ?, "
-                    "status = ? WHERE file_id = ?",
+                    "status = ?, error = ? WHERE file_id = ?",
                     [result.rows_read, loaded, result.duplicates, result.rejected,
-                     result.status, file_id])
+                     result.status, f"every row set aside (see `monitor rejects --file "
+                     f"{file_id}`)" if result.status == "rejected" else None, file_id])
         if statements:
             result.balance = formats.record_statements(con, file_id, statements)
         con.execute("COMMIT")

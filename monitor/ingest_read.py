@@ -11,6 +11,7 @@ import io
 import os
 import re
 import tempfile
+import time
 import zipfile
 import zlib
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ HEADER_SEARCH_ROWS = 50   # spreadsheets often carry a title block above the hea
 # cells costs the most per byte). A 5.8 MB xlsx holding 8.16M rows peaked at 6.9 GB.
 SHEET_MEMORY_FACTOR = 20
 GZIP_MAGIC = b"\x1f\x8b"
+UNFINISHED_SECONDS = 15 * 60   # a text file with no final line end is read after resting this long
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
@@ -100,9 +102,13 @@ def text_encoding(path: Path) -> str | None:
 
 
 def unterminated(path: Path) -> bool:
-    """True when a text file's last line has no line end: an exporter may still be writing
-    it, and a row cut short reads as a wrong value (600.00 as 6.00). Gzip files are
-    judged by their own end marker and checksum instead (see GzipCheck)."""
+    """True when a text file changed in the last UNFINISHED_SECONDS and its last line has
+    no line end: an exporter may still be writing it, and a row cut short reads as a
+    wrong value (600.00 as 6.00). Some exporters never end the last line (Oxford's
+    spend files): once the file has rested that long, it is taken as complete. Gzip
+    files are judged by their own end marker and checksum instead (see GzipCheck)."""
+    if time.time() - path.stat().st_mtime >= UNFINISHED_SECONDS:
+        return False
     with open(path, "rb") as f:
         head = f.read(2)
         if head == GZIP_MAGIC:

@@ -335,3 +335,13 @@ def test_rows_read_identity_holds_with_every_new_reason(tmp_path):
     assert (result.rows_read, result.loaded, result.rejected) == (5, 1, 4)
     with duckdb.connect(str(tmp_path / "ledger.duckdb"), read_only=True) as con:
         assert con.execute("SELECT status FROM files").fetchall() == [("loaded",)]
+
+
+def test_an_export_that_never_ends_its_last_line_is_read_once_it_rests(tmp_path):
+    cfg = write_config(tmp_path)
+    path = write_csv(tmp_path / "in/a.csv", [["2024-01-02", "600.00", "Shop", "1"]])
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    assert ingest(cfg)[0].status == "not ready"
+    rested = path.stat().st_mtime - 16 * 60
+    os.utime(path, (rested, rested))
+    assert one(cfg, path).loaded == 1 and ledger(cfg)[0][2] == Decimal("600.00")

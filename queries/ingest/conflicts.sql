@@ -3,8 +3,9 @@
 --   ledger or by an earlier row of the same file, and sets them aside with the reason:
 --   such a row is no duplicate (a file caught half written loaded 600.00 as 6.00, and
 --   the whole file's row then counted as a duplicate of it). A person decides; the
---   conflicting_duplicate detector raises the alert. Content is what a payment is:
---   account, date, amount, currency, payee and payee account.
+--   conflicting_duplicate detector raises the alert. Content is the money: account,
+--   date, amount and currency (payee texts vary between a bank's reports of one entry,
+--   camt.052 against camt.053, so they are shown but not compared).
 -- Reads: temp table `parsed`; table transactions.
 -- Parameters:
 --   $source     VARCHAR  the file's source name
@@ -25,8 +26,7 @@ FROM (
     firsts AS (
         -- Inside the file: each later row of a txn_id against its first row.
         SELECT * FROM (
-            SELECT rid, txn_id, account, posted_at, amount, currency, counterparty,
-                counterparty_account, file_row,
+            SELECT rid, txn_id, account, posted_at, amount, currency, file_row,
                 first_value(rid) OVER w AS first_rid
             FROM mine
             WHERE $repeats
@@ -35,11 +35,11 @@ FROM (
     ),
     against AS (
         SELECT m.rid, format('file row {}', f.file_row) AS held_at, f.account, f.posted_at,
-               f.amount, f.currency, f.counterparty, f.counterparty_account
+               f.amount, f.currency
         FROM firsts m JOIN mine f ON f.rid = m.first_rid
         UNION ALL
         SELECT m.rid, format('file #{} row {}', t.file_id, t.source_row), t.account,
-               t.posted_at, t.amount, t.currency, t.counterparty, t.counterparty_account
+               t.posted_at, t.amount, t.currency
         FROM mine m JOIN transactions t
           ON NOT $fresh AND t.source = $source AND t.txn_id = m.txn_id
     )
@@ -54,12 +54,7 @@ FROM (
                 CASE WHEN a.account IS DISTINCT FROM m.account
                      THEN format('account {} there, {} here', a.account, m.account) END,
                 CASE WHEN a.currency IS DISTINCT FROM m.currency
-                     THEN format('currency {} there, {} here', a.currency, m.currency) END,
-                CASE WHEN a.counterparty IS DISTINCT FROM m.counterparty
-                     OR a.counterparty_account IS DISTINCT FROM m.counterparty_account
-                     THEN format('payee {} there, {} here',
-                                 concat_ws(' ', a.counterparty, a.counterparty_account),
-                                 concat_ws(' ', m.counterparty, m.counterparty_account)) END),
+                     THEN format('currency {} there, {} here', a.currency, m.currency) END),
                 a.held_at)) AS reason,
         to_json(struct_pack(txn_id := m.txn_id, posted_at := m.posted_at, amount := m.amount,
             currency := m.currency, account := m.account, counterparty := m.counterparty,
@@ -68,8 +63,6 @@ FROM (
     FROM mine m JOIN against a ON a.rid = m.rid
     WHERE a.amount IS DISTINCT FROM m.amount OR a.posted_at IS DISTINCT FROM m.posted_at
        OR a.account IS DISTINCT FROM m.account OR a.currency IS DISTINCT FROM m.currency
-       OR a.counterparty IS DISTINCT FROM m.counterparty
-       OR a.counterparty_account IS DISTINCT FROM m.counterparty_account
     GROUP BY m.rid, m.txn_id, m.posted_at, m.amount, m.currency, m.account, m.counterparty,
         m.counterparty_account, m.description, m.reference
 ) c
