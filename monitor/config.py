@@ -284,7 +284,7 @@ class _Validator:
             raise self.error(prefix + "delimiter", f"= {delimiter!r} is not one character",
                              "use \",\", \";\", \"|\" or \"\\t\"")
         encoding = self.string(table, "encoding", prefix + "encoding",
-                               choices=("utf-8", "utf-16", "cp1252", "latin-1"))
+                               choices=("utf-8", "cp1252", "latin-1", "utf-16"))
         sheet = table.get("sheet")
         if sheet is not None and not isinstance(sheet, (str, int)):
             raise self.error(prefix + "sheet", "must be a sheet name or number",
