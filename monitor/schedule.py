@@ -131,6 +131,9 @@ def run_pipeline(config: Config, started: datetime | None = None,
             for path, _ in todo:                          # not read: try them again
                 (seen or {}).pop(str(path), None)
             raise
+        for result in results:
+            if result.status == "not ready":             # still being written: look again
+                (seen or {}).pop(result.path, None)
         loaded = [r for r in results if r.status == "loaded"]
         lake.to_lake(con, config, loaded)       # [engine] kind = "spark": the lake too
         stale = stale_feeds(con, config, started)

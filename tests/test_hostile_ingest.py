@@ -345,3 +345,23 @@ def test_an_export_that_never_ends_its_last_line_is_read_once_it_rests(tmp_path)
     rested = path.stat().st_mtime - 16 * 60
     os.utime(path, (rested, rested))
     assert one(cfg, path).loaded == 1 and ledger(cfg)[0][2] == Decimal("600.00")
+
+
+def test_the_daemon_reads_a_half_written_file_once_it_is_complete(tmp_path):
+    from monitor import schedule
+    cfg = write_config(tmp_path, [source(columns=IDS)])
+    whole = csv_bytes([["1", "2024-01-02", "600.00", "Shop", "1"]], header=HEADER)
+    path = tmp_path / "in/a.csv"
+    path.parent.mkdir()
+    path.write_bytes(whole[:-4])
+    old = path.stat().st_mtime - 5                 # past the daemon's settle second
+    os.utime(path, (old, old))
+    config, seen = config_mod.load(cfg, warn=lambda line: None), {}
+    summary = schedule.run_pipeline(config, seen=seen)
+    assert (summary["files_not_ready"], summary["files_loaded"]) == (1, 0)
+    assert str(path) not in seen                   # looked at again next run
+    path.write_bytes(whole)
+    os.utime(path, (old + 1, old + 1))
+    summary = schedule.run_pipeline(config, seen=seen)
+    assert summary["files_loaded"] == 1
+    assert ledger(cfg) == [("1", "2024-01-02", Decimal("600.00"))]
