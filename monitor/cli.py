@@ -106,9 +106,11 @@ def init(ctx: Context, force):
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--source", "source_name", help="Read the files with this configured source.")
+@click.option("--reload", is_flag=True,
+              help="Replace the rows earlier loads of these files gave (after a config fix).")
 @output.format_option()
 @pass_ctx
-def ingest(ctx: Context, paths, source_name, fmt):
+def ingest(ctx: Context, paths, source_name, reload, fmt):
     """Load ledger files into the database, each transaction once.
 
     With no PATH, reads every file matched by each source's path glob. A PATH is
@@ -123,12 +125,17 @@ def ingest(ctx: Context, paths, source_name, fmt):
       monitor ingest
       monitor ingest exports/march.csv --source pcards --format json
       monitor ingest statements/2024-03.camt053.xml
+      monitor ingest --reload exports/march.csv
     """
+    if reload and not paths:
+        raise InputError("--reload needs the file(s) to reload: monitor ingest --reload FILE")
     planned = ingest_mod.plan(ctx.config, list(paths), source_name)
     con = ctx.connect()
-    results = _with_progress(con, planned)
-    audit.record(con, "ingest", {"paths": list(paths), "source": source_name},
-                 audit.digest([r.as_dict() for r in results]))
+    results = _with_progress(con, planned, reload)
+    detail = {"paths": list(paths), "source": source_name}
+    if reload:
+        detail |= {"reload": True, "replaced": {r.path: r.replaced for r in results}}
+    audit.record(con, "ingest", detail, audit.digest([r.as_dict() for r in results]))
     to_lake = lake.to_lake(con, ctx.config, results)    # [engine] kind = "spark"
     con.close()
     if to_lake:
@@ -146,20 +153,22 @@ def ingest(ctx: Context, paths, source_name, fmt):
                                 "rejected", "status"])
     for result in results:
         if result.message and fmt != "json":
-            prefix = "error" if result.status == "error" else "note"
+            prefix = "error" if result.status in ("error", "rejected") else "note"
             click.echo(f"{prefix}: {_one_line(result.message)}", err=True)
+        if result.hint and fmt != "json":
+            click.echo(result.hint, err=True)
         if result.balance and fmt != "json":    # bank statements: balance and sequence checks
             prefix = "warning" if result.balance.startswith("CHECK FAILED") else "note"
             click.echo(f"{prefix}: {result.path}: {_one_line(result.balance)}", err=True)
     if not planned:
         click.echo("note: no files matched; check the path globs in [[sources]]", err=True)
-    if any(r.status == "error" for r in results):
+    if any(r.status in ("error", "rejected") for r in results):
         sys.exit(ExitCode.USAGE)
 
 
-def _with_progress(con, planned):
+def _with_progress(con, planned, reload=False):
     if not sys.stderr.isatty() or len(planned) < 2:
-        return ingest_mod.ingest_all(con, planned)
+        return ingest_mod.ingest_all(con, planned, reload=reload)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     with Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.description}"), transient=True) as bar:
@@ -167,7 +176,7 @@ def _with_progress(con, planned):
 
         def step(result):
             bar.update(task, advance=1, description=Path(result.path).name)
-        return ingest_mod.ingest_all(con, planned, on_file=step)
+        return ingest_mod.ingest_all(con, planned, on_file=step, reload=reload)
 
 
 @cli.command()
@@ -186,7 +195,7 @@ def status(ctx: Context, fmt):
     con, snapshot = cli_run.reader(ctx)    # while `monitor run` works: its snapshot
     rows = _rows(con, store.load_query("status/sources"))
     errors = _rows(con, "SELECT path, error, ingested_at AS at FROM files "
-                        "WHERE status = 'error' ORDER BY file_id")
+                        "WHERE status IN ('error', 'rejected') ORDER BY file_id")
     checks = _rows(con, store.load_query("formats/failed_checks"), {"limit": 100})
     daemon = cli_run.daemon_status(ctx, con)
     con.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from monitor.config_ingest import INGEST_LIMITS, ingest_limits
 from monitor.errors import ConfigError
 from monitor.redact import redact, remember
 
@@ -50,6 +51,13 @@ class Source:
     encoding: str | None = None
     sheet: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    # Rows the ingest refuses (see [ingest] in docs/configuration.md): a posting date more
+    # than future_days after the day of ingest or before earliest_date (one such row makes
+    # scans judge as of a day that never came), an amount of max_amount or more.
+    future_days: int = 3
+    earliest_date: str = "1970-01-01"
+    max_amount: int = 10 ** 12
+    follow_symlinks: bool = False  # read symlinks that lead out of the source's folder
 
 
 SEVERITIES = ("warning", "high", "critical")
@@ -231,8 +239,9 @@ class _Validator:
         return value
 
     def config(self, data: dict) -> Config:
-        self.unknown(data, ("database", "sources", "outbox", "alerts", "notify")
+        self.unknown(data, ("database", "sources", "outbox", "alerts", "notify", "ingest")
                      + RESERVED_SECTIONS, "")
+        self.ingest = ingest_limits(self, _table(self, data, "ingest"), "ingest.", {})
         database = data.get("database", {})
         if not isinstance(database, dict):
             raise self.error("database", "must be a table", "write it as [database]")
@@ -284,7 +293,7 @@ class _Validator:
         if not isinstance(table, dict):
             raise self.error("sources", "entries must be tables", "write each as [[sources]]")
         allowed = ("name", "format", "path", "currency", "charges", "date_format", "account",
-                   "delimiter", "encoding", "sheet", "columns")
+                   "delimiter", "encoding", "sheet", "columns", "follow_symlinks") + INGEST_LIMITS
         self.unknown(table, allowed, prefix)
         name = self.string(table, "name", prefix + "name")
         if name is None:
@@ -331,7 +340,7 @@ class _Validator:
             raise self.error(prefix + "delimiter", f"= {delimiter!r} is not one character",
                              "use \",\", \";\", \"|\" or \"\\t\"")
         encoding = self.string(table, "encoding", prefix + "encoding",
-                               choices=("utf-8", "cp1252", "latin-1"))
+                               choices=("utf-8", "cp1252", "latin-1", "utf-16"))
         sheet = table.get("sheet")
         if sheet is not None and not isinstance(sheet, (str, int)):
             raise self.error(prefix + "sheet", "must be a sheet name or number",
@@ -341,7 +350,9 @@ class _Validator:
             charges=charges or "positive", date_format=date_format,
             account=self.string(table, "account", prefix + "account"),
             delimiter=delimiter, encoding=encoding,
-            sheet=None if sheet is None else str(sheet), columns=columns)
+            sheet=None if sheet is None else str(sheet), columns=columns,
+            follow_symlinks=_bool(self, table, "follow_symlinks", prefix, False),
+            **ingest_limits(self, table, prefix, self.ingest))
 
     def require_columns(self, prefix: str, columns: dict, currency) -> None:
         if "posted_at" not in columns:

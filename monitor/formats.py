@@ -55,7 +55,7 @@ def detect(path: Path) -> str:
     if head[1::2].count(0) > len(head) * 0.4 or head[0::2].count(0) > len(head) * 0.4:
         raise InputError(f"{path}: text in UTF-16 without a byte-order mark; save it as "
                          "UTF-8 (or UTF-16 with a byte-order mark) and ingest it again")
-    if b"\x00" in head or _binary(head):
+    if b"\x00" in head or binary(head):
         raise InputError(f"{path}: binary content in no known format; "
                          "expected CSV, Parquet, Excel or a bank statement")
     if text.startswith("<"):
@@ -76,7 +76,7 @@ def detect(path: Path) -> str:
     return "csv"
 
 
-def _binary(head: bytes) -> bool:
+def binary(head: bytes) -> bool:
     controls = sum(1 for b in head if b < 9 or 13 < b < 32)
     return len(head) > 0 and controls / len(head) > 0.05
 

@@ -5,37 +5,50 @@ when the reader knows it; a view over the file where DuckDB reads it itself),
 queries/ingest/normalize.sql types and judges each row into temp table `parsed`
 in one pass (its rowid keeps file order), and one database transaction records
 the file, its rejected rows and its new transactions.
-For every file: rows_read = loaded + duplicates + rejected.
+For every file: rows_read = loaded + duplicates + rejected. The staging readers live
+in monitor.ingest_read.
 """
 from __future__ import annotations
 
 import fnmatch
 import glob
-import gzip
 import hashlib
 import os
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-from duckdb import ColumnExpression, ConstantExpression
 from fastexcel import FastExcelError
 
 from monitor import formats
 from monitor.config import BANK_FORMATS, CANONICAL_COLUMNS, Config, Source
 from monitor.errors import InputError, MonitorError
-from monitor.store import drop_temp, load_query, now
+from monitor.ingest_read import (UNFINISHED_SECONDS, GzipCheck, first_line as _first_line,
+                                 is_gzip, proposal,
+                                 staged as _staged, text_encoding, unterminated)
+from monitor.store import load_query, now
 
-DEFAULT_DATE_FORMATS = [
-    "%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d.%m.%Y", "%d-%m-%Y", "%d-%b-%Y", "%d %b %Y",
-    "%d/%m/%y", "%Y%m%d", "%Y/%m/%d",
-]
-HEADER_SEARCH_ROWS = 50   # spreadsheets often carry a title block above the header
+# Candidate date formats when a source sets no date_format, by the order of day and
+# month. One family is chosen per file, from the whole column (see _date_formats):
+# each row parsed on its own read a US 08/09/2022 as 8 September. Two-digit years come
+# first: %Y reads '03/02/24' as the year 24.
+DATE_FAMILIES = {
+    "year first": ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                   "%Y%m%d", "%Y/%m/%d"],
+    "day first": ["%d/%m/%y", "%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d.%m.%Y",
+                  "%d-%m-%Y", "%d-%b-%Y", "%d %b %Y"],
+    "month first": ["%m/%d/%y", "%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
+                    "%m-%d-%Y", "%b %d %Y", "%b %d, %Y"],
+}
+# ISO 4217 currencies with no minor unit: an amount in them has no decimals. (The rest
+# may have two: the ledger keeps cents; three-decimal currencies lose nothing only when
+# their third decimal is 0.)
+ZERO_DECIMAL_CURRENCIES = ["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
+                           "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"]
+CONFLICT = "conflicting duplicate: "   # rejected_rows.reason prefix the detector reads
 CHUNK = 1 << 24
 
 
@@ -48,10 +61,12 @@ class FileResult:
     loaded: int = 0
     duplicates: int = 0
     rejected: int = 0
-    status: str = "loaded"       # loaded | unchanged | error
+    status: str = "loaded"       # loaded | unchanged | rejected | not ready | error
     message: str = ""
     balance: str = ""            # bank statements: balance/sequence check summary
     file_id: int | None = None
+    hint: str = ""               # more lines for a person (a [[sources]] block to start from)
+    replaced: list = field(default_factory=list)   # file ids a reload replaced
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +81,7 @@ def plan(config: Config, paths: list[str] | None = None,
         for source in sources:
             for match in sorted(glob.glob(source.path, recursive=True)):
                 # A file two globs match is read once, by the first source listed.
-                if os.path.isfile(match) and match not in taken:
+                if os.path.isfile(match) and match not in taken and _inside(source, match):
                     taken.add(match)
                     found.append((Path(match), source))
         return found
@@ -80,6 +95,24 @@ def plan(config: Config, paths: list[str] | None = None,
     return planned
 
 
+def _inside(source: Source, match: str) -> bool:
+    """False for a symlink (or a file under a linked folder) that leads out of the source's
+    folder: whoever may drop files there must not make the monitor read others (their
+    first line reached files.error). follow_symlinks = true allows it."""
+    if source.follow_symlinks:
+        return True
+    parts = Path(source.path).parts
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    if len(fixed) == len(parts):          # a path with no wildcard: its folder
+        fixed = fixed[:-1]
+    folder = os.path.realpath(Path(*fixed)) if fixed else os.path.realpath(".")
+    return os.path.realpath(match).startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def _matching_source(config: Config, path: Path) -> Source | None:
     resolved = str(path.resolve())
     for source in config.sources:
@@ -88,17 +121,20 @@ def _matching_source(config: Config, path: Path) -> Source | None:
     return None
 
 
-def ingest_all(con: duckdb.DuckDBPyConnection, planned, on_file=None) -> list[FileResult]:
-    """Ingest each planned file; a bad file never stops the others."""
+def ingest_all(con: duckdb.DuckDBPyConnection, planned, on_file=None,
+               reload: bool = False) -> list[FileResult]:
+    """Ingest each planned file; a bad file never stops the others. With reload, each
+    file's rows from earlier loads are replaced by what it yields now."""
     results = []
     for path, source in planned:
-        results.append(ingest_file(con, path, source))
+        results.append(ingest_file(con, path, source, reload))
         if on_file:
             on_file(results[-1])
     return results
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | None) -> FileResult:
+def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | None,
+                reload: bool = False) -> FileResult:
     source_name = source.name if source else ""
     result = FileResult(path=str(path), source=source_name)
     digest = None
@@ -106,8 +142,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
         size = path.stat().st_size
         # Only a file the size of one already loaded can be unchanged: hash it first.
         # Any other is new for sure, and is hashed on a thread while DuckDB reads it.
-        if con.execute("SELECT count(*) FROM files WHERE size_bytes = ? AND status = 'loaded'",
-                       [size]).fetchone()[0]:
+        if not reload and con.execute("SELECT count(*) FROM files WHERE size_bytes = ? "
+                                      "AND status = 'loaded'", [size]).fetchone()[0]:
             known = file_sha256(path)[0]
             seen = con.execute(
                 "SELECT file_id, ingested_at FROM files WHERE sha256 = ? AND status = 'loaded' "
@@ -116,7 +152,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
                 result.status, result.file_id = "unchanged", seen[0]
                 result.message = f"identical to file #{seen[0]} ingested {seen[1]:%Y-%m-%d %H:%M}"
                 return result
-            digest = _Digest(path, known)
+            digest = _Digest(path, known, is_gzip(path))
         if size == 0:
             raise InputError(f"{path}: the file is empty (not even a header row); "
                              "export it again")
@@ -124,22 +160,32 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
         if fmt == "auto":
             fmt = formats.detect(path)
         result.format = fmt
+        if fmt == "csv" and unterminated(path):
+            # Not recorded: a later run reads it once its last line is complete.
+            result.status = "not ready"
+            result.message = (f"{path}: not read yet: its last line has no line end, so it "
+                              "may still be being written; it is read once complete, or "
+                              f"{UNFINISHED_SECONDS // 60} minutes after its last change")
+            return result
         if fmt not in BANK_FORMATS and source is None:
+            result.hint = _proposal(con, path, fmt)
             raise InputError(
                 f"{path}: no configured source matches this {fmt} file; add a [[sources]] "
-                f"whose path matches it, or pass --source NAME")
+                f"whose path matches it" + (" (one is proposed below)" if result.hint else "")
+                + ", or pass --source NAME")
         if fmt in BANK_FORMATS:
             source = formats.bank_source(source, fmt)
             result.source = source.name
-        digest = digest or _Digest(path)
+        digest = digest or _Digest(path, gz=is_gzip(path))
+        encoding = source.encoding or (text_encoding(path) if fmt == "csv" else None)
         try:
-            _read_and_load(con, result, (path, fmt, source, source.encoding), (digest, size))
+            _read_and_load(con, result, (path, fmt, source, encoding), (digest, size, reload))
         except _NotUtf8 as e:
             if source.encoding == "utf-8":
                 raise InputError(f"{path}: not UTF-8 (row {e.args[0]}); set encoding = "
                                  f"\"cp1252\" for this source if it is a Windows export") from None
             # Windows exports are common: read it again as cp1252.
-            _read_and_load(con, result, (path, fmt, source, "cp1252"), (digest, size))
+            _read_and_load(con, result, (path, fmt, source, "cp1252"), (digest, size, reload))
     except MonitorError as e:
         _record_error(con, result, str(e), path)
     except (duckdb.InterruptException, RuntimeError) as e:
@@ -156,12 +202,20 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
     return result
 
 
+def _proposal(con, path: Path, fmt: str) -> str:
+    try:
+        return proposal(con, path, fmt)
+    except (duckdb.Error, OSError, UnicodeError, ValueError):
+        return ""
+
+
 def _read_and_load(con, result: FileResult, what, facts) -> None:
     path, fmt, source, encoding = what
-    digest, size = facts
+    digest, size, reload = facts
     statements = []   # bank formats: one entry per statement, for balance checks
     with _staged(con, path, fmt, source, statements, encoding) as (structural_rejects, first_row):
-        _load(con, result, source, (digest, size, first_row), structural_rejects, statements)
+        _load(con, result, source, (digest, size, first_row, reload), structural_rejects,
+              statements)
 
 
 class _NotUtf8(Exception):
@@ -169,18 +223,25 @@ class _NotUtf8(Exception):
 
 
 class _Digest:
-    """A file's SHA-256, taken on a thread while DuckDB reads the file (hashlib and
-    file reads release the GIL), or known already."""
+    """A file's SHA-256, taken on a thread while DuckDB reads the file (hashlib, zlib and
+    file reads release the GIL), or known already; a gzip file is also inflated there to
+    check its CRC and end, and value() refuses a damaged one before anything is written."""
 
-    def __init__(self, path: Path, known: str | None = None):
+    def __init__(self, path: Path, known: str | None = None, gz: bool = False):
         self._value, self._stop, self._pool = known, threading.Event(), None
-        if known is None:
+        self._path, self._check = path, GzipCheck() if gz else None
+        if known is None or gz:
             self._pool = ThreadPoolExecutor(max_workers=1)
-            self._future = self._pool.submit(_sha256, path, self._stop)
+            self._future = self._pool.submit(_sha256, path, self._stop, self._check)
 
     def value(self) -> str:
-        if self._value is None:
-            self._value = self._future.result()
+        if self._pool is not None:
+            computed = self._future.result()
+            self._value = self._value or computed
+            problem = self._check.finish() if self._check else None
+            if problem:
+                raise InputError(f"{self._path}: damaged gzip file ({problem}); nothing was "
+                                 "loaded from it: copy or export it again")
         return self._value
 
     def close(self) -> None:
@@ -189,89 +250,19 @@ class _Digest:
             self._pool.shutdown(wait=True)
 
 
-def _sha256(path: Path, stop: threading.Event | None = None) -> str:
+def _sha256(path: Path, stop: threading.Event | None = None,
+            check: GzipCheck | None = None) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while (chunk := f.read(CHUNK)) and not (stop and stop.is_set()):
             digest.update(chunk)
+            if check:
+                check.feed(chunk)
     return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
     return _sha256(path), path.stat().st_size
-
-
-@contextmanager
-def _staged(con, path: Path, fmt: str, source: Source, statements: list, encoding: str | None):
-    """Make `staging` for the file; yields the rows its reader set aside before staging
-    and the file row number of the first staged row (for rows without their own).
-    CSV rows the reader cannot split are collected later, by _reader_rejects."""
-    cleanup = []
-    _drop_staging(con)
-    try:
-        if fmt == "csv":
-            _stage_csv(con, path, source, encoding, cleanup)
-            rejects, first_row = [], 2
-        elif fmt == "parquet":
-            _stage_relation(con, con.sql("SELECT * FROM read_parquet($p)", params={"p": str(path)}),
-                            path, source, view=True)
-            rejects, first_row = [], 1
-        elif fmt == "xlsx":
-            rejects, first_row = [], _stage_excel(con, path, source)
-        elif fmt in BANK_FORMATS:
-            statement_file = formats.read(path, fmt)
-            statements.extend(statement_file.statements)
-            con.register("bank_rows", statement_file.rows)
-            try:
-                con.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM bank_rows")
-            finally:
-                con.unregister("bank_rows")
-            rejects, first_row = statement_file.rejects, 1
-        else:
-            raise InputError(f"{path}: unknown format '{fmt}'")
-        _ensure_raw_row(con)
-        yield rejects, first_row
-    finally:
-        for undo in cleanup:
-            undo()
-
-
-def _ensure_raw_row(con) -> None:
-    """Readers that give no full row text stage without raw_row; normalize reads it."""
-    if "raw_row" not in con.table("staging").columns:
-        con.execute("ALTER TABLE staging ADD COLUMN raw_row VARCHAR")
-
-
-def _drop_staging(con) -> None:
-    """Forget the previous file's staging (a view or a table) and reader rejects."""
-    drop_temp(con, "staging", "reject_errors", "reject_scans")
-
-
-def _stage_csv(con, path: Path, source: Source, encoding: str | None, cleanup) -> None:
-    """`staging` as a view over DuckDB's CSV reader: the file is read once, by normalize.
-    UTF-8 is read as it is (the reader reports bytes that are not); others via a copy."""
-    readable = path if encoding in (None, "utf-8") else _utf8_copy(path, encoding, cleanup)
-    # Quotes are RFC 4180's: left to the sniffer, a payee named "'" made it pick ' as the
-    # quote and swallow the next lines into one field.
-    options = ("all_varchar = true, header = true, ignore_errors = true, store_rejects = true, "
-               "quote = '\"', escape = '\"'")
-    params = {"p": str(readable)}
-    if source.delimiter:
-        options += ", delim = $d"
-        params["d"] = source.delimiter
-    if _header_has_blank_tail(readable):
-        # Exports such as PayPal's pad the header with empty names the rows lack.
-        options += ", null_padding = true"
-    relation = con.sql(f"SELECT * FROM read_csv($p, {options})", params=params)
-    _stage_relation(con, relation, path, source, view=True)
-
-
-def _header_has_blank_tail(path: Path) -> bool:
-    """True when the header line ends in empty column names, as in `"a","b",,,`."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        line = f.readline(1 << 16).decode("utf-8", "replace").rstrip("\r\n")
-    return line != line.rstrip(",;\t")
 
 
 def _reader_rejects(con, first_row: int) -> list[tuple[int, str, str]]:
@@ -294,22 +285,6 @@ def _reader_rejects(con, first_row: int) -> list[tuple[int, str, str]]:
             for line, raw, message in rejects]
 
 
-def _utf8_copy(path: Path, encoding: str, cleanup) -> Path:
-    """A UTF-8 copy of a file in another encoding."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError:      # bytes cp1252 leaves undefined
-        text = data.decode("latin-1")
-    handle, name = tempfile.mkstemp(suffix=".csv", prefix="monitor-utf8-")
-    with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    cleanup.append(lambda: os.unlink(name))
-    return Path(name)
-
-
 def _renumber_around(con, reject_lines: list[int], first_row: int) -> None:
     """Number parsed rows as file rows, skipping the lines the CSV reader set aside.
     The k-th set-aside line L shifts every later row: its slot among kept rows is L-k+1."""
@@ -321,108 +296,46 @@ def _renumber_around(con, reject_lines: list[int], first_row: int) -> None:
                 {"first": first_row})
 
 
-def _stage_excel(con, path: Path, source: Source) -> int:
-    import fastexcel
-    reader = fastexcel.read_excel(str(path))
-    sheet = source.sheet if source.sheet is not None else 0
-    if isinstance(sheet, str) and sheet.isdigit():
-        sheet = int(sheet)
-    try:
-        frame = reader.load_sheet(sheet, header_row=None, dtypes="string").to_polars()
-    except (IndexError, KeyError, ValueError, FastExcelError) as e:
-        raise InputError(f"{path}: no sheet {sheet!r} ({_first_line(e)}); sheets are: "
-                         + ", ".join(reader.sheet_names)) from None
-    wanted = {_norm(c) for c in source.columns.values()}
-    for index, row in enumerate(frame.head(HEADER_SEARCH_ROWS).iter_rows()):
-        names = [_norm(v) for v in row]
-        if wanted <= set(names):
-            break
-    else:
-        missing = ", ".join(sorted(source.columns.values()))
-        raise InputError(f"{path}: no header row with the mapped columns ({missing}) in the "
-                         f"first {HEADER_SEARCH_ROWS} rows; check [sources.columns] for "
-                         f"'{source.name}'")
-    import polars as pl
-    headers = [str(v) if v is not None else f"column{i + 1}" for i, v in enumerate(frame.row(index))]
-    body = frame.slice(index + 1)
-    body.columns = _unique(headers)
-    # Rows are numbered as the spreadsheet shows them; wholly empty rows are not data.
-    # A sheet is small: keep each row's full text, shown if the row is rejected.
-    body = body.with_row_index("__row", offset=index + 2).filter(
-        ~pl.all_horizontal(pl.exclude("__row").is_null()))
-    text = (pl.struct(pl.exclude("__row")).struct.json_encode()
-            .str.replace_all(r'"(?:[^"\\]|\\.)*":null,?', "").str.replace(r",}$", "}"))
-    body = body.with_columns(text.alias("__raw"))
-    con.register("sheet_rows", body)
-    try:
-        _stage_relation(con, con.table("sheet_rows"), path, source, row_column="__row",
-                        raw_column="__raw")
-    finally:
-        con.unregister("sheet_rows")
-    return index + 2   # spreadsheet row number of the first data row
-
-
-def _stage_relation(con, relation, path: Path, source: Source, view: bool = False,
-                    row_column: str | None = None, raw_column: str | None = None) -> None:
-    """Project the file's columns onto canonical names, as temp view or table `staging`;
-    row_column holds row numbers and raw_column each row's full text, when the reader has them."""
-    by_norm = {}
-    for column in relation.columns:
-        by_norm.setdefault(_norm(column), column)
-    picks = []
-    for field in CANONICAL_COLUMNS:
-        wanted = source.columns.get(field)
-        if wanted is None:
-            picks.append(ConstantExpression(None).cast(duckdb.sqltype("VARCHAR")).alias(field))
-            continue
-        actual = by_norm.get(_norm(wanted))
-        if actual is None:
-            shown = [c for c in relation.columns if c not in (row_column, raw_column)]
-            raise InputError(
-                f"{path}: column '{wanted}' is not in the file (its columns are: "
-                f"{', '.join(shown)}); set sources.{source.name}.columns.{field} to one of "
-                f"them, or fix the file's header")
-        picks.append(ColumnExpression(actual).cast(duckdb.sqltype("VARCHAR")).alias(field))
-    number = ColumnExpression(row_column) if row_column else ConstantExpression(None)
-    picks.append(number.cast(duckdb.sqltype("BIGINT")).alias("source_row"))
-    text = ColumnExpression(raw_column) if raw_column else ConstantExpression(None)
-    picks.append(text.cast(duckdb.sqltype("VARCHAR")).alias("raw_row"))
-    mapped = relation.select(*picks)
-    if view:
-        mapped.create_view("staging", replace=True)
-        return
-    con.register("mapped_rows", mapped)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM mapped_rows")
-    finally:
-        con.unregister("mapped_rows")
-
-
 def _load(con, result: FileResult, source: Source, file_facts, structural_rejects,
           statements) -> None:
-    digest, size, first_row = file_facts
+    digest, size, first_row, reload = file_facts
     con.execute(load_query("ingest/macros"))
     derive = "txn_id" not in source.columns
+    bank = result.format in BANK_FORMATS
     columns = {field: source.columns.get(field, "") for field in CANONICAL_COLUMNS}
     con.execute(load_query("ingest/normalize"), {
         "source": source.name, "currency": source.currency, "account": source.account or
         (None if "account" in source.columns else source.name),
         "sign": 1 if source.charges == "positive" else -1,
-        "date_formats": [source.date_format] if source.date_format else DEFAULT_DATE_FORMATS,
+        "date_formats": _date_formats(con, result.path, source, bank),
         "columns": columns, "derive_ids": derive, **_raw_layout(source),
+        "earliest": date.fromisoformat(source.earliest_date),
+        "latest": now().date() + timedelta(days=source.future_days),
+        "future_days": source.future_days, "max_amount": source.max_amount,
+        "check_places": not bank, "zero_decimal": ZERO_DECIMAL_CURRENCIES,
     })
     reader_rejects = _reader_rejects(con, first_row)
     # Rows without their own number are numbered by their order, unless renumbered
     # around lines the CSV reader set aside.
     by_order = not reader_rejects and _numbered_by_order(con)
     structural_rejects = structural_rejects + reader_rejects
-    staged, rejected, numbered = _shape(con, derive)
     digest = digest.value()
-    fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM transactions WHERE source = ?)",
-                            [source.name]).fetchone()[0]
+    previous = _previous_loads(con, result.path, digest, reload)
     stamp = now()
     con.execute("BEGIN TRANSACTION")
     try:
+        if previous:
+            _forget_files(con, previous)
+            result.replaced = previous
+        fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM transactions WHERE source = ?)",
+                                [source.name]).fetchone()[0]
+        staged, rejected, numbered = _shape(con, derive)
+        if not derive and (numbered or not fresh):
+            # A row whose txn_id is already held with other content is no duplicate.
+            con.execute(load_query("ingest/conflicts"), {
+                "source": source.name, "fresh": fresh, "repeats": numbered,
+                "by_order": by_order, "first_row": first_row, "prefix": CONFLICT})
+            staged, rejected, numbered = _shape(con, derive)
         file_id = con.execute(
             "INSERT INTO files (path, source, format, sha256, size_bytes, status, ingested_at) "
             "VALUES (?, ?, ?, ?, ?, 'loaded', ?) RETURNING file_id",
@@ -445,9 +358,15 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
         result.rejected = rejected + len(structural_rejects)
         result.loaded = loaded
         result.duplicates = staged - rejected - loaded
-        con.execute("UPDATE files SET rows_read = ?, loaded = ?, duplicates = ?, rejected = ? "
-                    "WHERE file_id = ?", [result.rows_read, loaded, result.duplicates,
-                                          result.rejected, file_id])
+        # Every row refused is a failed file, not a loaded one: it is read again next time
+        # (its config may have been fixed), replacing this attempt.
+        if result.rows_read and result.rejected == result.rows_read:
+            result.status = "rejected"
+        con.execute("UPDATE files SET rows_read = ?, loaded = ?, duplicates = ?, rejected = ?, "
+                    "status = ?, error = ? WHERE file_id = ?",
+                    [result.rows_read, loaded, result.duplicates, result.rejected,
+                     result.status, f"every row set aside (see `monitor rejects --file "
+                     f"{file_id}`)" if result.status == "rejected" else None, file_id])
         if statements:
             result.balance = formats.record_statements(con, file_id, statements)
         con.execute("COMMIT")
@@ -458,8 +377,60 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
     if result.rejected:
         first = con.execute("SELECT source_row, reason FROM rejected_rows WHERE file_id = ? "
                             "ORDER BY source_row LIMIT 1", [file_id]).fetchone()
-        result.message = (f"{result.rejected} row(s) set aside, first at row {first[0]}: "
-                          f"{first[1]} (see `monitor rejects`)")
+        what = (f"{result.path}: every row ({result.rejected}) set aside"
+                if result.status == "rejected" else f"{result.rejected} row(s) set aside")
+        result.message = f"{what}, first at row {first[0]}: {first[1]} (see `monitor rejects`)"
+    if result.replaced:
+        result.message = (f"replaced the rows of file(s) #{', #'.join(map(str, previous))}; "
+                          + result.message).rstrip("; ")
+
+
+def _date_formats(con, path: str, source: Source, bank: bool) -> list[str]:
+    """The date formats for this file's rows: the source's own, else the one family that
+    reads the whole column (the most of its distinct texts). When day-first and
+    month-first read it equally well and disagree on a day, the file is refused: a
+    guess would move payments by months without a word."""
+    if source.date_format:
+        return [source.date_format]
+    if bank:
+        return DATE_FAMILIES["year first"]          # the readers stage ISO dates
+    counts = con.execute(load_query("ingest/date_families"), {
+        "year_first": DATE_FAMILIES["year first"], "day_first": DATE_FAMILIES["day first"],
+        "month_first": DATE_FAMILIES["month first"]}).fetchone()
+    read = dict(zip(DATE_FAMILIES, counts[:3]))
+    disagree, example = counts[3], counts[4]
+    best = max(read.values())
+    if best == 0:
+        return [f for family in DATE_FAMILIES.values() for f in family]
+    tied = [family for family, count in read.items() if count == best]
+    if {"day first", "month first"} <= set(tied) and disagree:
+        raise InputError(
+            f"{path}: the dates in column '{source.columns.get('posted_at')}' read as both "
+            f"day/month and month/day (e.g. '{example}', and no day above 12 decides it); "
+            f"set date_format for source '{source.name}' (\"%d/%m/%Y\" or \"%m/%d/%Y\")")
+    return DATE_FAMILIES[tied[0]]
+
+
+def _previous_loads(con, path: str, digest: str, reload: bool) -> list[int]:
+    """The earlier loads this one replaces: with reload, every load of this path or
+    content; otherwise only a failed attempt at this same content (all rows refused)."""
+    if reload:
+        rows = con.execute(
+            "SELECT file_id FROM files WHERE status IN ('loaded', 'rejected') "
+            "AND (path IN (?, ?) OR sha256 = ?) ORDER BY file_id",
+            [path, str(Path(path).resolve()), digest]).fetchall()
+    else:
+        rows = con.execute("SELECT file_id FROM files WHERE status = 'rejected' AND sha256 = ? "
+                           "ORDER BY file_id", [digest]).fetchall()
+    return [r[0] for r in rows]
+
+
+def _forget_files(con, file_ids: list[int]) -> None:
+    """Remove earlier loads (inside the caller's transaction). The scans' kept history
+    is derived data: emptied, the next scan rebuilds it from the ledger as it now is."""
+    for table in ("transactions", "rejected_rows", "statements", "exact_amounts", "files"):
+        con.execute(f"DELETE FROM {table} WHERE list_contains($ids, file_id)", {"ids": file_ids})
+    con.execute("DELETE FROM pair_history_state")
 
 
 def _numbered_by_order(con) -> bool:
@@ -511,22 +482,6 @@ def _record_error(con, result: FileResult, message: str, path: Path) -> None:
                 "ingested_at) VALUES (?, ?, ?, ?, ?, 'error', ?, ?)",
                 [result.path, result.source, result.format or "unknown", digest, size,
                  message, now()])
-
-
-def _norm(name) -> str:
-    return " ".join(str(name or "").split()).casefold()
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen, out = {}, []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-    return out
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _first_line_text(text: str) -> str:

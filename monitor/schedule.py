@@ -132,6 +132,9 @@ def run_pipeline(config: Config, started: datetime | None = None,
             for path, _ in todo:                          # not read: try them again
                 (seen or {}).pop(str(path), None)
             raise
+        for result in results:
+            if result.status == "not ready":             # still being written: look again
+                (seen or {}).pop(result.path, None)
         loaded = [r for r in results if r.status == "loaded"]
         lake.to_lake(con, config, loaded)       # [engine] kind = "spark": the lake too
         stale = stale_feeds(con, config, started)
@@ -140,7 +143,8 @@ def run_pipeline(config: Config, started: datetime | None = None,
             "files_seen": len(planned), "files_read": len(results), "files_loaded": len(loaded),
             "rows_loaded": sum(r.loaded for r in loaded),
             "rows_rejected": sum(r.rejected for r in loaded),
-            "files_failed": sum(r.status == "error" for r in results),
+            "files_failed": sum(r.status in ("error", "rejected") for r in results),
+            "files_not_ready": sum(r.status == "not ready" for r in results),
             "balance_failures": sum(r.balance.startswith("CHECK FAILED") for r in results),
             "as_of": day.isoformat() if day else None, "findings": len(findings),
             "stale_feeds": [f["account"][5:] for f in stale],
@@ -180,7 +184,7 @@ def connect(config: Config, wait: float = 30.0):
 
 
 def _log_file(result) -> None:
-    level = logging.WARNING if result.status == "error" else logging.INFO
+    level = logging.WARNING if result.status in ("error", "rejected") else logging.INFO
     log.log(level, "file %s: %s, %d read, %d loaded, %d duplicate, %d rejected%s",
             result.path, result.status, result.rows_read, result.loaded, result.duplicates,
             result.rejected, f" ({result.message})" if result.message else "")

@@ -113,7 +113,12 @@ def test_date_shapes(tmp_path, date_format, text):
 
 
 def test_dd_mm_is_not_read_as_mm_dd(tmp_path, cfg):
-    one(cfg, write_csv(tmp_path / "in/a.csv", [["03/02/2024", "1", "Shop", "1"]]))
+    # Issue 14 item 5: a column where every day is <= 12 cannot say which it is, so the
+    # file is refused rather than guessed; a day above 12 (or date_format) decides it.
+    (result,) = ingest(cfg, [write_csv(tmp_path / "in/a.csv", [["03/02/2024", "1", "Shop", "1"]])])
+    assert result.status == "error" and "set date_format" in result.message
+    one(cfg, write_csv(tmp_path / "in/a.csv", [["03/02/2024", "1", "Shop", "1"],
+                                               ["13/02/2024", "1", "Shop", "1"]]))
     assert ledger(cfg)[0][0] == "2024-02-03"
 
 
@@ -370,8 +375,8 @@ def test_derived_ids_are_stable(tmp_path):
 
 def test_derived_id_ignores_surrounding_whitespace_and_number_style(tmp_path):
     ids = []
-    for run, row in enumerate([["2024-01-02", "1234.50", "Shop", "1"],
-                               [" 02/01/2024 ", "1,234.50", " Shop ", "1"]]):
+    for run, row in enumerate([["2024-01-13", "1234.50", "Shop", "1"],
+                               [" 13/01/2024 ", "1,234.50", " Shop ", "1"]]):
         cfg = write_config(tmp_path / f"run{run}")
         one(cfg, write_csv(tmp_path / f"run{run}/in/a.csv", [row]))
         ids.append(query(cfg, "SELECT txn_id FROM transactions"))

@@ -16,7 +16,7 @@ WITH failed AS (
     SELECT s.*, f.ingested_at,
         coalesce(s.closing_date, s.to_date, CAST(f.ingested_at AS DATE)) AS end_date
     FROM statements s JOIN files f USING (file_id)
-    WHERE s.problems IS NOT NULL AND f.status = 'loaded'
+    WHERE s.problems IS NOT NULL AND f.status IN ('loaded', 'rejected')   -- every entry set aside: still a statement
 )
 SELECT account, CAST(NULL AS VARCHAR) AS counterparty, CAST(NULL AS VARCHAR) AS initiator,
     CAST(NULL AS VARCHAR) AS txn_id, end_date AS posted_at,

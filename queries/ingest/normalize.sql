@@ -14,6 +14,17 @@
 --   $raw_keys      VARCHAR[]      file columns shown in `raw`, each once
 --   $raw_index     INTEGER[]      for each of those, its field's 1-based CANONICAL_COLUMNS position
 --   $derive_ids    BOOLEAN        true when the source maps no txn_id
+--   $earliest      DATE           a posting date before this is refused (no sane ledger has one)
+--   $latest        DATE           a posting date after this (the day of ingest plus
+--                                 $future_days) is refused: scans judge as of the latest
+--                                 posting, so one far-future row would end detection
+--   $future_days   INTEGER        the source's future_days, for messages
+--   $max_amount    DECIMAL        an amount this large or larger is refused (keeps every sum
+--                                 far from overflowing)
+--   $check_places  BOOLEAN        refuse amounts with more decimals than their currency has
+--                                 (bank readers keep such amounts exactly, so they pass false)
+--   $zero_decimal  VARCHAR[]      currencies with no minor unit (ISO 4217 exponent 0); the
+--                                 rest may have two decimals (the ledger keeps two)
 -- Returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
 --   numbered later), account, posted_at, amount, currency, counterparty,
 --   counterparty_account, initiator, mcc, description, reference,
@@ -30,6 +41,9 @@ WITH cleaned AS (
         clean_text(amount) AS amount_text,
         clean_text(debit) AS debit_text,
         clean_text(credit) AS credit_text,
+        money_canon(clean_text(amount)) AS amount_canon,
+        money_canon(clean_text(debit)) AS debit_canon,
+        money_canon(clean_text(credit)) AS credit_canon,
         clean_text(currency) AS currency_text,
         clean_text(counterparty) AS counterparty,
         clean_text(counterparty_account) AS counterparty_account,
@@ -46,10 +60,23 @@ typed AS (
         upper(coalesce(currency_text, $currency)) AS currency,
         try_strptime(date_text, $date_formats)::DATE AS posted_at,
         CASE
-            WHEN amount_text IS NOT NULL THEN $sign * parse_money(amount_text)
+            WHEN amount_text IS NOT NULL THEN $sign * try_cast(amount_canon AS DECIMAL(18,2))
             WHEN debit_text IS NOT NULL OR credit_text IS NOT NULL
-                THEN coalesce(abs(parse_money(debit_text)), 0) - coalesce(abs(parse_money(credit_text)), 0)
-        END::DECIMAL(18,2) AS amount
+                THEN coalesce(abs(try_cast(debit_canon AS DECIMAL(18,2))), 0)
+                     - coalesce(abs(try_cast(credit_canon AS DECIMAL(18,2))), 0)
+        END::DECIMAL(18,2) AS amount,
+        -- Which amount column holds no number, or one too large (the first, in column
+        -- order), and the most decimals any of them carries.
+        CASE WHEN amount_text IS NOT NULL AND amount_canon IS NULL THEN 'amount'
+             WHEN debit_text IS NOT NULL AND debit_canon IS NULL THEN 'debit'
+             WHEN credit_text IS NOT NULL AND credit_canon IS NULL THEN 'credit'
+        END AS not_number,
+        CASE WHEN amount_canon IS NOT NULL AND coalesce(abs(try_cast(amount_canon AS DECIMAL(18,2))) >= $max_amount, true) THEN 'amount'
+             WHEN debit_canon IS NOT NULL AND coalesce(abs(try_cast(debit_canon AS DECIMAL(18,2))) >= $max_amount, true) THEN 'debit'
+             WHEN credit_canon IS NOT NULL AND coalesce(abs(try_cast(credit_canon AS DECIMAL(18,2))) >= $max_amount, true) THEN 'credit'
+        END AS too_large,
+        greatest(money_places(amount_canon), money_places(debit_canon),
+                 money_places(credit_canon)) AS places
     FROM cleaned
 ),
 judged AS (
@@ -62,15 +89,37 @@ judged AS (
             WHEN posted_at IS NULL THEN
                 format('date ''{}'' in column ''{}'' is not in a known format; set date_format for source ''{}''',
                        date_text, $columns['posted_at'], $source)
+            WHEN posted_at > $latest THEN
+                format('date {} in column ''{}'' is after {}, more than {} day(s) after the day of '
+                       'ingest: a posting cannot be dated in the future (fix the file, or raise '
+                       'future_days for source ''{}'')', posted_at, $columns['posted_at'], $latest,
+                       $future_days, $source)
+            WHEN posted_at < $earliest THEN
+                format('date {} in column ''{}'' is before {}, too early to be a posting (fix the '
+                       'file, or set earliest_date for source ''{}'')', posted_at,
+                       $columns['posted_at'], $earliest, $source)
             WHEN amount_text IS NULL AND debit_text IS NULL AND credit_text IS NULL THEN
                 format('no amount in column ''{}''',
                        CASE WHEN $columns['amount'] <> '' THEN $columns['amount']
                             ELSE concat_ws(''' or ''', nullif($columns['debit'], ''), nullif($columns['credit'], '')) END)
-            WHEN amount IS NULL THEN
+            WHEN not_number IS NOT NULL THEN
                 format('amount ''{}'' in column ''{}'' is not a number',
+                       CASE not_number WHEN 'amount' THEN amount_text WHEN 'debit' THEN debit_text
+                            ELSE credit_text END, CASE not_number WHEN 'amount' THEN $columns['amount'] WHEN 'debit' THEN $columns['debit'] ELSE $columns['credit'] END)
+            WHEN too_large IS NOT NULL OR abs(amount) >= $max_amount THEN
+                format('amount ''{}'' in column ''{}'' is not below {}, more than any one payment '
+                       '(fix the file, or raise max_amount for source ''{}'')',
+                       CASE coalesce(too_large, 'amount') WHEN 'amount' THEN coalesce(amount_text, debit_text)
+                            WHEN 'debit' THEN debit_text ELSE credit_text END,
+                       CASE coalesce(too_large, 'amount') WHEN 'amount' THEN $columns['amount'] WHEN 'debit' THEN $columns['debit'] ELSE $columns['credit'] END, CAST($max_amount AS BIGINT), $source)
+            WHEN $check_places AND places > CASE WHEN list_contains($zero_decimal, currency) THEN 0 ELSE 2 END THEN
+                format('amount ''{}'' in column ''{}'' has more decimals than {} has ({}); money is '
+                       'never rounded: fix the export',
                        coalesce(amount_text, debit_text, credit_text),
-                       CASE WHEN $columns['amount'] <> '' THEN $columns['amount']
-                            WHEN debit_text IS NOT NULL THEN $columns['debit'] ELSE $columns['credit'] END)
+                       CASE WHEN amount_text IS NOT NULL THEN $columns['amount']
+                            WHEN debit_text IS NOT NULL THEN $columns['debit'] ELSE $columns['credit'] END,
+                       coalesce(currency, 'the currency'),
+                       CASE WHEN list_contains($zero_decimal, currency) THEN 0 ELSE 2 END)
             WHEN account IS NULL THEN
                 format('no account in column ''{}''; or set account for source ''{}''',
                        $columns['account'], $source)

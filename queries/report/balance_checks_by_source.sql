@@ -14,6 +14,6 @@ SELECT f.source, count(*) AS statements,
        arg_max(s.problems, s.file_id * 100000 + s.position)
            FILTER (WHERE s.problems IS NOT NULL) AS latest_problem
 FROM statements s JOIN files f USING (file_id)
-WHERE f.status = 'loaded'
+WHERE f.status IN ('loaded', 'rejected')
 GROUP BY f.source
 ORDER BY f.source;

@@ -28,7 +28,7 @@ WHERE counterparty_account IS NOT NULL;
 -- what the detectors make of such partial groups is dropped, and the previous scan's
 -- findings about them carry over.)
 CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiator) AS
-    coalesce(detector IN ('stale_feed', 'statement_check_failed')
+    coalesce(detector IN ('stale_feed', 'statement_check_failed', 'conflicting_duplicate')
     OR (detector = 'shared_payout_account'
         AND account IN (SELECT key FROM scope WHERE kind = 'payout'))
     OR (detector <> 'shared_payout_account' AND (
