@@ -198,7 +198,7 @@ def _pair_facts(con, kept: bool) -> None:
 _EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,
     NULL::VARCHAR AS initiator, NULL::VARCHAR AS txn_id, NULL::DATE AS posted_at,
     NULL::INTEGER AS day, NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS currency,
-    NULL::DECIMAL(18,2) AS exposure, NULL::INTEGER AS charges, NULL::DATE AS since,
+    NULL::DECIMAL(38,2) AS exposure, NULL::INTEGER AS charges, NULL::DATE AS since,
     NULL::VARCHAR AS severity, NULL::DATE AS active_until"""
 
 

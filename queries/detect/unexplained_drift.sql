@@ -81,7 +81,7 @@ drift AS (
     FROM windowed
 )
 SELECT c.g_account AS account, c.g_counterparty AS counterparty, c.g_initiator AS initiator,
-    c.txn_id, c.posted_at, c.day, c.amount, c.currency, CAST(d.excess AS DECIMAL(18,2)) AS exposure,
+    c.txn_id, c.posted_at, c.day, c.amount, c.currency, CAST(d.excess AS DECIMAL(38,2)) AS exposure,
     CAST(d.n_recent AS INTEGER) AS charges, d.first_at AS since,
     CASE WHEN d.n_history >= $min_history AND d.history_span >= $min_history_days
               AND d.excess >= $tier_warning
