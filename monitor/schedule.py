@@ -102,11 +102,17 @@ def load_registry(con, config: Config) -> None:
 
 
 def scan_and_notify(con, config: Config, *, as_of=None, notify_now: bool = True,
-                    dry_run: bool = False, extra: list[dict] | None = None):
-    """Reload the registry, scan as of the latest posting (or as_of), record the alerts
-    and notify: `monitor scan`. Returns (day, findings, outcome or None)."""
+                    dry_run: bool = False, extra: list[dict] | None = None,
+                    warn=log.warning):
+    """Reload the registry, scan as of the latest posting up to today (or as_of, never after
+    today: detect.judging_day), record the alerts and notify: `monitor scan`.
+    Returns (day, findings, outcome or None)."""
     load_registry(con, config)
-    day = as_of or con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
+    day = detect.judging_day(con, config, as_of)
+    ahead, latest = detect.future_rows(con, config)
+    if ahead:
+        warn(f"{ahead} row(s) posted after today (the latest on {latest}) are not judged "
+             "before their day")
     findings = detect.scan(con, config, day) if day else []
     if not day and not extra:
         return day, findings, None
