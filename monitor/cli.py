@@ -34,8 +34,12 @@ class Context:
         return self._config
 
     def connect(self, read_only: bool = False):
+        """The ledger; a writer waits for a daemon's job (or another verb) holding it, as
+        the daemon waits for the operator's verbs."""
         return store.connect(self.config.database, read_only=read_only,
-                             memory_limit=self.config.memory_limit)
+                             memory_limit=self.config.memory_limit,
+                             wait=0 if read_only else store.LOCK_WAIT,
+                             on_wait=lambda line: click.echo(f"note: {line}", err=True))
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -408,7 +412,9 @@ def main(argv=None) -> None:
     except duckdb.Error as e:
         if debug:
             raise
-        click.echo(f"error: database: {_one_line(str(e))}", err=True)
+        damage = store.damaged(None, e)      # a truncated or overwritten file: the way back
+        click.echo(f"error: {_one_line(str(damage))}" if damage
+                   else f"error: database: {_one_line(str(e))}", err=True)
         sys.exit(ExitCode.RUNTIME)
     except KeyboardInterrupt:
         sys.exit(130)
