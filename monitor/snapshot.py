@@ -122,8 +122,9 @@ def open_readonly(path: Path | str) -> duckdb.DuckDBPyConnection:
                                      "autoinstall_known_extensions": False,
                                      "autoload_known_extensions": False})
     except duckdb.Error as e:
-        raise StoreError(f"{path}: cannot open the snapshot ({str(e).strip().splitlines()[0]})"
-                         ) from None
+        from monitor.store import damaged       # store imports this module
+        raise damaged(path, e) or StoreError(
+            f"{path}: cannot open the snapshot ({str(e).strip().splitlines()[0]})") from None
     for setting in ("enable_progress_bar = false", "python_enable_replacements = false",
                     "lock_configuration = true"):
         try:

@@ -123,7 +123,7 @@ def damaged(path: Path | str | None, error: Exception) -> StoreError | None:
     path = Path(path or _path_in(error) or _opened.get("path") or "the database")
     snap = snapshot_path(path)
     if path.name.endswith(".snapshot.duckdb"):
-        way_back = "delete it: it is published again from the ledger by the next scan"
+        way_back = "delete it: it is copied again from the ledger when next needed"
     elif snap.exists():
         way_back = (f"restore it from the snapshot {snap} (stop `monitor run`, then copy it "
                     f"over {path}) and run `monitor ingest` again for files since")

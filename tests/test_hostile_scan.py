@@ -328,3 +328,14 @@ def test_a_damaged_ledger_without_a_snapshot_points_to_a_backup(tmp_path):
     (tmp_path / "ledger.duckdb").write_bytes(b"not a database at all")
     line = assert_one_line_error(monitor("--config", str(cfg), "alerts", "list"), 3)
     assert "damaged or truncated" in line and line.endswith("restore it from a backup")
+
+
+def test_a_damaged_snapshot_is_named_and_copied_again_once_deleted(tmp_path):
+    import os
+    cfg, database, snap = _scanned(tmp_path)
+    os.truncate(snap, 100)
+    line = assert_one_line_error(monitor("--config", str(cfg), "query", "SELECT 1 AS x"), 3)
+    assert line.startswith(f"error: {snap}: the database file is damaged or truncated")
+    assert "delete it" in line
+    snap.unlink()
+    assert monitor("--config", str(cfg), "query", "SELECT 1 AS x").returncode == 0
