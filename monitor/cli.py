@@ -36,8 +36,12 @@ class Context:
         return self._config
 
     def connect(self, read_only: bool = False):
+        """The ledger; a writer waits for a daemon's job (or another verb) holding it, as
+        the daemon waits for the operator's verbs."""
         return store.connect(self.config.database, read_only=read_only,
-                             memory_limit=self.config.memory_limit)
+                             memory_limit=self.config.memory_limit,
+                             wait=0 if read_only else store.LOCK_WAIT,
+                             on_wait=lambda line: click.echo(f"note: {line}", err=True))
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -238,7 +242,8 @@ FINDING_COLUMNS = ["severity", "detector", "account", "counterparty", "initiator
 
 @cli.command()
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
-              help="Judge the ledger as it stood on this day (default: the latest posting).")
+              help="Judge the ledger as it stood on this day, up to today "
+                   "(default: the latest posting up to today).")
 @click.option("--no-notify", is_flag=True,
               help="Record the alerts but tell no one now (a later scan tells what is due).")
 @click.option("--dry-run", is_flag=True,
@@ -260,10 +265,12 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
       monitor scan
       monitor scan --as-of 2017-06-30 --format json --no-notify
     """
+    if as_of:
+        detect.not_after_today(ctx.config, as_of.date(), "--as-of")
     con = ctx.connect()
     day, findings, outcome = schedule.scan_and_notify(    # what the daemon's pipeline runs
         con, ctx.config, as_of=as_of.date() if as_of else None, notify_now=not no_notify,
-        dry_run=dry_run)
+        dry_run=dry_run, warn=lambda line: click.echo(f"warning: {line}", err=True))
     if outcome:
         audit.record_notification(con, outcome, dry_run)
     audit.record(con, "scan", {"as_of": day, "findings": len(findings), "dry_run": dry_run,
@@ -300,6 +307,7 @@ def backtest(ctx: Context, start, end, fmt):
     """
     if end < start:
         raise InputError(f"--to {end:%Y-%m-%d} is before --from {start:%Y-%m-%d}; swap them")
+    detect.not_after_today(ctx.config, end.date(), "--to")     # the replay's last day
     con = ctx.connect()
     schedule.load_registry(con, ctx.config)     # the finance team's CSV, when named
     alerts = detect.backtest(con, ctx.config, start.date(), end.date())
@@ -472,7 +480,9 @@ def _main(argv=None) -> None:
     except duckdb.Error as e:
         if debug:
             raise
-        click.echo(f"error: database: {_one_line(str(e))}", err=True)
+        damage = store.damaged(None, e)      # a truncated or overwritten file: the way back
+        click.echo(f"error: {_one_line(str(damage))}" if damage
+                   else f"error: database: {_one_line(str(e))}", err=True)
         sys.exit(ExitCode.RUNTIME)
     except KeyboardInterrupt:
         sys.exit(130)

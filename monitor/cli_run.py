@@ -48,8 +48,8 @@ def reader(ctx) -> tuple[duckdb.DuckDBPyConnection, bool]:
         return store.connect(path), False          # first use: create it
     try:
         return store.connect(path, read_only=True), is_snapshot
-    except StoreError:
-        if is_snapshot:
+    except StoreError as e:
+        if is_snapshot or "in use" not in str(e):      # a damaged file says so itself
             raise
         raise StoreError(f"{path}: the database is in use by another monitor process and no "
                          "snapshot is published yet; wait for the daemon's first pipeline "

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import duckdb
 
 from monitor.config import Config
 from monitor.config_engine import engine_of
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, InputError
 from monitor.store import QUERIES, drop_temp, load_query, now, query_header, run
 
 SEVERITIES = ("warning", "high", "critical")
@@ -198,8 +199,42 @@ def _pair_facts(con, kept: bool) -> None:
 _EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,
     NULL::VARCHAR AS initiator, NULL::VARCHAR AS txn_id, NULL::DATE AS posted_at,
     NULL::INTEGER AS day, NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS currency,
-    NULL::DECIMAL(18,2) AS exposure, NULL::INTEGER AS charges, NULL::DATE AS since,
+    NULL::DECIMAL(38,2) AS exposure, NULL::INTEGER AS charges, NULL::DATE AS since,
     NULL::VARCHAR AS severity, NULL::DATE AS active_until"""
+
+
+def today(config: Config) -> date:
+    """The date now in the configured [schedule] timezone (UTC when none is set)."""
+    zone = config.schedule.timezone if config.schedule else "UTC"
+    return datetime.now(ZoneInfo(zone)).date()
+
+
+def not_after_today(config: Config, day: date, option: str) -> date:
+    """A day given on the command line, refused when it is after today: judging as of a
+    day to come would let every alert expire before its time (exit 2)."""
+    now = today(config)
+    if day > now:
+        raise InputError(f"{option} {day.isoformat()} is after today ({now.isoformat()}); "
+                         "give a day up to today")
+    return day
+
+
+def judging_day(con: duckdb.DuckDBPyConnection, config: Config,
+                as_of: date | None = None) -> date | None:
+    """The day a scan judges as of: `as_of` (refused when after today), else the latest
+    posting up to today; None on an empty ledger. A row dated after today (a typo such as
+    2099-12-31, which cannot be removed) is never the day: judged as of it, every open
+    alert would resolve and nothing would fire again. Such rows count from their day on."""
+    if as_of is not None:
+        return not_after_today(config, as_of, "--as-of")
+    return con.execute("SELECT max(posted_at) FROM transactions WHERE posted_at <= $today",
+                       {"today": today(config)}).fetchone()[0]
+
+
+def future_rows(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[int, date | None]:
+    """How many rows are posted after today, and the latest such day (for a warning)."""
+    return tuple(con.execute("SELECT count(*), max(posted_at) FROM transactions "
+                             "WHERE posted_at > $today", {"today": today(config)}).fetchone())
 
 
 def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,

@@ -33,6 +33,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
+
 from monitor import audit, detect, ingest, lake, notify, redact, registry, snapshot, store
 from monitor.config import Config
 from monitor.config_schedule import ScheduleSettings, Trigger, cron_trigger
@@ -103,11 +105,17 @@ def load_registry(con, config: Config) -> None:
 
 
 def scan_and_notify(con, config: Config, *, as_of=None, notify_now: bool = True,
-                    dry_run: bool = False, extra: list[dict] | None = None):
-    """Reload the registry, scan as of the latest posting (or as_of), record the alerts
-    and notify: `monitor scan`. Returns (day, findings, outcome or None)."""
+                    dry_run: bool = False, extra: list[dict] | None = None,
+                    warn=log.warning):
+    """Reload the registry, scan as of the latest posting up to today (or as_of, never after
+    today: detect.judging_day), record the alerts and notify: `monitor scan`.
+    Returns (day, findings, outcome or None)."""
     load_registry(con, config)
-    day = as_of or con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
+    day = detect.judging_day(con, config, as_of)
+    ahead, latest = detect.future_rows(con, config)
+    if ahead:
+        warn(f"{ahead} row(s) posted after today (the latest on {latest}) are not judged "
+             "before their day")
     findings = detect.scan(con, config, day) if day else []
     if not day and not extra:
         return day, findings, None
@@ -165,22 +173,12 @@ def run_pipeline(config: Config, started: datetime | None = None,
         con.close()
 
 
-def connect(config: Config, wait: float = 30.0):
+def connect(config: Config, wait: float = store.LOCK_WAIT):
     """The ledger, read-write. A reader or an operator's verb may hold it for a moment
-    (`monitor alerts ack`, an audit entry): retry for a while before giving up the run."""
-    deadline, delay, warned = time.monotonic() + wait, 0.1, False
-    while True:
-        try:
-            return store.connect(config.database, memory_limit=config.memory_limit)
-        except StoreError as e:
-            if "in use" not in str(e) or time.monotonic() + delay > deadline:
-                raise
-            if not warned:
-                log.warning("the database is held by another process; retrying for up to %ds",
-                            wait)
-                warned = True
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    (`monitor alerts ack`, an audit entry): retry for a while before giving up the run
+    (store.connect: the same wait the operator's verbs give the daemon)."""
+    return store.connect(config.database, memory_limit=config.memory_limit, wait=wait,
+                         on_wait=log.warning)
 
 
 def _log_file(result) -> None:
@@ -473,8 +471,15 @@ class Daemon:
                 status, summary = "error", {"error": str(e)}
                 log.error("%s failed: %s", name, e)
             except Exception as e:           # keep the daemon alive; the next run retries
-                status, summary = "error", {"error": f"{type(e).__name__}: {e}"}
-                log.exception("%s failed", name)
+                # A damaged ledger: one line naming the file and the way back.
+                damage = store.damaged(self.config.database, e) \
+                    if isinstance(e, duckdb.Error) else None
+                if damage:
+                    status, summary = "error", {"error": str(damage)}
+                    log.error("%s failed: %s", name, damage)
+                else:
+                    status, summary = "error", {"error": f"{type(e).__name__}: {e}"}
+                    log.exception("%s failed", name)
             finally:
                 took = (utcnow() - start).total_seconds()
                 # Not scheduler.get_job: its lock is held by a shutdown waiting for us.

@@ -129,8 +129,9 @@ def open_readonly(path: Path | str, memory_limit: str | None = None,
                                      "max_temp_directory_size":
                                          temp_limit or DEFAULT_TEMP_LIMIT})
     except duckdb.Error as e:
-        raise StoreError(f"{path}: cannot open the snapshot ({str(e).strip().splitlines()[0]})"
-                         ) from None
+        from monitor.store import damaged       # store imports this module
+        raise damaged(path, e) or StoreError(
+            f"{path}: cannot open the snapshot ({str(e).strip().splitlines()[0]})") from None
     for setting in ("enable_progress_bar = false", "python_enable_replacements = false",
                     "lock_configuration = true"):
         try:

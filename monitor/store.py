@@ -7,6 +7,7 @@ and recorded in schema_migrations.
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -15,6 +16,7 @@ import duckdb
 
 from monitor.config import DEFAULT_MEMORY_LIMIT
 from monitor.errors import StoreError
+from monitor.snapshot import snapshot_path
 
 QUERIES = Path(__file__).resolve().parent.parent / "queries"
 
@@ -34,36 +36,129 @@ def migrations() -> list[tuple[int, str, Path]]:
     return found
 
 
+# How long a writer waits for another process to let go of the ledger: the daemon's jobs
+# and the operator's verbs (`alerts ack`, `authorize add`) each hold it for a moment.
+LOCK_WAIT = 30.0
+
+
 def connect(path: Path | str, read_only: bool = False,
-            memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+            memory_limit: str = DEFAULT_MEMORY_LIMIT, wait: float = 0.0,
+            on_wait=None) -> duckdb.DuckDBPyConnection:
     """Open the ledger; a writer also brings the schema up to date. DuckDB spills
-    to disk beyond memory_limit rather than take the machine's memory."""
+    to disk beyond memory_limit rather than take the machine's memory.
+
+    While another process holds the file, retry for up to `wait` seconds (backing off
+    from 0.1 s to 2 s; `on_wait(text)` is told once), then give up naming the holder.
+    A file that is not a whole DuckDB database (truncated, overwritten) is reported as
+    damaged, with the snapshot to restore it from: never as "in use"."""
     path = Path(path)
     if read_only and not path.exists():
         raise StoreError(f"{path}: no database yet; run `monitor ingest` first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline, delay, told = time.monotonic() + wait, 0.1, False
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            _opened["path"] = path
+            break
+        except duckdb.Error as e:
+            if not locked(e):
+                raise damaged(path, e) or StoreError(
+                    f"{path}: cannot open the database ({_first_line(e)})") from None
+            if time.monotonic() + delay > deadline:
+                waited = f" for {wait:.0f} s" if wait >= 1 else ""
+                raise StoreError(
+                    f"{path}: the database is in use by another monitor process{waited} "
+                    f"({_holder(e)}); try again when it has finished, or stop it") from None
+            if on_wait and not told:
+                on_wait(f"{path}: the database is in use by another monitor process; "
+                        f"waiting up to {wait:.0f} s for it")
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as e:
-        if "lock" in str(e).lower():
-            raise StoreError(
-                f"{path}: the database is in use by another monitor process; "
-                f"wait for it to finish or stop it ({_first_line(e)})") from None
-        raise StoreError(f"{path}: cannot open the database ({_first_line(e)})") from None
-    # No progress bar: DuckDB draws it on stdout, which may be a pipe of JSON.
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET memory_limit = $limit", {"limit": memory_limit})
-    # A table name in SQL must never resolve to a Python variable of ours.
-    con.execute("SET python_enable_replacements = false")
-    if not read_only and AUDIT_MIGRATION in migrate(con):
-        # A new audit log gets its head file (seq 0) at once, so a missing one always means
-        # a ledger from before head files or a deleted head (monitor.audit_chain).
-        from monitor.audit_chain import start_head
-        start_head(path)
+        _check_whole(con, path)
+        # No progress bar: DuckDB draws it on stdout, which may be a pipe of JSON.
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+        # A table name in SQL must never resolve to a Python variable of ours.
+        con.execute("SET python_enable_replacements = false")
+        if not read_only and AUDIT_MIGRATION in migrate(con):
+            # A new audit log gets its head file (seq 0) at once, so a missing one always
+            # means a ledger from before head files or a deleted head (monitor.audit_chain).
+            from monitor.audit_chain import start_head
+            start_head(path)
+    except duckdb.Error as e:
+        con.close()
+        error = damaged(path, e)
+        if error is None:
+            raise
+        raise error from None
     return con
 
 
 AUDIT_MIGRATION = 6      # queries/schema/006_audit.sql creates audit_log
+
+
+def locked(error: Exception) -> bool:
+    """DuckDB's refusal because another process holds the file (not any error that
+    happens to contain "lock", such as "block")."""
+    text = str(error)
+    return "Could not set lock on file" in text or "Conflicting lock is held" in text
+
+
+def _holder(error: Exception) -> str:
+    match = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(error))
+    return f"pid {match[2]}, {match[1]}" if match else _first_line(error)
+
+
+# What DuckDB says of a file that is not a whole database: overwritten, cut short, or
+# with a block whose checksum does not match.
+_DAMAGE = re.compile(r"not a valid DuckDB database file|Corrupt database file|checksum"
+                     r"|Could not read enough bytes from file|database file is truncated",
+                     re.IGNORECASE)
+
+
+def damaged(path: Path | str | None, error: Exception) -> StoreError | None:
+    """The one-line error for a damaged or truncated database file, naming it and the way
+    back (its snapshot, when one exists); None when `error` says nothing of the kind.
+    With no path: the file this process last opened (a verb's error reaches the command
+    line's handler far from its connection)."""
+    if not _DAMAGE.search(str(error)):
+        return None
+    path = Path(path or _path_in(error) or _opened.get("path") or "the database")
+    snap = snapshot_path(path)
+    if path.name.endswith(".snapshot.duckdb"):
+        way_back = "delete it: it is copied again from the ledger when next needed"
+    elif snap.exists():
+        way_back = (f"restore it from the snapshot {snap} (stop `monitor run`, then copy it "
+                    f"over {path}) and run `monitor ingest` again for files since")
+    else:
+        way_back = "restore it from a backup"
+    return StoreError(f"{path}: the database file is damaged or truncated "
+                      f"({_first_line(error)}); {way_back}")
+
+
+def _path_in(error: Exception) -> str | None:
+    match = re.search(r'file "([^"]+)"', str(error))
+    return match[1] if match else None
+
+
+_opened: dict[str, Path] = {}        # the database this process last opened (see damaged)
+
+
+def _check_whole(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A file cut short is found when a query reaches a missing block; check at once that
+    the file can hold every block the database says it uses."""
+    if not path.exists():
+        return
+    size = path.stat().st_size
+    block_size, used = con.execute(
+        "SELECT block_size, used_blocks FROM pragma_database_size() "
+        "WHERE database_name = current_database()").fetchone()
+    if block_size and size < block_size * used:
+        raise duckdb.IOException(f"database file is truncated: {size:,} bytes hold fewer than "
+                                 f"its {used} blocks of {block_size:,} bytes")
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

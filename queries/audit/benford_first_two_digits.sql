@@ -16,7 +16,7 @@
 -- returns: digit, count, actual, expected, difference, z, n, mad, conformity, warning.
 
 WITH population AS (
-    SELECT CAST(left(CAST(CAST(amount * 100 AS BIGINT) AS VARCHAR), 2) AS INTEGER) AS digit
+    SELECT CAST(left(CAST(CAST(CAST(amount AS DECIMAL(38,2)) * 100 AS BIGINT) AS VARCHAR), 2) AS INTEGER) AS digit
     FROM transactions
     WHERE amount > 0 AND amount >= $min_amount
       AND ($date_from IS NULL OR posted_at >= CAST($date_from AS DATE))

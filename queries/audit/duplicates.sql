@@ -8,7 +8,7 @@
 --   after the first cost), txn_ids.
 
 SELECT posted_at, account, counterparty, amount, count(*) AS copies,
-       CAST(amount * (count(*) - 1) AS DECIMAL(18,2)) AS excess,
+       CAST(amount AS DECIMAL(38,2)) * (count(*) - 1) AS excess,
        array_to_string(list(txn_id ORDER BY source, txn_id), ', ') AS txn_ids
 FROM transactions
 WHERE amount > 0 AND amount >= $min_amount

@@ -17,7 +17,7 @@
 
 WITH population AS (
     SELECT posted_at, amount, counterparty, account, source, txn_id,
-           CAST(amount * 100 AS BIGINT) AS cents
+           CAST(CAST(amount AS DECIMAL(38,2)) * 100 AS BIGINT) AS cents
     FROM transactions
     WHERE amount > 0 AND amount >= $min_amount
       AND ($date_from IS NULL OR posted_at >= CAST($date_from AS DATE))
@@ -35,7 +35,7 @@ plan AS (
     FROM population
 ),
 points AS (
-    SELECT k.range AS k, CAST(floor(p.step * (k.range + p.fraction)) AS BIGINT) AS cent
+    SELECT k.range AS k, CAST(floor(p.step * (k.range + p.fraction)) AS HUGEINT) AS cent
     FROM plan p, range(0, greatest($sample_size, 1)) k
     WHERE p.total > 0
 ),
@@ -46,8 +46,8 @@ hits AS (
 )
 SELECT row_number() OVER (ORDER BY h.selected_cent) AS pick, h.hits, h.selected_cent,
        l.posted_at, l.amount, l.counterparty, l.account, l.source, l.txn_id,
-       CAST(p.step / 100 AS DECIMAL(18,2)) AS interval,
-       CAST(p.total / 100 AS DECIMAL(18,2)) AS population_value, p.n AS population_charges,
+       CAST(p.step / 100 AS DECIMAL(38,2)) AS interval,
+       CAST(CAST(p.total AS DECIMAL(38,0)) * 0.01 AS DECIMAL(38,2)) AS population_value, p.n AS population_charges,
        CAST($seed AS BIGINT) AS seed
 FROM hits h JOIN laid l USING (txn_id, source), plan p
 ORDER BY pick;

@@ -24,7 +24,7 @@ population AS (
 ),
 per_band AS (
     SELECT b.band, b.lower, b.upper, count(p.amount) AS charges, coalesce(sum(p.amount), 0) AS total,
-           min(p.amount) AS smallest, max(p.amount) AS largest, CAST(avg(p.amount) AS DECIMAL(18,2)) AS average
+           min(p.amount) AS smallest, max(p.amount) AS largest, CAST(avg(p.amount) AS DECIMAL(38,2)) AS average
     FROM bands b LEFT JOIN population p ON p.amount >= b.lower AND (b.upper IS NULL OR p.amount < b.upper)
     GROUP BY b.band, b.lower, b.upper
 )

@@ -14,6 +14,8 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges just below an approval limit to '{counterparty}' from account {account} since {since}, {exposure}, none of them approved
 
+-- Windows run over one row per group and day (a RANGE frame over many charges of one day
+-- costs time quadratic in them), then each charge takes its day's figures.
 WITH marked AS (
     SELECT c.*,
         CASE WHEN (c.amount < 500 AND c.amount >= 500 * (1 - $band))
@@ -32,24 +34,33 @@ possible AS (   -- a pair with too few near-limit charges in all can never fire
 flagged AS (
     SELECT m.* FROM marked m SEMI JOIN possible p USING (account, counterparty)
 ),
-windowed AS (
-    SELECT *,
-        sum(is_near) OVER w AS n,
-        count(*) OVER w AS all_n,
-        sum(is_near * amount) OVER w AS total,
-        min(CASE WHEN is_near = 1 THEN day END) OVER w AS first_day,
-        min(CASE WHEN is_near = 1 THEN posted_at END) OVER w AS first_at
+daily AS (
+    SELECT account, counterparty, day, sum(is_near) AS n, count(*) AS all_n,
+        sum(is_near * amount) AS total,
+        min(CASE WHEN is_near = 1 THEN day END) AS first_day,
+        min(CASE WHEN is_near = 1 THEN posted_at END) AS first_at
     FROM flagged
+    GROUP BY account, counterparty, day
+),
+windowed AS (
+    SELECT account, counterparty, day,
+        sum(n) OVER w AS n,
+        sum(all_n) OVER w AS all_n,
+        sum(total) OVER w AS total,
+        min(first_day) OVER w AS first_day,
+        min(first_at) OVER w AS first_at
+    FROM daily
     WINDOW w AS (PARTITION BY account, counterparty ORDER BY day
                  RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW)
 )
-SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
-    amount, currency, total AS exposure, CAST(n AS INTEGER) AS charges, first_at AS since,
-    CASE WHEN n >= $min_charges AND n >= $min_share * all_n AND first_day < day
-              AND total >= $tier_warning THEN
-        CASE WHEN total >= $tier_critical THEN 'critical'
-             WHEN total >= $tier_high THEN 'high' ELSE 'warning' END
+SELECT f.account, f.counterparty, CAST(NULL AS VARCHAR) AS initiator, f.txn_id, f.posted_at,
+    f.day, f.amount, f.currency, w.total AS exposure, CAST(w.n AS INTEGER) AS charges,
+    w.first_at AS since,
+    CASE WHEN w.n >= $min_charges AND w.n >= $min_share * w.all_n AND w.first_day < f.day
+              AND w.total >= $tier_warning THEN
+        CASE WHEN w.total >= $tier_critical THEN 'critical'
+             WHEN w.total >= $tier_high THEN 'high' ELSE 'warning' END
     END AS severity,
-    posted_at + $window_days AS active_until
-FROM windowed
-WHERE is_near = 1
+    f.posted_at + $window_days AS active_until
+FROM flagged f JOIN windowed w USING (account, counterparty, day)
+WHERE f.is_near = 1

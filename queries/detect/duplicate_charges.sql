@@ -13,25 +13,37 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} identical charges to '{counterparty}' from account {account} since {since}, {exposure}, on different days, none of them approved
 
-WITH same AS (
-    SELECT *,
-        count(*) OVER recent AS copies,
+-- Windows run over one row per key and day (a RANGE frame over many charges of one day
+-- costs time quadratic in them), then each charge takes its day's figures.
+WITH counted AS (
+    SELECT * FROM charges
+    WHERE explained_by IS NULL AND amount >= $min_amount
+),
+daily AS (
+    SELECT account, counterparty, amount, day, min(posted_at) AS posted_at,
+        count(*) AS n, sum(amount) AS total
+    FROM counted
+    GROUP BY account, counterparty, amount, day
+),
+same AS (
+    SELECT account, counterparty, amount, day,
+        sum(n) OVER recent AS copies,
         min(day) OVER recent AS first_day,
         min(posted_at) OVER recent AS first_at,
-        sum(amount) OVER recent AS total,
-        count(*) OVER routine AS seen_before
-    FROM charges
-    WHERE explained_by IS NULL AND amount >= $min_amount
+        sum(total) OVER recent AS total,
+        coalesce(sum(n) OVER routine, 0) AS seen_before
+    FROM daily
     WINDOW recent AS (PARTITION BY account, counterparty, amount ORDER BY day
                       RANGE BETWEEN $days_apart PRECEDING AND CURRENT ROW),
            routine AS (PARTITION BY account, counterparty, amount ORDER BY day
                        RANGE BETWEEN $history_days PRECEDING AND $days_apart + 1 PRECEDING)
 )
-SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
-    amount, currency, total AS exposure, CAST(copies AS INTEGER) AS charges, first_at AS since,
-    CASE WHEN copies >= $min_copies AND first_day < day AND seen_before = 0 THEN
-        CASE WHEN total >= $tier_critical THEN 'critical'
-             WHEN total >= $tier_high THEN 'high' ELSE 'warning' END
+SELECT c.account, c.counterparty, CAST(NULL AS VARCHAR) AS initiator, c.txn_id, c.posted_at,
+    c.day, c.amount, c.currency, s.total AS exposure, CAST(s.copies AS INTEGER) AS charges,
+    s.first_at AS since,
+    CASE WHEN s.copies >= $min_copies AND s.first_day < c.day AND s.seen_before = 0 THEN
+        CASE WHEN s.total >= $tier_critical THEN 'critical'
+             WHEN s.total >= $tier_high THEN 'high' ELSE 'warning' END
     END AS severity,
-    posted_at + $days_apart AS active_until
-FROM same
+    c.posted_at + $days_apart AS active_until
+FROM counted c JOIN same s USING (account, counterparty, amount, day)

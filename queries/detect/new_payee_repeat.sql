@@ -16,6 +16,8 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges of similar size to '{counterparty}' from account {account} since {since}, {exposure}; the payee is new to this account and none of the charges is approved
 
+-- Windows run over one row per group and day (a RANGE frame over many charges of one day
+-- costs time quadratic in them), then each charge takes its day's figures.
 WITH counted AS (
     SELECT * FROM charges
     WHERE explained_by IS NULL
@@ -23,27 +25,38 @@ WITH counted AS (
       AND day <= pair_first_day + $new_days
       AND payee_accounts_before <= $max_other_accounts
 ),
-windowed AS (
-    SELECT *,
-        count(CASE WHEN amount > 0 THEN 1 END) OVER w
-            - count(CASE WHEN amount < 0 THEN 1 END) OVER w AS net_charges,
-        sum(amount) OVER w AS total,
-        min(CASE WHEN amount > 0 THEN amount END) OVER w AS low,
-        max(amount) OVER w AS high,
-        min(posted_at) OVER w AS first_at,
-        min(day) OVER w AS first_day
+daily AS (
+    SELECT account, counterparty, day,
+        count(CASE WHEN amount > 0 THEN 1 END) AS charged,
+        count(CASE WHEN amount < 0 THEN 1 END) AS refunded,
+        sum(amount) AS total,
+        min(CASE WHEN amount > 0 THEN amount END) AS low,
+        max(amount) AS high,
+        min(posted_at) AS first_at
     FROM counted
+    GROUP BY account, counterparty, day
+),
+windowed AS (
+    SELECT account, counterparty, day,
+        CAST(sum(charged) OVER w - sum(refunded) OVER w AS BIGINT) AS net_charges,
+        sum(total) OVER w AS total,
+        min(low) OVER w AS low,
+        max(high) OVER w AS high,
+        min(first_at) OVER w AS first_at,
+        min(day) OVER w AS first_day
+    FROM daily
     WINDOW w AS (PARTITION BY account, counterparty ORDER BY day
                  RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW)
 )
-SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
-    amount, currency, total AS exposure, net_charges AS charges, first_at AS since,
-    CASE WHEN amount > 0 AND net_charges >= $min_charges AND total >= $tier_warning
-              AND first_day < day  -- on different days: one order split in two is not a pattern
-              AND high - low <= $similarity * high THEN
-        CASE WHEN total >= $tier_critical THEN 'critical'
-             WHEN total >= $tier_high THEN 'high' ELSE 'warning' END
+SELECT c.account, c.counterparty, CAST(NULL AS VARCHAR) AS initiator, c.txn_id, c.posted_at,
+    c.day, c.amount, c.currency, w.total AS exposure, w.net_charges AS charges,
+    w.first_at AS since,
+    CASE WHEN c.amount > 0 AND w.net_charges >= $min_charges AND w.total >= $tier_warning
+              AND w.first_day < c.day  -- on different days: one order split in two is not a pattern
+              AND w.high - w.low <= $similarity * w.high THEN
+        CASE WHEN w.total >= $tier_critical THEN 'critical'
+             WHEN w.total >= $tier_high THEN 'high' ELSE 'warning' END
     END AS severity,
-    posted_at + $window_days AS active_until
-FROM windowed
-WHERE amount > 0
+    c.posted_at + $window_days AS active_until
+FROM counted c JOIN windowed w USING (account, counterparty, day)
+WHERE c.amount > 0

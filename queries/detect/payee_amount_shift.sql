@@ -32,30 +32,75 @@ WITH possible AS (   -- a pair without enough history or unexplained money can n
     HAVING count(*) > $min_history
        AND coalesce(sum(CASE WHEN explained_by IS NULL THEN amount END), 0) >= $tier_warning
 ),
-account_baselines AS (   -- the account's habits, over all its payees
-    SELECT c.source, c.txn_id,
-        avg(c.amount) OVER account_history AS account_mean,
-        stddev_pop(c.amount) OVER account_history AS account_sd,
-        count(*) OVER account_history AS account_n
+-- The baselines are windows over one row per group and day (a RANGE frame over many charges
+-- of one day costs time quadratic in them): each day's count, sum and squared deviations,
+-- the latter taken from the group's overall mean so that adding them loses no precision.
+account_days AS (
+    SELECT c.account, c.day, count(*) AS n, sum(c.amount) AS total,
+        var_pop(c.amount) * count(*) AS m2
     FROM charges c SEMI JOIN (SELECT DISTINCT account FROM possible) a USING (account)
     WHERE c.amount > 0
-    WINDOW account_history AS (PARTITION BY c.account ORDER BY c.day
+    GROUP BY c.account, c.day
+),
+account_spread AS (
+    SELECT account, day, n, total, m2 + n * power(CAST(total AS DOUBLE) / n - ref, 2) AS q, ref
+    FROM (SELECT *, CAST(sum(total) OVER (PARTITION BY account) AS DOUBLE)
+                    / sum(n) OVER (PARTITION BY account) AS ref
+          FROM account_days) d
+),
+account_sums AS (   -- the account's habits, over all its payees
+    SELECT account, day, ref,
+        sum(n) OVER account_history AS n,
+        CAST(sum(total) OVER account_history * 100 AS DOUBLE)
+            / (sum(n) OVER account_history * 100) AS mean,
+        sum(q) OVER account_history / sum(n) OVER account_history AS q
+    FROM account_spread
+    WINDOW account_history AS (PARTITION BY account ORDER BY day
                                RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING)
+),
+account_baselines AS (
+    SELECT account, day, mean AS account_mean,
+        sqrt(greatest(q - power(mean - ref, 2), 0)) AS account_sd,
+        coalesce(n, 0) AS account_n
+    FROM account_sums
+),
+pair_days AS (
+    SELECT c.account, c.counterparty, c.day, count(*) AS n, sum(c.amount) AS total,
+        var_pop(c.amount) * count(*) AS m2
+    FROM charges c SEMI JOIN possible p USING (account, counterparty)
+    WHERE c.amount > 0
+    GROUP BY c.account, c.counterparty, c.day
+),
+pair_spread AS (
+    SELECT account, counterparty, day, n, total,
+        m2 + n * power(CAST(total AS DOUBLE) / n - ref, 2) AS q, ref
+    FROM (SELECT *, CAST(sum(total) OVER (PARTITION BY account, counterparty) AS DOUBLE)
+                    / sum(n) OVER (PARTITION BY account, counterparty) AS ref
+          FROM pair_days) d
+),
+pair_sums AS (
+    SELECT account, counterparty, day, ref,
+        sum(n) OVER pair_history AS n,
+        CAST(sum(total) OVER pair_history * 100 AS DOUBLE)
+            / (sum(n) OVER pair_history * 100) AS mean,
+        sum(q) OVER pair_history / sum(n) OVER pair_history AS q,
+        sum(n) OVER pair_ever AS ever_n
+    FROM pair_spread
+    WINDOW pair_history AS (PARTITION BY account, counterparty ORDER BY day
+                            RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING),
+           pair_ever AS (PARTITION BY account, counterparty ORDER BY day
+                         RANGE BETWEEN UNBOUNDED PRECEDING AND $lag_days PRECEDING)
 ),
 baselines AS (
     SELECT c.*, a.account_mean, a.account_sd, a.account_n,
-        avg(c.amount) OVER pair_history AS pair_mean,
-        stddev_pop(c.amount) OVER pair_history AS pair_sd,
-        count(*) OVER pair_history AS pair_n,
-        count(*) OVER pair_ever AS pair_ever_n
+        p.mean AS pair_mean,
+        sqrt(greatest(p.q - power(p.mean - p.ref, 2), 0)) AS pair_sd,
+        coalesce(p.n, 0) AS pair_n,
+        coalesce(p.ever_n, 0) AS pair_ever_n
     FROM charges c
-    SEMI JOIN possible p USING (account, counterparty)
-    JOIN account_baselines a USING (source, txn_id)
+    JOIN pair_sums p USING (account, counterparty, day)
+    JOIN account_baselines a USING (account, day)
     WHERE c.amount > 0
-    WINDOW pair_history AS (PARTITION BY c.account, c.counterparty ORDER BY c.day
-                            RANGE BETWEEN $baseline_days PRECEDING AND $lag_days PRECEDING),
-           pair_ever AS (PARTITION BY c.account, c.counterparty ORDER BY c.day
-                         RANGE BETWEEN UNBOUNDED PRECEDING AND $lag_days PRECEDING)
 ),
 judged AS (   -- a payee the account used often long ago, but not lately, is judged by the account's habits
     SELECT *,

@@ -14,29 +14,38 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} round-amount charges to '{counterparty}' from account {account} since {since}, {exposure}; the payee is new to this account and none of the charges is approved
 
+-- Windows run over one row per group and day (a RANGE frame over many charges of one day
+-- costs time quadratic in them), then each charge takes its day's figures.
 WITH counted AS (
     SELECT *, CASE WHEN amount % $round_to = 0 THEN 1 ELSE 0 END AS is_round
     FROM charges
     WHERE explained_by IS NULL AND amount >= $min_charge
       AND day <= pair_first_day + $new_days
 ),
-windowed AS (
-    SELECT *,
-        sum(is_round) OVER w AS round_charges,
-        count(*) OVER w AS all_charges,
-        sum(amount) OVER w AS total,
-        min(day) OVER w AS first_day,
-        min(posted_at) OVER w AS first_at
+daily AS (
+    SELECT account, counterparty, day, sum(is_round) AS round_charges,
+        count(*) AS all_charges, sum(amount) AS total, min(posted_at) AS first_at
     FROM counted
+    GROUP BY account, counterparty, day
+),
+windowed AS (
+    SELECT account, counterparty, day,
+        sum(round_charges) OVER w AS round_charges,
+        sum(all_charges) OVER w AS all_charges,
+        sum(total) OVER w AS total,
+        min(day) OVER w AS first_day,
+        min(first_at) OVER w AS first_at
+    FROM daily
     WINDOW w AS (PARTITION BY account, counterparty ORDER BY day
                  RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW)
 )
-SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
-    amount, currency, total AS exposure, CAST(all_charges AS INTEGER) AS charges, first_at AS since,
-    CASE WHEN round_charges >= $min_charges AND round_charges = all_charges
-              AND first_day < day AND total >= $tier_warning THEN
-        CASE WHEN total >= $tier_critical THEN 'critical'
-             WHEN total >= $tier_high THEN 'high' ELSE 'warning' END
+SELECT c.account, c.counterparty, CAST(NULL AS VARCHAR) AS initiator, c.txn_id, c.posted_at,
+    c.day, c.amount, c.currency, w.total AS exposure, CAST(w.all_charges AS INTEGER) AS charges,
+    w.first_at AS since,
+    CASE WHEN w.round_charges >= $min_charges AND w.round_charges = w.all_charges
+              AND w.first_day < c.day AND w.total >= $tier_warning THEN
+        CASE WHEN w.total >= $tier_critical THEN 'critical'
+             WHEN w.total >= $tier_high THEN 'high' ELSE 'warning' END
     END AS severity,
-    posted_at + $window_days AS active_until
-FROM windowed
+    c.posted_at + $window_days AS active_until
+FROM counted c JOIN windowed w USING (account, counterparty, day)

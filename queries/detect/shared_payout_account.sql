@@ -10,25 +10,37 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} payments since {since} to one payout account ({account}) under several payee names, {exposure}, none of them approved
 
-WITH paid AS (
-    SELECT *,
-        min(counterparty) OVER w AS one_name,
-        max(counterparty) OVER w AS other_name,
-        count(*) OVER w AS n,
-        sum(amount) OVER w AS total,
-        min(posted_at) OVER w AS first_at
-    FROM charges
+-- Windows run over one row per group and day (a RANGE frame over many charges of one day
+-- costs time quadratic in them), then each charge takes its day's figures.
+WITH counted AS (
+    SELECT * FROM charges
     WHERE explained_by IS NULL AND amount > 0 AND counterparty_account IS NOT NULL
+),
+daily AS (
+    SELECT counterparty_account, day, min(counterparty) AS one_name,
+        max(counterparty) AS other_name, count(*) AS n, sum(amount) AS total,
+        min(posted_at) AS first_at
+    FROM counted
+    GROUP BY counterparty_account, day
+),
+paid AS (
+    SELECT counterparty_account, day,
+        min(one_name) OVER w AS one_name,
+        max(other_name) OVER w AS other_name,
+        sum(n) OVER w AS n,
+        sum(total) OVER w AS total,
+        min(first_at) OVER w AS first_at
+    FROM daily
     WINDOW w AS (PARTITION BY counterparty_account ORDER BY day
                  RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW)
 )
-SELECT counterparty_account AS account, CAST(NULL AS VARCHAR) AS counterparty,
-    CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day, amount, currency,
-    total AS exposure, CAST(n AS INTEGER) AS charges, first_at AS since,
-    CASE WHEN lower(one_name) <> lower(other_name) THEN
-        CASE WHEN total >= $tier_critical THEN 'critical'
-             WHEN total >= $tier_high THEN 'high'
-             WHEN total >= $tier_warning THEN 'warning' END
+SELECT c.counterparty_account AS account, CAST(NULL AS VARCHAR) AS counterparty,
+    CAST(NULL AS VARCHAR) AS initiator, c.txn_id, c.posted_at, c.day, c.amount, c.currency,
+    p.total AS exposure, CAST(p.n AS INTEGER) AS charges, p.first_at AS since,
+    CASE WHEN lower(p.one_name) <> lower(p.other_name) THEN
+        CASE WHEN p.total >= $tier_critical THEN 'critical'
+             WHEN p.total >= $tier_high THEN 'high'
+             WHEN p.total >= $tier_warning THEN 'warning' END
     END AS severity,
-    posted_at + $window_days AS active_until
-FROM paid
+    c.posted_at + $window_days AS active_until
+FROM counted c JOIN paid p USING (counterparty_account, day)

@@ -19,7 +19,7 @@ WITH gaps AS (
 SELECT 'feed ' || source AS account, CAST(NULL AS VARCHAR) AS counterparty,
     CAST(NULL AS VARCHAR) AS initiator, CAST(NULL AS VARCHAR) AS txn_id,
     posted_at + ($max_quiet_days + 1) AS posted_at, day + $max_quiet_days + 1 AS day,
-    CAST(0 AS DECIMAL(18,2)) AS amount, currency, CAST(0 AS DECIMAL(18,2)) AS exposure,
+    CAST(0 AS DECIMAL(18,2)) AS amount, currency, CAST(0 AS DECIMAL(38,2)) AS exposure,
     0 AS charges, posted_at AS since, 'warning' AS severity,
     posted_at + (next_day - day - 1) AS active_until
 FROM gaps

@@ -22,7 +22,7 @@ SELECT account, CAST(NULL AS VARCHAR) AS counterparty, CAST(NULL AS VARCHAR) AS 
     CAST(NULL AS VARCHAR) AS txn_id, end_date AS posted_at,
     CAST(date_diff('day', DATE '1970-01-01', end_date) AS INTEGER) AS day,
     CAST(0 AS DECIMAL(18,2)) AS amount, coalesce(currency, '') AS currency,
-    CAST(abs(coalesce(difference, 0)) AS DECIMAL(18,2)) AS exposure, 0 AS charges,
+    CAST(abs(coalesce(difference, 0)) AS DECIMAL(38,2)) AS exposure, 0 AS charges,
     coalesce(from_date, opening_date, end_date) AS since, 'warning' AS severity,
     greatest(end_date, CAST(ingested_at AS DATE)) + $quiet_days AS active_until
 FROM failed

@@ -20,6 +20,8 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges since {since} {scope}, {exposure}, several times the usual spend, none of them approved
 
+-- Windows run over one row per group and day (a RANGE frame over many charges of one day
+-- costs time quadratic in them), then each charge takes its day's figures.
 WITH levels(level) AS (VALUES ('account_payee'), ('payee'), ('initiator')),
 keyed AS (
     SELECT c.*, l.level,
@@ -43,19 +45,29 @@ candidates AS (
      AND k.g_counterparty IS NOT DISTINCT FROM p.g_counterparty
      AND k.g_initiator IS NOT DISTINCT FROM p.g_initiator
 ),
+daily AS (
+    SELECT level, g_account, g_counterparty, g_initiator, day,
+        sum(CASE WHEN explained_by IS NULL THEN amount END) AS spend,
+        count(CASE WHEN explained_by IS NULL THEN 1 END) AS n_recent,
+        min(CASE WHEN explained_by IS NULL THEN posted_at END) AS first_at,
+        sum(amount) AS history_spend,
+        count(*) AS n_history
+    FROM candidates
+    GROUP BY level, g_account, g_counterparty, g_initiator, day
+),
 spanned AS (   -- days of history actually behind each day (the group may be young)
     SELECT *, least($baseline_days - $lag_days,
                     day - $lag_days - min(day) OVER (
                         PARTITION BY level, g_account, g_counterparty, g_initiator)) AS history_span
-    FROM candidates
+    FROM daily
 ),
 windowed AS (
-    SELECT *,
-        coalesce(sum(CASE WHEN explained_by IS NULL THEN amount END) OVER recent, 0) AS spend,
-        count(CASE WHEN explained_by IS NULL THEN 1 END) OVER recent AS n_recent,
-        min(CASE WHEN explained_by IS NULL THEN posted_at END) OVER recent AS first_at,
-        coalesce(sum(amount) OVER history, 0) AS history_spend,
-        count(*) OVER history AS n_history
+    SELECT level, g_account, g_counterparty, g_initiator, day, history_span,
+        coalesce(sum(spend) OVER recent, 0) AS spend,
+        coalesce(sum(n_recent) OVER recent, 0) AS n_recent,
+        min(first_at) OVER recent AS first_at,
+        coalesce(sum(history_spend) OVER history, 0) AS history_spend,
+        coalesce(sum(n_history) OVER history, 0) AS n_history
     FROM spanned
     WINDOW recent AS (PARTITION BY level, g_account, g_counterparty, g_initiator ORDER BY day
                       RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW),
@@ -68,15 +80,20 @@ drift AS (
         history_spend * $window_days / greatest(history_span, 1) AS expected
     FROM windowed
 )
-SELECT g_account AS account, g_counterparty AS counterparty, g_initiator AS initiator,
-    txn_id, posted_at, day, amount, currency, CAST(excess AS DECIMAL(18,2)) AS exposure,
-    CAST(n_recent AS INTEGER) AS charges, first_at AS since,
-    CASE WHEN n_history >= $min_history AND history_span >= $min_history_days
-              AND excess >= $tier_warning
-              AND spend >= $ratio * expected THEN
-        CASE WHEN excess >= $tier_critical THEN 'critical'
-             WHEN excess >= $tier_high THEN 'high' ELSE 'warning' END
+SELECT c.g_account AS account, c.g_counterparty AS counterparty, c.g_initiator AS initiator,
+    c.txn_id, c.posted_at, c.day, c.amount, c.currency, CAST(d.excess AS DECIMAL(38,2)) AS exposure,
+    CAST(d.n_recent AS INTEGER) AS charges, d.first_at AS since,
+    CASE WHEN d.n_history >= $min_history AND d.history_span >= $min_history_days
+              AND d.excess >= $tier_warning
+              AND d.spend >= $ratio * d.expected THEN
+        CASE WHEN d.excess >= $tier_critical THEN 'critical'
+             WHEN d.excess >= $tier_high THEN 'high' ELSE 'warning' END
     END AS severity,
-    posted_at + $window_days AS active_until
-FROM drift
-WHERE explained_by IS NULL
+    c.posted_at + $window_days AS active_until
+FROM candidates c
+JOIN drift d
+  ON c.level = d.level AND c.day = d.day
+ AND c.g_account IS NOT DISTINCT FROM d.g_account
+ AND c.g_counterparty IS NOT DISTINCT FROM d.g_counterparty
+ AND c.g_initiator IS NOT DISTINCT FROM d.g_initiator
+WHERE c.explained_by IS NULL

@@ -42,8 +42,8 @@ per_initiator AS (
     GROUP BY u.initiator
 )
 SELECT initiator, recent_charges, recent_spend, baseline_spend,
-       CAST(baseline_spend * $window_days / $baseline_days AS DECIMAL(18,2)) AS expected_spend,
-       CAST(recent_spend - baseline_spend * $window_days / $baseline_days AS DECIMAL(18,2)) AS drift,
+       CAST(baseline_spend * $window_days / $baseline_days AS DECIMAL(38,2)) AS expected_spend,
+       CAST(recent_spend - baseline_spend * $window_days / $baseline_days AS DECIMAL(38,2)) AS drift,
        round(recent_spend / nullif(baseline_spend * $window_days / $baseline_days, 0), 2) AS ratio,
        payees
 FROM per_initiator

@@ -12,7 +12,7 @@ SELECT e.detector, e.severity, e.account, e.counterparty, e.initiator, e.currenc
        CAST(e.episode_charges AS INTEGER) AS charges,
        -- an alert with no charge behind it (a quiet feed, a statement) keeps its own figure
        CAST(CASE WHEN e.episode_charges > 0 THEN e.episode_exposure ELSE e.exposure END
-            AS DECIMAL(18,2)) AS exposure,
+            AS DECIMAL(38,2)) AS exposure,
        e.evidence AS evidence_txn_ids, e.escalations, e.active_until
 FROM episodes e
 WHERE e.active_until >= $as_of
