@@ -36,7 +36,7 @@ from monitor.store import load_query
 # from the lake; DuckDB keeps them in pair_history).
 STEPS = ("scan/explain", "scan/ledger_rows", "scan/pair_firsts", "scan/pair_facts",
          "scan/features", "scan/feeds")
-SHIPPED = ("authorizations", "statements", "files")
+SHIPPED = ("authorizations", "statements", "files", "rejected_rows")
 EVENT_COLUMNS = ("account", "counterparty", "initiator", "txn_id", "posted_at", "day", "amount",
                  "currency", "exposure", "charges", "since", "severity", "active_until")
 

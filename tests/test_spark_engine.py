@@ -149,6 +149,12 @@ def scaffold(led: Ledger) -> None:
         "check_basis, difference, problems) VALUES ($f, 1, 'camt.053', 'GB00MAIN', 'GBP', "
         "$a, $b, $b, 0, 100, 1, 0, 'mismatch', 'balances', -12.34, 'balance mismatch')",
         {"f": file_id, "a": date(2024, 2, 1), "b": date(2024, 2, 29)})
+    led.con.execute(                                                  # conflicting duplicate
+        "INSERT INTO rejected_rows VALUES ($f, 2, $raw, 'conflicting duplicate: amount "
+        "600.00 held, 6.00 here', $at)",
+        {"f": file_id, "at": DAY0, "raw": '{"txn_id": "T-1", "account": "card-1", '
+                                          f'"posted_at": "{DAY0 + timedelta(days=30)}", '
+                                          '"amount": "6.00", "currency": "GBP"}'})
 
 
 noise = st.fixed_dictionaries({
