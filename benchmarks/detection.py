@@ -28,8 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import config as config_mod  # noqa: E402
-from monitor import detect, ingest, store  # noqa: E402
+from monitor.settings import config as config_mod  # noqa: E402
+from monitor.detection import scan as detect  # noqa: E402
+from monitor.ledger import ingest  # noqa: E402
+from monitor.sql import store  # noqa: E402
 
 LEDGER = ROOT.parent / "shared" / "data" / "ledgers" / "birmingham_cc_purchase_cards_2014-04_2018-01.csv.gz"
 START, END = dt.date(2015, 1, 1), dt.date(2018, 2, 28)

@@ -6,7 +6,7 @@
 For each format (camt.053, MT940, BAI2, OFX) it writes one statement file of N
 transactions under benchmarks/out/ (100 statements of N/100 entries, balances
 chained so every check passes), then, each in its own child process:
-  - read:   monitor.formats.read (parse to staged rows and statements)
+  - read:   monitor.ledger.formats.detect.read (parse to staged rows and statements)
   - ingest: `monitor ingest FILE` into a fresh database (read + normalize + insert +
             statement checks), timed from outside so start-up is included
   - peak memory (max RSS) of the child.
@@ -154,7 +154,7 @@ WRITERS = {"camt": (write_camt, ".xml"), "mt940": (write_mt940, ".sta"),
 def child_read(fmt: str, path: Path) -> None:
     """In a child process: parse only; prints JSON."""
     sys.path.insert(0, str(ROOT))
-    from monitor import formats
+    from monitor.ledger.formats import detect as formats
     started, cpu = time.perf_counter(), time.process_time()
     result = formats.read(path, fmt)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu

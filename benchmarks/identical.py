@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import config as config_mod  # noqa: E402
-from monitor import detect, store  # noqa: E402
+from monitor.settings import config as config_mod  # noqa: E402
+from monitor.detection import scan as detect  # noqa: E402
+from monitor.sql import store  # noqa: E402
 
 SAME = """INSERT INTO transactions SELECT 'id' || i, 'cards', 'card-1', DATE '2024-01-01',
     600.00, 'GBP', 'Same Payee', NULL, NULL, NULL, NULL, NULL, 0, i, TIMESTAMP '2024-01-02'

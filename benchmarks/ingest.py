@@ -59,7 +59,7 @@ print(con.execute('SELECT count(*) FROM t').fetchone()[0])
 # faster than one INSERT straight from the file: 4.2 s against 4.5 s at 10M rows.)
 FLOOR = """
 import sys
-from monitor import store
+from monitor.sql import store
 con = store.connect(sys.argv[1])
 con.execute('''CREATE TEMP TABLE typed AS SELECT * FROM read_csv(?, header = true, columns = {
     'txn_ref': 'VARCHAR', 'trans_date': 'DATE', 'amount_gbp': 'DECIMAL(18,2)',
@@ -75,7 +75,9 @@ con.close()
 # (today: an audit entry and a read-only snapshot copy of the whole ledger).
 STAGE = """
 import json, sys
-from monitor import config, ingest, store
+from monitor.ledger import ingest
+from monitor.settings import config
+from monitor.sql import store
 cfg = config.load(sys.argv[1])
 con = store.connect(cfg.database)
 results = ingest.ingest_all(con, ingest.plan(cfg, [sys.argv[2]], "cards"))

@@ -62,7 +62,7 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     (out / "config.toml").write_text('[database]\npath = "ledger.duckdb"\n', encoding="utf-8")
-    subprocess.run([PYTHON, "-c", "import sys; from monitor import store\n"
+    subprocess.run([PYTHON, "-c", "import sys; from monitor.sql import store\n"
                     "con = store.connect(sys.argv[1]); con.execute(sys.argv[2]); con.close()",
                     str(out / "ledger.duckdb"), FILL.format(n=opts.rows)], check=True)
     subprocess.run([MONITOR, "query", "SELECT count(*) FROM transactions"], cwd=out, check=True,

@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import config as config_mod  # noqa: E402
-from monitor import detect, store  # noqa: E402
+from monitor.settings import config as config_mod  # noqa: E402
+from monitor.detection import scan as detect  # noqa: E402
+from monitor.sql import store  # noqa: E402
 
 CONFIG = """
 [database]

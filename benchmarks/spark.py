@@ -6,7 +6,7 @@ Run by hand:  .venv/bin/python benchmarks/spark.py [--rows 20000000] [--keep DIR
 
 The ledger comes from benchmarks/scan.py's generator (the Birmingham card ledger's shape
 scaled up: 84,000 accounts, 200,000 payees, four years). It is written to DuckDB, then to
-the Parquet lake with `monitor.lake.export` (what `monitor export-lake` runs). Each engine
+the Parquet lake with `monitor.ledger.lake.export` (what `monitor export-lake` runs). Each engine
 (Spark first, then DuckDB with --duckdb-memory) runs the full detection (detect.evaluate: explain, features, every detector, episodes and
 evidence) as of the last posting day; the episodes are compared row for row. Times are wall
 clock; each line is also appended to DIR/results.jsonl as soon as it is measured, so a run
@@ -28,8 +28,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from scan import open_ledger, peak_mb  # noqa: E402
 
-from monitor import detect, lake, spark_engine  # noqa: E402
-from monitor.config_engine import EngineSettings  # noqa: E402
+from monitor.detection import scan as detect  # noqa: E402
+from monitor.detection.engines import spark as spark_engine  # noqa: E402
+from monitor.ledger import lake  # noqa: E402
+from monitor.settings.engine import EngineSettings  # noqa: E402
 
 
 def main() -> None:

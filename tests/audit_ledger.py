@@ -1,4 +1,4 @@
-"""A ledger for the auditors' toolkit tests: real DuckDB files (monitor.store.connect, so the
+"""A ledger for the auditors' toolkit tests: real DuckDB files (monitor.sql.store.connect, so the
 schema is the real one), filled with plain SQL, and the real CLI run in this process.
 
 populated(): about 4,000 charges whose amounts follow Benford's law, plus planted findings:
@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from helpers import run, write_config
-from monitor import store
+from monitor.sql import store
 
 DAY0 = date(2024, 1, 1)
 FORMULA_PAYEE = '=HYPERLINK("http://evil.example","click")'
@@ -95,7 +95,7 @@ def ledger_state(path: Path) -> str:
     """A fingerprint of everything in the ledger but the audit log (which a refused query
     adds to): each table's rows, hashed."""
     import duckdb
-    from monitor import audit
+    from monitor.audit import log as audit
     con = duckdb.connect(str(path), read_only=True)
     try:
         tables = [t for (t,) in con.execute(

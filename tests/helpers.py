@@ -16,10 +16,10 @@ from xml.sax.saxutils import escape
 
 import duckdb
 
-from monitor import cli as cli_mod
-from monitor import config as config_mod
-from monitor import ingest as ingest_mod
-from monitor import store
+from monitor.cli import main as cli_mod
+from monitor.settings import config as config_mod
+from monitor.ledger import ingest as ingest_mod
+from monitor.sql import store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -190,7 +190,7 @@ def write_xlsx(path: Path, rows: list[list], sheet: str = "Sheet1") -> Path:
 
 
 def run(capsys, *args) -> tuple[int, str, str]:
-    """The real entry point (monitor.cli.main) in this process: exit code, stdout, stderr."""
+    """The real entry point (monitor.cli.main.main) in this process: exit code, stdout, stderr."""
     capsys.readouterr()
     try:
         cli_mod.main(list(args))

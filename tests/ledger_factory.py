@@ -1,7 +1,7 @@
 """Hand-made ledgers for the detector tests.
 
-Rows go straight into `transactions` of a real DuckDB file (monitor.store.connect, so
-the schema is the real one); the config is a real monitor.config.Config built in code;
+Rows go straight into `transactions` of a real DuckDB file (monitor.sql.store.connect, so
+the schema is the real one); the config is a real monitor.settings.config.Config built in code;
 scan and backtest are the library's own. Nothing is mocked.
 
     led = Ledger(tmp_path)
@@ -16,8 +16,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from monitor import detect, registry, store
-from monitor.config import Config
+from monitor.detection import scan as detect
+from monitor.ledger import registry
+from monitor.sql import store
+from monitor.settings.config import Config
 
 DAY0 = date(2024, 1, 1)
 FINDING_KEYS = ("detector", "severity", "account", "counterparty", "initiator", "exposure",

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from helpers import config_text, ingest, source, write_csv
-from monitor import config as config_mod
-from monitor import detect, notify, store
+from monitor.settings import config as config_mod
+from monitor.alerting import notify
+from monitor.detection import scan as detect
+from monitor.sql import store
 
 NOW = datetime(2024, 3, 1, 9, 0, 0)
 GOLDEN = Path(__file__).parent / "golden"
@@ -163,7 +165,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     a child process costs a second of imports per call."""
     import contextlib
     import io
-    from monitor.cli import main
+    from monitor.cli.main import main
     out, err = io.StringIO(), io.StringIO()
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from helpers import assert_one_line_error
-from monitor import alert, detect, notify, store
-from monitor.config import AlertSettings, Config
+from monitor.alerting import lifecycle as alert, notify
+from monitor.detection import scan as detect
+from monitor.sql import store
+from monitor.settings.config import AlertSettings, Config
 from notify_helpers import NOW, project, run_cli
 
 RULES = AlertSettings(repeat_interval=timedelta(hours=4), send_resolved=True)
@@ -142,7 +144,7 @@ def test_cli_list_show_ack_silence(tmp_path):
 
 
 def test_every_alerts_verb_has_help_with_an_example():
-    from monitor.cli_alerts import alerts
+    from monitor.cli.alerts import alerts
     for name in alerts.commands:
         proc = run_cli("alerts", name, "--help")
         assert proc.returncode == 0 and "Example" in proc.stdout, name

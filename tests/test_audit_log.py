@@ -10,7 +10,8 @@ import pytest
 
 from audit_ledger import run, setup
 from helpers import write_csv
-from monitor import audit, store
+from monitor.audit import log as audit
+from monitor.sql import store
 
 
 @pytest.fixture
@@ -125,8 +126,8 @@ def test_actor_defaults_to_the_os_user(monkeypatch):
 
 def test_daemon_pipeline_runs_are_logged(tmp_path, monkeypatch):
     import os
-    from monitor import config as config_mod
-    from monitor import schedule
+    from monitor.settings import config as config_mod
+    from monitor.daemon import scheduler as schedule
     monkeypatch.setenv("MONITOR_ACTOR", "daemon")
     config = setup(tmp_path, fill=False)
     csv_path = write_csv(tmp_path / "in" / "april.csv", [["2024-04-01", "9.99", "Cafe", "card-1"]])

@@ -14,7 +14,8 @@ from decimal import Decimal
 import pytest
 
 from audit_ledger import DAY0, insert, insert_amounts, run, setup
-from monitor import audit, snapshot, store
+from monitor.audit import log as audit
+from monitor.sql import snapshot, store
 
 NIGRINI = {   # Nigrini (2012), Table 7.1: MAD upper bounds; minimum N from NOTES.md
     "benford_first_digit": {"close": 0.006, "acceptable": 0.012, "marginal": 0.015,

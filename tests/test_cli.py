@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from helpers import assert_one_line_error, monitor, source, write_config, write_csv
-from monitor.cli import cli
+from monitor.cli.main import cli
 
 ROWS = [["2024-01-02", "12.50", "Coffee", "1111"], ["2024-01-03", "=HYPERLINK(1)", "Bad", "1"],
         ["2024-01-04", "1,667.00", "Freelance", "2222"]]
@@ -169,7 +169,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_progress_bar_never_reaches_stdout(cfg):
     # DuckDB draws a progress bar on stdout for queries over 2 s unless turned off.
-    from monitor import store
+    from monitor.sql import store
     con = store.connect(cfg.parent / "ledger.duckdb")
     try:
         assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, assert_one_line_error, config_text, monitor, source, write_config
-from monitor import config as config_mod
+from monitor.settings import config as config_mod
 from monitor.errors import ConfigError
 
 FULL = """\

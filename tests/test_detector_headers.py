@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from monitor import detect, store
-from monitor.config import Config
+from monitor.detection import scan as detect
+from monitor.sql import store
+from monitor.settings.config import Config
 
 DETECTORS = detect.catalog()
 FIELDS = ("name", "finds", "params", "returns", "sentence")

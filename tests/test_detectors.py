@@ -13,9 +13,10 @@ import pytest
 
 from helpers import write_config, write_csv
 from ledger_factory import Ledger, assert_complete, brief, day
-from monitor import config as config_mod
-from monitor import detect, store
-from monitor import ingest as ingest_mod
+from monitor.settings import config as config_mod
+from monitor.detection import scan as detect
+from monitor.sql import store
+from monitor.ledger import ingest as ingest_mod
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from audit_ledger import ALERT_TXNS, FORMULA_PAYEE, run, setup
-from monitor import audit, snapshot, store
+from monitor.audit import log as audit
+from monitor.sql import snapshot, store
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor import formats, ingest, store
+from monitor.ledger import ingest
+from monitor.ledger.formats import detect as formats
+from monitor.sql import store
 from monitor.errors import InputError
 from helpers import SHARED, assert_one_line_error, monitor, write_config
 

@@ -12,7 +12,9 @@ from xml.sax.saxutils import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import formats, ingest, store
+from monitor.ledger import ingest
+from monitor.ledger.formats import detect as formats
+from monitor.sql import store
 
 ACCOUNT = "NL91ABNA0417164300"
 START = date(2023, 12, 28)

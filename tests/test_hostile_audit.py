@@ -23,7 +23,8 @@ import pytest
 
 from audit_ledger import run, setup
 from helpers import assert_one_line_error, monitor
-from monitor import audit, audit_chain, snapshot, store
+from monitor.audit import log as audit, chain as audit_chain
+from monitor.sql import snapshot, store
 
 FOREVER = "SELECT count(*) FROM range(100000000000000) a"
 
@@ -255,7 +256,7 @@ def test_unknown_audit_key_is_warned(tmp_path):
 
 
 def test_no_timeout_when_turned_off(tmp_path):
-    from monitor import config as config_mod
+    from monitor.settings import config as config_mod
     cfg = config_mod.load(_config(tmp_path, audit_section='query_timeout = "0"'),
                           warn=lambda line: None)
     assert cfg.audit.query_timeout is None and audit.query_timeout(cfg) is None

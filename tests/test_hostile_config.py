@@ -14,9 +14,10 @@ import pytest
 
 from helpers import (assert_one_line_error, config_text, monitor, query, source, write_config,
                      write_csv)
-from monitor import config as config_mod
-from monitor import registry, schedule
-from monitor.config_schedule import cron_trigger
+from monitor.settings import config as config_mod
+from monitor.daemon import scheduler as schedule
+from monitor.ledger import registry
+from monitor.settings.schedule import cron_trigger
 from monitor.errors import ConfigError
 
 

@@ -15,8 +15,9 @@ import pytest
 
 from helpers import (ROOT, assert_identity, assert_one_line_error, config_text, csv_bytes,
                      ingest, monitor, one, query, source, write_config, write_csv, write_xlsx)
-from monitor import config as config_mod
-from monitor import detect, store
+from monitor.settings import config as config_mod
+from monitor.detection import scan as detect
+from monitor.sql import store
 
 FIXTURES = ROOT / "tests" / "fixtures" / "formats"
 HEADER = ["id", "date", "amount", "payee", "card"]
@@ -319,7 +320,7 @@ def test_xlsx_bomb_never_reaches_the_reader(tmp_path):
     config = config_mod.load(cfg, warn=lambda line: None)
     con = store.connect(config.database, memory_limit="1GB")
     try:
-        from monitor import ingest as ingest_mod
+        from monitor.ledger import ingest as ingest_mod
         (result,) = ingest_mod.ingest_all(con, ingest_mod.plan(config))
     finally:
         con.close()
@@ -348,7 +349,7 @@ def test_an_export_that_never_ends_its_last_line_is_read_once_it_rests(tmp_path)
 
 
 def test_the_daemon_reads_a_half_written_file_once_it_is_complete(tmp_path):
-    from monitor import schedule
+    from monitor.daemon import scheduler as schedule
     cfg = write_config(tmp_path, [source(columns=IDS)])
     whole = csv_bytes([["1", "2024-01-02", "600.00", "Shop", "1"]], header=HEADER)
     path = tmp_path / "in/a.csv"

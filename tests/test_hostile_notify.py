@@ -16,8 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from helpers import assert_one_line_error, monitor
-from monitor import config as config_mod
-from monitor import redact, schedule, store
+from monitor.settings import config as config_mod
+from monitor import redact
+from monitor.daemon import scheduler as schedule
+from monitor.sql import store
 from notify_helpers import (PASSWORD, Inbox, certificate, email_toml,  # noqa: F401
                             free_port, outbox_rows, project, run_cli, scan, smtp_server)
 

@@ -23,7 +23,8 @@ import pytest
 
 from audit_ledger import setup
 from helpers import assert_one_line_error, monitor, run
-from monitor import output, snapshot
+from monitor import output
+from monitor.sql import snapshot
 
 HOSTILE = ("ESC\x1b[2J\x1b]0;pwned\x07 NUL\x00 CSI\x9b31m DEL\x7f CR\rLF\n"
            "TAB\t back\\slash \\x1b literal")
@@ -190,7 +191,7 @@ def test_stdout_export_hash_matches_the_bytes(ledger):
 
 
 def test_xlsx_sheet_limit_is_excels_and_rows_split_across_sheets(ledger, capsys, monkeypatch):
-    from monitor import export
+    from monitor.audit import export
     assert export.SHEET_ROWS == 1_048_575           # 1,048,576 rows a sheet, minus the header
     folder, config = ledger
     monkeypatch.setattr(export, "SHEET_ROWS", 1000)   # the same code path, at test size

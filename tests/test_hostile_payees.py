@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from markupsafe import escape
 
-from monitor import notify
-from monitor.config import Config
+from monitor.alerting import notify
+from monitor.settings.config import Config
 from notify_helpers import Inbox, email_toml, free_port, parse, project, scan, smtp_server
 
 HOSTILE = {

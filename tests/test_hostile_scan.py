@@ -23,8 +23,9 @@ import pytest
 
 from helpers import assert_one_line_error, monitor, write_config
 from ledger_factory import Ledger
-from monitor import config as config_mod
-from monitor import detect, store
+from monitor.settings import config as config_mod
+from monitor.detection import scan as detect
+from monitor.sql import store
 
 MAX = Decimal("9999999999999999.99")         # the largest amount a ledger row can hold
 
@@ -141,7 +142,7 @@ def test_a_row_dated_2099_does_not_resolve_open_alerts(tmp_path):
 
 
 def test_the_daemon_pipeline_judges_as_of_today_at_the_latest(tmp_path):
-    from monitor import schedule
+    from monitor.daemon import scheduler as schedule
     cfg, led = ledger(tmp_path)
     led.charge(date.today() - timedelta(days=1), "Cafe", "4.20")
     led.charge(date(2099, 12, 31), "Typo Ltd", "5.00")
@@ -293,7 +294,7 @@ def _scanned(tmp_path):
     led.close()
     assert monitor("--config", str(cfg), "scan", "--as-of", "2024-01-20").returncode == 1
     database = tmp_path / "ledger.duckdb"
-    from monitor import snapshot
+    from monitor.sql import snapshot
     assert snapshot.snapshot_path(database).exists()
     return cfg, database, snapshot.snapshot_path(database)
 

@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 
 from helpers import monitor, write_config
-from monitor import formats, ingest, store
+from monitor.ledger import ingest
+from monitor.ledger.formats import detect as formats
+from monitor.sql import store
 
 OFX_HEAD = """OFXHEADER:100
 DATA:OFXSGML

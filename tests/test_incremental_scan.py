@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger_factory import DAY0, Ledger
-from monitor import detect, store
+from monitor.detection import scan as detect
+from monitor.sql import store
 
 ACCOUNTS = ["card-1", "card-2", "card-3"]
 PAYEES = ["Cloud Co", "Devlab Consult", "Office Co", "Anna Dev", None]

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from helpers import config_text, run, source, write_csv
-from monitor import config as config_mod
+from monitor.settings import config as config_mod
 from monitor.errors import ConfigError
 
 ROWS = [["2024-01-05", "12.50", "Cafe", "1111"], ["2024-01-20", "1667.00", "Devlab", "1111"],

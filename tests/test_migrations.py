@@ -6,7 +6,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from monitor import store
+from monitor.sql import store
 
 
 def _ledger_at(path, version: int):

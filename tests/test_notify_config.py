@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from helpers import assert_one_line_error
-from monitor import config as config_mod
+from monitor.settings import config as config_mod
 from monitor.errors import ConfigError
 from notify_helpers import run_cli
 

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from audit_ledger import FORMULA_PAYEE, ledger_state, run, setup
-from monitor import audit, snapshot
+from monitor.audit import log as audit
+from monitor.sql import snapshot
 
 
 @pytest.fixture(scope="module")
@@ -196,8 +197,8 @@ def test_while_a_daemon_runs_only_its_snapshot_is_read(tmp_path, capsys):
     audit entry in the pending file."""
     import os
     import socket
-    from monitor import config as config_mod
-    from monitor import schedule
+    from monitor.settings import config as config_mod
+    from monitor.daemon import scheduler as schedule
     config = setup(tmp_path)
     database = tmp_path / "ledger.duckdb"
     snapshot.publish_from_file(database)

@@ -13,7 +13,8 @@ import pytest
 
 from helpers import assert_one_line_error, monitor, run, write_config
 from ledger_factory import Ledger, brief, day
-from monitor import registry, store
+from monitor.ledger import registry
+from monitor.sql import store
 from monitor.errors import InputError
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, csv_bytes, query, run, write_config
-from monitor import cli as cli_mod
-from monitor import store
+from monitor.cli import main as cli_mod
+from monitor.sql import store
 
 HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 DEMO_HEADER = ["trans_date", "merchant_name", "card_number_masked", "card_last4", "amount_gbp",
@@ -154,7 +154,7 @@ def test_period_limits_what_is_shown(demo, tmp_path):
 
 
 def test_a_capped_alert_list_still_counts_and_sums_every_open_alert(demo, tmp_path, monkeypatch):
-    from monitor import report
+    from monitor.report import report
     full = _cards(demo["html"])
     monkeypatch.setattr(report, "OPEN_LIMIT", 2)
     out = tmp_path / "capped.html"

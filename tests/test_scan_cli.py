@@ -10,8 +10,9 @@ import pytest
 
 from helpers import assert_one_line_error, monitor, run, write_config
 from ledger_factory import Ledger, day
-from monitor import config as config_mod
-from monitor import detect, store
+from monitor.settings import config as config_mod
+from monitor.detection import scan as detect
+from monitor.sql import store
 
 ALERT_KEYS = ["detector", "severity", "account", "counterparty", "initiator",
               "first_alert_at", "exposure", "evidence_txn_ids", "escalations"]

@@ -14,9 +14,10 @@ import duckdb
 import pytest
 
 from helpers import assert_one_line_error, config_text, monitor, source
-from monitor import config as config_mod
-from monitor import schedule, snapshot, store
-from monitor.config_schedule import Trigger, cron_trigger
+from monitor.settings import config as config_mod
+from monitor.daemon import scheduler as schedule
+from monitor.sql import snapshot, store
+from monitor.settings.schedule import Trigger, cron_trigger
 from monitor.errors import ConfigError, StoreError
 
 

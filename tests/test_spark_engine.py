@@ -1,6 +1,6 @@
 """The Spark engine ([engine] kind = "spark") finds exactly what DuckDB finds.
 
-Each ledger is a real DuckDB file, exported to a Parquet lake with monitor.lake (what
+Each ledger is a real DuckDB file, exported to a Parquet lake with monitor.ledger.lake (what
 `monitor export-lake` runs); the same detector SQL then runs on DuckDB and, transpiled by
 sqlglot, on pyspark in local mode over the lake. Compared row for row: every event row of
 the groups that fire, every alert episode (keys, severity, exposure to the cent, evidence
@@ -28,12 +28,13 @@ from hypothesis import strategies as st
 
 from helpers import ROOT
 from ledger_factory import DAY0, Ledger
-from monitor import config as config_mod
-from monitor import detect, lake
-from monitor import ingest as ingest_mod
-from monitor import store
-from monitor.store import load_query
-from monitor.config_engine import EngineSettings
+from monitor.settings import config as config_mod
+from monitor.detection import scan as detect
+from monitor.ledger import lake
+from monitor.ledger import ingest as ingest_mod
+from monitor.sql import store
+from monitor.sql.store import load_query
+from monitor.settings.engine import EngineSettings
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[test]')")
 pytest.importorskip("sqlglot", reason="sqlglot is not installed (pip install -e '.[test]')")
@@ -41,7 +42,7 @@ if not shutil.which("java"):
     pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)",
                 allow_module_level=True)
 
-from monitor import spark_engine  # noqa: E402
+from monitor.detection.engines import spark as spark_engine  # noqa: E402
 
 # Tiny ledgers: one shuffle partition and no adaptive re-planning keep each query short.
 TEST_CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
@@ -233,7 +234,7 @@ def test_ingest_and_scan_verbs_on_spark(tmp_path, capsys, monkeypatch, spark_set
 
 
 def test_a_lake_at_a_url_is_partitioned_as_a_folder_lake(tmp_path, spark_settings):
-    """Spark writes lakes at URLs (object stores); monitor.lake writes folders. A file://
+    """Spark writes lakes at URLs (object stores); monitor.ledger.lake writes folders. A file://
     URL stands in for a bucket: the same rows land in the same month and account-bucket
     partitions either way."""
     ledger = Ledger(tmp_path)

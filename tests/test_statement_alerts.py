@@ -2,7 +2,10 @@
 import datetime as dt
 from pathlib import Path
 
-from monitor import config, detect, ingest, store
+from monitor.detection import scan as detect
+from monitor.ledger import ingest
+from monitor.settings import config
+from monitor.sql import store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 

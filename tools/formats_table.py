@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import ingest, store  # noqa: E402
+from monitor.ledger import ingest  # noqa: E402
+from monitor.sql import store  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 DOC = ROOT / "docs" / "formats.md"

@@ -138,7 +138,7 @@ SELECT
     ELSE given_id END AS txn_id,
     account, posted_at, amount, currency, counterparty, counterparty_account, initiator, mcc,
     description, reference, reason,
-    -- Built only for rejected rows: the row's texts in monitor.config.CANONICAL_COLUMNS
+    -- Built only for rejected rows: the row's texts in monitor.settings.config.CANONICAL_COLUMNS
     -- order, each mapped file column once, keyed by its name.
     CASE WHEN reason IS NOT NULL THEN coalesce(raw_row, '{' || array_to_string(list_transform(
         list_filter(list_zip($raw_keys, list_transform($raw_index, lambda i:

@@ -1,0 +1,232 @@
+"""The alert lifecycle, Alertmanager-style, kept in the database.
+
+An alert is one episode of a fingerprint (detector, account, counterparty, initiator).
+States: firing -> acknowledged (someone is on it) | silenced (a silence matches) ->
+resolved (the scan no longer finds it). Every change is an alert_events row with its
+time and actor.
+
+What the recipients are told follows from the state, not from counting events, so a
+scan that was skipped, a silence that hid an escalation or a crash all catch up:
+
+- firing:     the alert was never notified (and is not silenced)
+- escalation: its severity rose above the tier last notified (even when acknowledged)
+- reminder:   firing, unacknowledged, and the repeat interval passed since the last one
+- resolved:   it resolved after being notified, was not silenced, and send_resolved is on
+
+`apply` writes no transaction of its own: the caller commits the state changes together
+with the messages that carry the notifications (see monitor.alerting.notify).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+
+from monitor.settings.config import AlertSettings
+from monitor.errors import InputError
+from monitor.sql.store import rows, run
+
+SEVERITY_RANK = {"warning": 1, "high": 2, "critical": 3}
+STATES = ("firing", "acknowledged", "silenced", "resolved")
+SYSTEM = "monitor"
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """What a silence matches; None matches anything, * is a wildcard."""
+    detector: str | None = None
+    account: str | None = None
+    counterparty: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.detector or self.account or self.counterparty)
+
+
+def apply(con: duckdb.DuckDBPyConnection, settings: AlertSettings, findings: list[dict], *,
+          now: datetime, scan_id: int | None = None, notify: bool = True) -> list[dict]:
+    """Bring the alerts up to date with a scan's findings; returns the notifications
+    recorded (each {notification_id, alert_id, reason, severity, exposure}).
+    With notify=False the states change but nothing is recorded as told, so the
+    next notifying run tells it."""
+    open_by_fp = {a["fingerprint"]: a for a in open_alerts(con, now)}
+    seen = set()
+    for finding in findings:
+        fp = finding["fingerprint"]
+        if fp in seen:
+            continue
+        seen.add(fp)
+        facts = _facts(con, finding, now, scan_id)
+        current = open_by_fp.get(fp)
+        if current is None:
+            (alert_id,), = run(con, "alerts/insert_alert", facts).fetchall()
+            _event(con, alert_id, now, SYSTEM, "fired", None, "firing",
+                   f"{finding['severity']}: {finding['sentence']}")
+            continue
+        if SEVERITY_RANK[facts["severity"]] < SEVERITY_RANK[current["severity"]]:
+            facts["severity"] = current["severity"]       # the highest tier reached stays
+        elif facts["severity"] != current["severity"]:
+            _event(con, current["alert_id"], now, SYSTEM, "escalated", current["state"],
+                   current["state"], f"{current['severity']} -> {facts['severity']}")
+        run(con, "alerts/update_facts", facts | {"alert_id": current["alert_id"]})
+
+    told = []
+    for alert in open_alerts(con, now):
+        if alert["fingerprint"] not in seen:
+            told += _resolve(con, settings, alert, now, scan_id, notify)
+            continue
+        alert = _follow_silences(con, alert, now)
+        reason = due(alert, now, settings.repeat_interval)
+        if reason and notify:
+            told.append(_notify(con, alert, reason, now, scan_id))
+    return told
+
+
+def due(alert: dict, now: datetime, repeat: timedelta | None) -> str | None:
+    """Which notification an open alert is owed now, if any."""
+    state = alert["state"]
+    if state in ("silenced", "resolved"):
+        return None
+    if alert["notified_severity"] is None:
+        return "firing"
+    if SEVERITY_RANK[alert["severity"]] > SEVERITY_RANK[alert["notified_severity"]]:
+        return "escalation"
+    if (state == "firing" and repeat and alert["last_notified_at"] is not None
+            and now - alert["last_notified_at"] >= repeat):
+        return "reminder"
+    return None
+
+
+def refresh(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+    """Move open alerts into or out of silenced as silences start and expire."""
+    for alert in open_alerts(con, now):
+        _follow_silences(con, alert, now)
+
+
+def acknowledge(con: duckdb.DuckDBPyConnection, alert_id: int, *, by: str, note: str | None,
+                now: datetime) -> dict:
+    alert = get(con, alert_id)
+    if alert["state"] == "resolved":
+        raise InputError(f"alert {alert_id} is already resolved; nothing to acknowledge")
+    if not (by or "").strip():
+        raise InputError("--by is empty; say who acknowledges the alert")
+    run(con, "alerts/set_ack", {"alert_id": alert_id, "acked_by": by, "acked_at": now,
+                                "ack_note": note})
+    new_state = "silenced" if alert["state"] == "silenced" else "acknowledged"
+    if new_state != alert["state"]:
+        run(con, "alerts/set_state", {"alert_id": alert_id, "state": new_state,
+                                      "silence_id": alert["silence_id"], "resolved_at": None})
+    _event(con, alert_id, now, by, "acknowledged", alert["state"], new_state, note)
+    return get(con, alert_id)
+
+
+def silence(con: duckdb.DuckDBPyConnection, matcher: Matcher, *, until: datetime, reason: str,
+            by: str, now: datetime) -> int:
+    """Record a silence and move the open alerts it matches to silenced."""
+    if matcher.is_empty():
+        raise InputError("a silence needs at least one of --detector, --account, --counterparty")
+    if until <= now:
+        raise InputError(f"--until {until:%Y-%m-%d %H:%M} is already past; give a later date")
+    if not (reason or "").strip():
+        raise InputError("--reason is empty; say why the alerts are silenced")
+    (silence_id,), = run(con, "alerts/insert_silence", {
+        "detector": matcher.detector, "account": matcher.account,
+        "counterparty": matcher.counterparty, "starts_at": now, "ends_at": until,
+        "reason": reason, "created_by": by}).fetchall()
+    for alert in open_alerts(con, now):
+        if alert["matching_silence"] is not None:
+            _follow_silences(con, alert, now, actor=by)
+    return silence_id
+
+
+def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: int, *, by: str,
+                   now: datetime) -> None:
+    if not run(con, "alerts/expire_silence",
+               {"silence_id": silence_id, "now": now, "by": by}).fetchall():
+        raise InputError(f"silence {silence_id} does not exist or is no longer in force; "
+                         "see `monitor alerts silences --all`")
+    for alert in open_alerts(con, now):
+        _follow_silences(con, alert, now, actor=by)
+
+
+def get(con: duckdb.DuckDBPyConnection, alert_id: int) -> dict:
+    found = rows(con, "alerts/get_alert", {"alert_id": alert_id})
+    if not found:
+        raise InputError(f"no alert {alert_id}; see `monitor alerts list --state all`")
+    return found[0]
+
+
+def listing(con: duckdb.DuckDBPyConnection, state: str = "open", limit: int = 100) -> list[dict]:
+    return rows(con, "alerts/list_alerts", {"state": state, "limit": limit})
+
+
+def history(con: duckdb.DuckDBPyConnection, alert_id: int) -> list[dict]:
+    return rows(con, "alerts/alert_events", {"alert_id": alert_id})
+
+
+def silences(con: duckdb.DuckDBPyConnection, now: datetime, include_expired: bool = False):
+    return rows(con, "alerts/list_silences", {"now": now, "all": include_expired})
+
+
+def evidence(con: duckdb.DuckDBPyConnection, alert: dict) -> list[dict]:
+    return rows(con, "alerts/evidence_charges", {"txn_ids": list(alert["evidence_txn_ids"])})
+
+
+def open_alerts(con, now: datetime) -> list[dict]:
+    return rows(con, "alerts/open_alerts", {"now": now})
+
+
+def _facts(con, finding: dict, now: datetime, scan_id) -> dict:
+    evidence_ids = [str(t) for t in (finding.get("evidence_txn_ids") or [])]
+    (sources,), = run(con, "alerts/evidence_sources", {"txn_ids": evidence_ids}).fetchall()
+    keys = ("fingerprint", "detector", "account", "counterparty", "initiator", "currency",
+            "severity", "exposure", "charges", "since", "first_alert_at", "last_charge_at",
+            "sentence")
+    return {k: finding.get(k) for k in keys} | {
+        "sources": sources, "evidence_txn_ids": evidence_ids, "now": now, "scan_id": scan_id}
+
+
+def _follow_silences(con, alert: dict, now: datetime, actor: str = SYSTEM) -> dict:
+    """Put the alert in silenced while a silence holds it, and back when none does."""
+    held_by, state = alert["matching_silence"], alert["state"]
+    if held_by is not None and state != "silenced":
+        new_state, action, note = "silenced", "silenced", f"silence {held_by}"
+    elif held_by is None and state == "silenced":
+        new_state = "acknowledged" if alert["acked_by"] else "firing"
+        action, note = "unsilenced", f"silence {alert['silence_id']} ended"
+    else:
+        return alert
+    run(con, "alerts/set_state", {"alert_id": alert["alert_id"], "state": new_state,
+                                  "silence_id": held_by, "resolved_at": None})
+    _event(con, alert["alert_id"], now, actor, action, state, new_state, note)
+    return alert | {"state": new_state, "silence_id": held_by}
+
+
+def _resolve(con, settings: AlertSettings, alert: dict, now, scan_id, notify: bool) -> list:
+    run(con, "alerts/set_state", {"alert_id": alert["alert_id"], "state": "resolved",
+                                  "silence_id": None, "resolved_at": now})
+    _event(con, alert["alert_id"], now, SYSTEM, "resolved", alert["state"], "resolved",
+           "no longer found by the scan")
+    quiet = alert["matching_silence"] is not None        # a silence in force right now
+    if notify and settings.send_resolved and alert["notified_severity"] and not quiet:
+        return [_notify(con, alert, "resolved", now, scan_id)]
+    return []
+
+
+def _notify(con, alert: dict, reason: str, now: datetime, scan_id) -> dict:
+    (notification_id,), = run(con, "alerts/insert_notification", {
+        "alert_id": alert["alert_id"], "reason": reason, "severity": alert["severity"],
+        "exposure": alert["exposure"], "now": now, "scan_id": scan_id}).fetchall()
+    if reason != "resolved":
+        run(con, "alerts/set_notified", {"alert_id": alert["alert_id"],
+                                         "notified_severity": alert["severity"],
+                                         "last_notified_at": now})
+    return {"notification_id": notification_id, "alert_id": alert["alert_id"],
+            "reason": reason, "severity": alert["severity"], "exposure": alert["exposure"]}
+
+
+def _event(con, alert_id: int, at: datetime, actor: str, action: str, from_state,
+           to_state: str, note) -> None:
+    run(con, "alerts/insert_event", {"alert_id": alert_id, "at": at, "actor": actor,
+                                     "action": action, "from_state": from_state,
+                                     "to_state": to_state, "note": note})

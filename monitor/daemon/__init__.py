@@ -1,0 +1,1 @@
+"""The daemon (`monitor run`): APScheduler jobs, the lock, state and logs."""

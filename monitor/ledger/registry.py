@@ -1,0 +1,191 @@
+"""The expected-charges registry: approved payees, contracts and subscriptions.
+
+The finance team keeps it as a CSV (columns below) and loads it with
+`monitor authorize load`, or edits it with `monitor authorize add/remove`; or the
+config names the CSV (`[registry] path`) and every scan loads it, so the file is the one
+place approvals are made. A charge it explains is not unexplained spend; see
+queries/scan/explain.sql.
+
+An approval decides what is never alerted on, so every change is in the hash-chained
+audit log (monitor.audit.log): who acted, and the entries before and after.
+"""
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import duckdb
+
+from monitor.audit import log as audit
+from monitor.settings.config import Config, where
+from monitor.errors import ConfigError, InputError
+from monitor.sql.store import now
+
+COLUMNS = ("payee", "account", "expected_amount", "tolerance", "cadence", "valid_from",
+           "valid_to", "approver", "reference")
+CADENCES = ("weekly", "monthly", "quarterly", "yearly", "once")
+
+
+def validate(entry: dict, where: str) -> dict:
+    """One registry entry with typed values; InputError names `where` and the fix."""
+    clean = {k: (str(entry.get(k) or "").strip() or None) for k in COLUMNS}
+    for required in ("payee", "approver", "reference"):
+        if not clean[required]:
+            raise InputError(f"{where}: {required} is empty; every approval needs a payee, "
+                             "an approver and a reference")
+    for key in ("expected_amount", "tolerance"):
+        if clean[key] is not None:
+            try:
+                clean[key] = Decimal(clean[key].replace(",", ""))
+            except InvalidOperation:
+                raise InputError(f"{where}: {key} '{clean[key]}' is not an amount; "
+                                 "write it like 1667.00") from None
+    clean["tolerance"] = clean["tolerance"] or Decimal(0)
+    if clean["cadence"] is not None:
+        clean["cadence"] = clean["cadence"].lower()
+        if clean["cadence"] not in CADENCES:
+            raise InputError(f"{where}: cadence '{clean['cadence']}' is not known; use one of "
+                             + ", ".join(CADENCES) + " or leave it empty")
+    for key in ("valid_from", "valid_to"):
+        if clean[key] is not None:
+            try:
+                clean[key] = date.fromisoformat(clean[key])
+            except ValueError:
+                raise InputError(f"{where}: {key} '{clean[key]}' is not a date; "
+                                 "write it as YYYY-MM-DD") from None
+    return clean
+
+
+def read_csv(path: Path) -> list[dict]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("payee", "approver", "reference")
+                       if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"{path}: missing column(s) {', '.join(missing)}; the header "
+                                 "must name: " + ", ".join(COLUMNS))
+            return [validate(row, f"{path}: row {n}") for n, row in enumerate(reader, 2)]
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the registry ({e})") from None
+
+
+def replace_all(con: duckdb.DuckDBPyConnection, entries: list[dict]) -> int:
+    """Make the registry exactly these entries, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM authorizations")
+        for entry in entries:
+            add(con, entry)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return len(entries)
+
+
+def add(con: duckdb.DuckDBPyConnection, entry: dict) -> int:
+    return con.execute(
+        "INSERT INTO authorizations (payee, account, expected_amount, tolerance, cadence, "
+        "valid_from, valid_to, approver, reference, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING auth_id",
+        [entry[k] for k in COLUMNS] + [now()]).fetchone()[0]
+
+
+def remove(con: duckdb.DuckDBPyConnection, auth_id: int) -> None:
+    if not con.execute("DELETE FROM authorizations WHERE auth_id = ? RETURNING auth_id",
+                       [auth_id]).fetchall():
+        raise InputError(f"authorization {auth_id}: no such entry; `monitor authorize list` "
+                         "shows the ids")
+
+
+def entries(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    cursor = con.execute("SELECT auth_id, " + ", ".join(COLUMNS) +
+                         " FROM authorizations ORDER BY auth_id")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# -- changes, each recorded in the audit log ------------------------------------------------
+
+def approve(con: duckdb.DuckDBPyConnection, entry: dict) -> int:
+    """Add one approval and record it (`monitor authorize add`)."""
+    auth_id = add(con, entry)
+    audit.record(con, "authorize add", {"auth_id": auth_id, "before": None,
+                                        "after": _shown(entry)})
+    return auth_id
+
+
+def withdraw(con: duckdb.DuckDBPyConnection, auth_id: int) -> None:
+    """Remove one approval and record what it was (`monitor authorize remove`)."""
+    before = [e for e in entries(con) if e["auth_id"] == auth_id]
+    remove(con, auth_id)
+    audit.record(con, "authorize remove", {"auth_id": auth_id, "before": _shown(before[0]),
+                                           "after": None})
+
+
+def load(con: duckdb.DuckDBPyConnection, new: list[dict], origin: str, *,
+         only_if_changed: bool = False) -> int | None:
+    """Make the registry exactly `new` (read from `origin`) and record the change: the
+    entries removed and added, and a digest of the whole registry before and after.
+    With only_if_changed (the reload every scan does), an identical file changes and
+    records nothing; returns None then, else the number of entries."""
+    before = entries(con)
+    removed, added = _difference(before, new)
+    if only_if_changed and not removed and not added:
+        return None
+    count = replace_all(con, new)
+    audit.record(con, "authorize load", {
+        "from": origin, "before": len(before), "after": count,
+        "removed": [_shown(e) for e in removed], "added": [_shown(e) for e in added],
+        "before_digest": audit.digest([_shown(e) for e in before])},
+        audit.digest([_shown(e) for e in new]))
+    return count
+
+
+def _shown(entry: dict) -> dict:
+    return {k: entry.get(k) for k in COLUMNS}
+
+
+def _difference(before: list[dict], after: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(entries only in before, entries only in after), as multisets of their values:
+    the ids and creation times the database gives do not count."""
+    def key(entry):
+        return tuple(entry.get(k) for k in COLUMNS)     # Decimal 49 == 49.00, as wanted
+    left = {}
+    for entry in before:
+        left.setdefault(key(entry), []).append(entry)
+    added = []
+    for entry in after:
+        same = left.get(key(entry))
+        if same:
+            same.pop()
+        else:
+            added.append(entry)
+    return [e for group in left.values() for e in group], added
+
+
+# -- a registry managed by a file -----------------------------------------------------------
+
+def managed_by(config: Config) -> Path | None:
+    """The CSV that `[registry] path` names: every scan makes the registry that file."""
+    name = config.sections.get("registry", {}).get("path")
+    return config.path.resolve().parent / name if name else None
+
+
+FIXES = {"add": "add the approval as a row of that file instead",
+         "remove": "delete the entry's row from that file instead",
+         "load": "copy it over that file instead, or load that file itself"}
+
+
+def refuse_if_managed(config: Config, verb: str, path: Path | None = None) -> None:
+    """A change made beside the file would be silently undone by the next scan's reload:
+    refuse it, naming the file (a load of that very file is fine)."""
+    managed = managed_by(config)
+    if managed is None or (path is not None and Path(path).resolve() == managed.resolve()):
+        return
+    raise ConfigError(f"{where(config.path, 'registry.path')}: registry.path = '{managed}' "
+                      f"manages the registry (every scan reloads it), so `monitor authorize "
+                      f"{verb}` would be undone; {FIXES[verb]}")

@@ -1,0 +1,1 @@
+"""The HTML report: period figures, severity cards and charts, rendered from templates/."""

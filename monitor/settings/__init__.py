@@ -1,0 +1,1 @@
+"""Settings: the typed config read from config.toml and its validated sections ([engine], [schedule])."""

@@ -1,0 +1,289 @@
+"""The DuckDB store: connections, versioned migrations, and the SQL file loader.
+
+All SQL lives in queries/; this module finds it by name. Migrations are
+queries/schema/NNN_name.sql, applied in order, each in its own transaction,
+and recorded in schema_migrations.
+"""
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from monitor.settings.config import DEFAULT_MEMORY_LIMIT
+from monitor.errors import StoreError
+from monitor.sql.snapshot import snapshot_path
+
+QUERIES = Path(__file__).resolve().parent.parent.parent / "queries"
+
+
+@cache
+def load_query(name: str) -> str:
+    """The text of queries/<name>.sql, e.g. load_query('ingest/normalize')."""
+    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def migrations() -> list[tuple[int, str, Path]]:
+    found = []
+    for path in sorted((QUERIES / "schema").glob("*.sql")):
+        match = re.match(r"(\d+)_(.+)\.sql$", path.name)
+        if match:
+            found.append((int(match[1]), match[2], path))
+    return found
+
+
+# How long a writer waits for another process to let go of the ledger: the daemon's jobs
+# and the operator's verbs (`alerts ack`, `authorize add`) each hold it for a moment.
+LOCK_WAIT = 30.0
+
+
+def connect(path: Path | str, read_only: bool = False,
+            memory_limit: str = DEFAULT_MEMORY_LIMIT, wait: float = 0.0,
+            on_wait=None) -> duckdb.DuckDBPyConnection:
+    """Open the ledger; a writer also brings the schema up to date. DuckDB spills
+    to disk beyond memory_limit rather than take the machine's memory.
+
+    While another process holds the file, retry for up to `wait` seconds (backing off
+    from 0.1 s to 2 s; `on_wait(text)` is told once), then give up naming the holder.
+    A file that is not a whole DuckDB database (truncated, overwritten) is reported as
+    damaged, with the snapshot to restore it from: never as "in use"."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise StoreError(f"{path}: no database yet; run `monitor ingest` first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline, delay, told = time.monotonic() + wait, 0.1, False
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            _opened["path"] = path
+            break
+        except duckdb.Error as e:
+            if not locked(e):
+                raise damaged(path, e) or StoreError(
+                    f"{path}: cannot open the database ({_first_line(e)})") from None
+            if time.monotonic() + delay > deadline:
+                waited = f" for {wait:.0f} s" if wait >= 1 else ""
+                raise StoreError(
+                    f"{path}: the database is in use by another monitor process{waited} "
+                    f"({_holder(e)}); try again when it has finished, or stop it") from None
+            if on_wait and not told:
+                on_wait(f"{path}: the database is in use by another monitor process; "
+                        f"waiting up to {wait:.0f} s for it")
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    try:
+        _check_whole(con, path)
+        # No progress bar: DuckDB draws it on stdout, which may be a pipe of JSON.
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+        # A table name in SQL must never resolve to a Python variable of ours.
+        con.execute("SET python_enable_replacements = false")
+        if not read_only and AUDIT_MIGRATION in migrate(con):
+            # A new audit log gets its head file (seq 0) at once, so a missing one always
+            # means a ledger from before head files or a deleted head (monitor.audit.chain).
+            from monitor.audit.chain import start_head
+            start_head(path)
+    except duckdb.Error as e:
+        con.close()
+        error = damaged(path, e)
+        if error is None:
+            raise
+        raise error from None
+    return con
+
+
+AUDIT_MIGRATION = 6      # queries/schema/006_audit.sql creates audit_log
+
+
+def locked(error: Exception) -> bool:
+    """DuckDB's refusal because another process holds the file (not any error that
+    happens to contain "lock", such as "block")."""
+    text = str(error)
+    return "Could not set lock on file" in text or "Conflicting lock is held" in text
+
+
+def _holder(error: Exception) -> str:
+    match = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(error))
+    return f"pid {match[2]}, {match[1]}" if match else _first_line(error)
+
+
+# What DuckDB says of a file that is not a whole database: overwritten, cut short, or
+# with a block whose checksum does not match.
+_DAMAGE = re.compile(r"not a valid DuckDB database file|Corrupt database file|checksum"
+                     r"|Could not read enough bytes from file|database file is truncated",
+                     re.IGNORECASE)
+
+
+def damaged(path: Path | str | None, error: Exception) -> StoreError | None:
+    """The one-line error for a damaged or truncated database file, naming it and the way
+    back (its snapshot, when one exists); None when `error` says nothing of the kind.
+    With no path: the file this process last opened (a verb's error reaches the command
+    line's handler far from its connection)."""
+    if not _DAMAGE.search(str(error)):
+        return None
+    path = Path(path or _path_in(error) or _opened.get("path") or "the database")
+    snap = snapshot_path(path)
+    if path.name.endswith(".snapshot.duckdb"):
+        way_back = "delete it: it is copied again from the ledger when next needed"
+    elif snap.exists():
+        way_back = (f"restore it from the snapshot {snap} (stop `monitor run`, then copy it "
+                    f"over {path}) and run `monitor ingest` again for files since")
+    else:
+        way_back = "restore it from a backup"
+    return StoreError(f"{path}: the database file is damaged or truncated "
+                      f"({_first_line(error)}); {way_back}")
+
+
+def _path_in(error: Exception) -> str | None:
+    match = re.search(r'file "([^"]+)"', str(error))
+    return match[1] if match else None
+
+
+_opened: dict[str, Path] = {}        # the database this process last opened (see damaged)
+
+
+def _check_whole(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A file cut short is found when a query reaches a missing block; check at once that
+    the file can hold every block the database says it uses."""
+    if not path.exists():
+        return
+    size = path.stat().st_size
+    block_size, used = con.execute(
+        "SELECT block_size, used_blocks FROM pragma_database_size() "
+        "WHERE database_name = current_database()").fetchone()
+    if block_size and size < block_size * used:
+        raise duckdb.IOException(f"database file is truncated: {size:,} bytes hold fewer than "
+                                 f"its {used} blocks of {block_size:,} bytes")
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations; returns the versions applied."""
+    con.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)""")
+    done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, path in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, now()])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def now() -> datetime:
+    """Naive UTC timestamp, the form every TIMESTAMP column holds."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+PARAM_LINE = re.compile(r"^--\s+\$(\w+)\s+([A-Z]+(?:\[\])?)\s+default\s+(\S+)\s*(.*)$")
+
+
+@cache
+def query_header(name: str) -> dict:
+    """The header comment of queries/<name>.sql: name, finds, params, sentence.
+
+    Params are lines like `--   $min_charge  DECIMAL  default 500  what it means`;
+    defaults are parsed into Python values of the declared type.
+    """
+    header = {"name": name.rsplit("/", 1)[-1], "finds": "", "params": {}, "sentence": ""}
+    key = None
+    for line in load_query(name).splitlines():
+        if not line.startswith("--"):
+            break
+        match = PARAM_LINE.match(line)
+        if match:
+            pname, ptype, default, help_text = match.groups()
+            header["params"][pname] = {"type": ptype, "default": parse_param(ptype, default),
+                                       "help": help_text.strip()}
+            continue
+        text = line[2:].strip()
+        field, _, rest = text.partition(":")
+        if field in ("name", "finds", "sentence", "params", "returns", "severity"):
+            key = field
+            if field in ("finds", "sentence"):
+                header[field] = rest.strip()
+        elif key in ("finds", "sentence") and text:
+            header[key] += " " + text
+    return header
+
+
+def parse_param(ptype: str, text: str):
+    """A parameter value of a declared SQL type, from its text form."""
+    if ptype.endswith("[]"):
+        return [parse_param(ptype[:-2], item) for item in text.strip("[]").split(",") if item]
+    if text.upper() == "NULL":
+        return None
+    if ptype in ("INTEGER", "BIGINT"):
+        return int(text)
+    if ptype == "DOUBLE":
+        return float(text)
+    if ptype == "DECIMAL":
+        from decimal import Decimal
+        return Decimal(text)
+    if ptype == "BOOLEAN":
+        return text.lower() == "true"
+    return text.strip("'\"")
+
+
+SQL_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+@cache
+def query_params(name: str) -> frozenset:
+    """The $parameters the statement in queries/<name>.sql uses (comment lines skipped)."""
+    body = "\n".join(line.split("--", 1)[0] for line in load_query(name).splitlines())
+    return frozenset(SQL_PARAM.findall(body))
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None):
+    """Execute queries/<name>.sql with the parameters it uses taken from `params`
+    (extra keys are ignored; a missing one is a bug). Values are always bound."""
+    params = params or {}
+    needed = query_params(name)
+    missing = needed - params.keys()
+    if missing:
+        raise KeyError(f"queries/{name}.sql needs {', '.join(sorted(missing))}")
+    statements = con.extract_statements(load_query(name))
+    if len(statements) == 1:
+        return con.execute(statements[0], {k: params[k] for k in needed})
+    # DuckDB binds parameters to one statement at a time.
+    for statement in statements:
+        cursor = con.execute(statement, {k: params[k] for k in statement.named_parameters})
+    return cursor
+
+
+def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Drop the temp tables or views of these names, whichever each is."""
+    found = con.execute(
+        "SELECT 'VIEW', view_name FROM duckdb_views() "
+        "WHERE temporary AND list_contains($names, view_name) "
+        "UNION ALL SELECT 'TABLE', table_name FROM duckdb_tables() "
+        "WHERE temporary AND list_contains($names, table_name)", {"names": list(names)}).fetchall()
+    for kind, name in found:
+        con.execute(f"DROP {kind} {name}")      # a caller's own name, found in the catalog
+
+
+def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
+    cursor = run(con, name, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
