@@ -18,7 +18,20 @@ from monitor.settings.config import DEFAULT_MEMORY_LIMIT
 from monitor.errors import StoreError
 from monitor.sql.snapshot import snapshot_path
 
-QUERIES = Path(__file__).resolve().parent.parent.parent / "queries"
+
+
+def _queries_folder() -> Path:
+    """queries/: inside the package once installed from a wheel (pyproject maps the repo's
+    queries/ to monitor.queries), beside it in a source tree or an editable install."""
+    package = Path(__file__).resolve().parent.parent
+    for folder in (package / "queries", package.parent / "queries"):
+        if (folder / "schema").is_dir():
+            return folder
+    raise StoreError(f"the SQL files (queries/) are neither in {package} nor beside it; "
+                     "reinstall the package")
+
+
+QUERIES = _queries_folder()
 
 
 @cache
