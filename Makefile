@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 	@echo "the report (open it in a browser, or print it): $(CURDIR)/report.html"
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto -rs
 
 clean:
 	rm -rf $(VENV) demo/monitor.duckdb demo/outbox monitor.duckdb outbox report.html

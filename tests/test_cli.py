@@ -20,10 +20,10 @@ INGEST_KEYS = ["path", "source", "rows_read", "loaded", "duplicates", "rejected"
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    path = write_config(tmp_path)
+def cfg(cfg, tmp_path):
+    """The shared config (conftest), with a ledger file for its source."""
     write_csv(tmp_path / "in/a.csv", ROWS)
-    return path
+    return cfg
 
 
 @pytest.mark.parametrize("verb", sorted(cli.commands))

@@ -12,18 +12,11 @@ from decimal import Decimal
 import pytest
 
 from helpers import write_config, write_csv
-from ledger_factory import Ledger, assert_complete, brief, day
+from ledger_factory import assert_complete, brief, day
 from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
 from monitor.sql import store
 from monitor.ledger import ingest as ingest_mod
-
-
-@pytest.fixture
-def led(tmp_path):
-    ledger = Ledger(tmp_path)
-    yield ledger
-    ledger.close()
 
 
 def only(findings: list[dict], detector: str) -> dict:

@@ -28,11 +28,6 @@ def ledger(cfg, order="file_id, source_row"):
                       f"FROM transactions ORDER BY {order}")
 
 
-@pytest.fixture
-def cfg(tmp_path):
-    return write_config(tmp_path)
-
-
 # --- encodings, delimiters, number and date shapes -------------------------------------
 
 @pytest.mark.parametrize("bom", [False, True])

@@ -11,18 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from helpers import assert_one_line_error, monitor, run, write_config
+from helpers import assert_one_line_error, monitor, run
 from ledger_factory import Ledger, brief, day
 from monitor.ledger import registry
 from monitor.sql import store
 from monitor.errors import InputError
-
-
-@pytest.fixture
-def led(tmp_path):
-    ledger = Ledger(tmp_path)
-    yield ledger
-    ledger.close()
 
 
 def explained(led: Ledger, as_of=date(2030, 1, 1)) -> dict[str, str]:
@@ -204,8 +197,8 @@ def write_approvals(path, rows, columns=registry.COLUMNS):
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    return str(write_config(tmp_path))
+def cfg(cfg):
+    return str(cfg)
 
 
 def listed(capsys, cfg) -> list[dict]:

@@ -242,6 +242,7 @@ def _open(browser, url: str) -> tuple:
     return page, requests, dialogs
 
 
+@pytest.mark.browser
 def test_in_chromium_the_charts_draw_nothing_is_fetched_and_no_script_runs(demo, tmp_path):
     chromium, sync_playwright = _browser()
     import numpy

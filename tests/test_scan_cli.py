@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from helpers import assert_one_line_error, monitor, run, write_config
+from helpers import assert_one_line_error, monitor, run
 from ledger_factory import Ledger, day
 from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
@@ -34,12 +34,11 @@ def busy_ledger(led: Ledger) -> None:
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    """A config file naming the ledger; the stale-feed limit comes from the config."""
-    path = write_config(tmp_path)
-    with open(path, "a", encoding="utf-8") as f:
+def cfg(cfg):
+    """The shared config (conftest); the stale-feed limit comes from the config."""
+    with open(cfg, "a", encoding="utf-8") as f:
         f.write("\n[detectors.stale_feed]\nmax_quiet_days = 10\n")
-    return path
+    return cfg
 
 
 @pytest.fixture
