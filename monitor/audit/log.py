@@ -27,6 +27,7 @@ from monitor.sql import snapshot, store
 from monitor.audit.chain import (GENESIS, actor, canonical, digest, entries,  # noqa: F401
                                  has_log, head_path, link_hash, pending_path, read_head,
                                  read_pending, record, record_at, rows_hash, verify)
+from monitor.sql.header import parse_param
 from monitor.errors import InputError, MonitorError
 
 ALLOWED = {"SELECT", "EXPLAIN"}
@@ -284,7 +285,7 @@ def bind(pairs: list[str], declared: dict | None) -> dict:
             params[name] = spec["default"]
             continue
         try:
-            params[name] = store.parse_param(spec["type"], given[name])
+            params[name] = parse_param(spec["type"], given[name])
         except (ValueError, ArithmeticError):
             raise InputError(f"-p {name}={given[name]}: not a {spec['type']}") from None
     return params

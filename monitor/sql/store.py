@@ -17,6 +17,7 @@ import duckdb
 from monitor.settings.config import DEFAULT_MEMORY_LIMIT
 from monitor.errors import StoreError
 from monitor.sql.snapshot import snapshot_path
+from monitor.sql import header
 
 
 
@@ -208,54 +209,10 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
 
 
-PARAM_LINE = re.compile(r"^--\s+\$(\w+)\s+([A-Z]+(?:\[\])?)\s+default\s+(\S+)\s*(.*)$")
-
-
 @cache
-def query_header(name: str) -> dict:
-    """The header comment of queries/<name>.sql: name, finds, params, sentence.
-
-    Params are lines like `--   $min_charge  DECIMAL  default 500  what it means`;
-    defaults are parsed into Python values of the declared type.
-    """
-    header = {"name": name.rsplit("/", 1)[-1], "finds": "", "params": {}, "sentence": ""}
-    key = None
-    for line in load_query(name).splitlines():
-        if not line.startswith("--"):
-            break
-        match = PARAM_LINE.match(line)
-        if match:
-            pname, ptype, default, help_text = match.groups()
-            header["params"][pname] = {"type": ptype, "default": parse_param(ptype, default),
-                                       "help": help_text.strip()}
-            continue
-        text = line[2:].strip()
-        field, _, rest = text.partition(":")
-        if field in ("name", "finds", "sentence", "params", "returns", "severity"):
-            key = field
-            if field in ("finds", "sentence"):
-                header[field] = rest.strip()
-        elif key in ("finds", "sentence") and text:
-            header[key] += " " + text
-    return header
-
-
-def parse_param(ptype: str, text: str):
-    """A parameter value of a declared SQL type, from its text form."""
-    if ptype.endswith("[]"):
-        return [parse_param(ptype[:-2], item) for item in text.strip("[]").split(",") if item]
-    if text.upper() == "NULL":
-        return None
-    if ptype in ("INTEGER", "BIGINT"):
-        return int(text)
-    if ptype == "DOUBLE":
-        return float(text)
-    if ptype == "DECIMAL":
-        from decimal import Decimal
-        return Decimal(text)
-    if ptype == "BOOLEAN":
-        return text.lower() == "true"
-    return text.strip("'\"")
+def query_header(name: str) -> header.Header:
+    """The parsed header of queries/<name>.sql (monitor.sql.header)."""
+    return header.parse(name, load_query(name))
 
 
 SQL_PARAM = re.compile(r"\$([A-Za-z_]\w*)")

@@ -1,8 +1,8 @@
 -- name: alert_events
--- Finds: the history of one alert: every state change with its time and actor.
--- Parameters:
+-- finds: the history of one alert: every state change with its time and actor.
+-- params:
 --   $alert_id  BIGINT
--- Returns: changed_at, actor, action, from_state, to_state, note.
+-- returns: changed_at, actor, action, from_state, to_state, note.
 
 SELECT changed_at, actor, action, from_state, to_state, note
 FROM alert_events WHERE alert_id = $alert_id

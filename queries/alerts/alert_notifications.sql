@@ -1,8 +1,8 @@
 -- name: alert_notifications
--- Finds: the notifications about one alert and the messages that carried them.
--- Parameters:
+-- finds: the notifications about one alert and the messages that carried them.
+-- params:
 --   $alert_id  BIGINT
--- Returns: notification_id, reason, severity, exposure, created_at, outbox_id, channel,
+-- returns: notification_id, reason, severity, exposure, created_at, outbox_id, channel,
 --   recipient, status, sent_at, message_key.
 
 SELECT n.notification_id, n.reason, n.severity, n.exposure, n.created_at, o.outbox_id,

@@ -1,8 +1,8 @@
 -- name: evidence_charges
--- Finds: the ledger rows behind an alert, by transaction id, in posting order.
--- Parameters:
+-- finds: the ledger rows behind an alert, by transaction id, in posting order.
+-- params:
 --   $txn_ids  VARCHAR[]  the alert's evidence_txn_ids
--- Returns: posted_at, amount, currency, counterparty, account, initiator, description,
+-- returns: posted_at, amount, currency, counterparty, account, initiator, description,
 --   source, txn_id.
 
 SELECT posted_at, amount, currency, counterparty, account, initiator, description, source,

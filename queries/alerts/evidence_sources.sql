@@ -1,8 +1,8 @@
 -- name: evidence_sources
--- Finds: the ledger sources an alert's evidence charges came from (routing uses them).
--- Parameters:
+-- finds: the ledger sources an alert's evidence charges came from (routing uses them).
+-- params:
 --   $txn_ids  VARCHAR[]  the alert's evidence_txn_ids
--- Returns: sources (VARCHAR[], sorted, empty when none).
+-- returns: sources (VARCHAR[], sorted, empty when none).
 
 SELECT coalesce(list(DISTINCT source ORDER BY source), []::VARCHAR[]) AS sources
 FROM transactions

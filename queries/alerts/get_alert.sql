@@ -1,7 +1,7 @@
 -- name: get_alert
--- Finds: one alert by its id.
--- Parameters:
+-- finds: one alert by its id.
+-- params:
 --   $alert_id  BIGINT
--- Returns: every alerts column.
+-- returns: every alerts column.
 
 SELECT * FROM alerts WHERE alert_id = $alert_id;

@@ -1,12 +1,24 @@
 -- name: insert_alert
--- Finds: nothing; opens a new alert for a fingerprint with no open alert, in state firing.
--- Parameters:
---   $fingerprint VARCHAR, $detector VARCHAR, $account VARCHAR, $counterparty VARCHAR,
---   $initiator VARCHAR, $sources VARCHAR[], $currency VARCHAR, $severity VARCHAR,
---   $exposure DECIMAL, $charges INTEGER, $since DATE, $first_alert_at DATE,
---   $last_charge_at DATE, $evidence_txn_ids VARCHAR[], $sentence VARCHAR,
---   $now TIMESTAMP (opened and last seen), $scan_id BIGINT (NULL allowed)
--- Returns: alert_id.
+-- finds: nothing; opens a new alert for a fingerprint with no open alert, in state firing.
+-- params:
+--   $fingerprint   VARCHAR
+--   $detector      VARCHAR
+--   $account       VARCHAR
+--   $counterparty  VARCHAR
+--   $initiator  VARCHAR
+--   $sources    VARCHAR[]
+--   $currency   VARCHAR
+--   $severity   VARCHAR
+--   $exposure        DECIMAL
+--   $charges         INTEGER
+--   $since           DATE
+--   $first_alert_at  DATE
+--   $last_charge_at    DATE
+--   $evidence_txn_ids  VARCHAR[]
+--   $sentence          VARCHAR
+--   $now      TIMESTAMP  opened and last seen
+--   $scan_id  BIGINT     NULL allowed
+-- returns: alert_id.
 
 INSERT INTO alerts (fingerprint, detector, account, counterparty, initiator, sources, currency,
     state, severity, exposure, charges, since, first_alert_at, last_charge_at,

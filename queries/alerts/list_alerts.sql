@@ -1,10 +1,10 @@
 -- name: list_alerts
--- Finds: alerts in a state, newest first.
--- Parameters:
+-- finds: alerts in a state, newest first.
+-- params:
 --   $state  VARCHAR  default 'open'  open (not resolved) | all | firing | acknowledged |
 --                                    silenced | resolved
 --   $limit  INTEGER  default 100     most rows returned
--- Returns: alert_id, state, severity, detector, account, counterparty, initiator, exposure,
+-- returns: alert_id, state, severity, detector, account, counterparty, initiator, exposure,
 --   currency, charges, since, opened_at, last_notified_at, acked_by, sentence.
 
 SELECT alert_id, state, severity, detector, account, counterparty, initiator, exposure,

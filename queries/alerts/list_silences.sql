@@ -1,9 +1,9 @@
 -- name: list_silences
--- Finds: silences, those in force first.
--- Parameters:
+-- finds: silences, those in force first.
+-- params:
 --   $now  TIMESTAMP  the time that decides which are in force
 --   $all  BOOLEAN    default false  include expired ones
--- Returns: silence_id, active, detector, account, counterparty, starts_at, ends_at, reason,
+-- returns: silence_id, active, detector, account, counterparty, starts_at, ends_at, reason,
 --   created_by, expired_by.
 
 SELECT silence_id, (starts_at <= $now AND ends_at > $now) AS active, detector, account,

@@ -1,10 +1,10 @@
 -- name: open_alerts
--- Finds: every alert not yet resolved, with the silence that holds it now (if any).
+-- finds: every alert not yet resolved, with the silence that holds it now (if any).
 --   A silence matches when each matcher it sets (detector, account, counterparty) equals
 --   the alert's value, case-insensitive, * matching any text; NULL matches anything.
--- Parameters:
+-- params:
 --   $now  TIMESTAMP  the time to judge silences at
--- Returns: every alerts column, plus matching_silence (BIGINT, NULL when none holds it).
+-- returns: every alerts column, plus matching_silence (BIGINT, NULL when none holds it).
 
 WITH active AS (
     SELECT silence_id,

@@ -1,8 +1,10 @@
 -- name: set_notified
--- Finds: nothing; records the tier and time of the latest notification about an alert.
--- Parameters:
---   $alert_id BIGINT, $notified_severity VARCHAR, $last_notified_at TIMESTAMP
--- Returns: nothing.
+-- finds: nothing; records the tier and time of the latest notification about an alert.
+-- params:
+--   $alert_id           BIGINT
+--   $notified_severity  VARCHAR
+--   $last_notified_at   TIMESTAMP
+-- returns: nothing.
 
 UPDATE alerts SET notified_severity = $notified_severity, last_notified_at = $last_notified_at
 WHERE alert_id = $alert_id;

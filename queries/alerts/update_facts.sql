@@ -1,12 +1,21 @@
 -- name: update_facts
--- Finds: nothing; refreshes an open alert with what the latest scan found. The severity
+-- finds: nothing; refreshes an open alert with what the latest scan found. The severity
 --   only rises: it is the highest tier the episode reached.
--- Parameters:
---   $alert_id BIGINT, $sources VARCHAR[], $currency VARCHAR, $severity VARCHAR,
---   $exposure DECIMAL, $charges INTEGER, $since DATE, $first_alert_at DATE,
---   $last_charge_at DATE, $evidence_txn_ids VARCHAR[], $sentence VARCHAR,
---   $now TIMESTAMP (last seen), $scan_id BIGINT (NULL allowed)
--- Returns: nothing.
+-- params:
+--   $alert_id  BIGINT
+--   $sources   VARCHAR[]
+--   $currency  VARCHAR
+--   $severity  VARCHAR
+--   $exposure        DECIMAL
+--   $charges         INTEGER
+--   $since           DATE
+--   $first_alert_at  DATE
+--   $last_charge_at    DATE
+--   $evidence_txn_ids  VARCHAR[]
+--   $sentence          VARCHAR
+--   $now      TIMESTAMP  last seen
+--   $scan_id  BIGINT     NULL allowed
+-- returns: nothing.
 
 UPDATE alerts SET sources = $sources, currency = $currency, severity = $severity,
     exposure = $exposure, charges = $charges, since = $since,

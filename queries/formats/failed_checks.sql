@@ -1,9 +1,9 @@
 -- name: failed_checks
--- Finds: bank statements whose balance or sequence checks failed (balance mismatch,
+-- finds: bank statements whose balance or sequence checks failed (balance mismatch,
 --   missing statement, entries set aside), newest first. Alerting can read this.
--- Parameters:
+-- params:
 --   $limit  INTEGER  at most this many rows
--- Returns: file_id, path, kind, account, currency, statement, closing_date, problems.
+-- returns: file_id, path, kind, account, currency, statement, closing_date, problems.
 
 SELECT s.file_id, f.path, s.kind, s.account, s.currency,
        coalesce(s.reference, s.number) AS statement, s.closing_date, s.problems

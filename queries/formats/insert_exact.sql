@@ -1,10 +1,10 @@
 -- name: insert_exact
--- Finds: the exact (unrounded, or original-currency) amounts of rows this file added.
--- Reads: registered relation `exact_rows` (txn_id, exact, original, original_currency; text).
--- Parameters:
+-- finds: the exact (unrounded, or original-currency) amounts of rows this file added.
+-- reads: registered relation `exact_rows` (txn_id, exact, original, original_currency; text).
+-- params:
 --   $file_id  BIGINT   the file being ingested
 --   $source   VARCHAR  its source
--- Returns: nothing.
+-- returns: nothing.
 
 INSERT INTO exact_amounts
 SELECT $file_id, $source, e.txn_id, e.exact::DECIMAL(38,10), e.original::DECIMAL(38,10),

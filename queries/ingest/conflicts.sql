@@ -1,20 +1,20 @@
 -- name: conflicts
--- Finds: usable parsed rows whose txn_id is already held with other content, in the
+-- finds: usable parsed rows whose txn_id is already held with other content, in the
 --   ledger or by an earlier row of the same file, and sets them aside with the reason:
 --   such a row is no duplicate (a file caught half written loaded 600.00 as 6.00, and
 --   the whole file's row then counted as a duplicate of it). A person decides; the
 --   conflicting_duplicate detector raises the alert. Content is the money: account,
 --   date, amount and currency (payee texts vary between a bank's reports of one entry,
 --   camt.052 against camt.053, so they are shown but not compared).
--- Reads: temp table `parsed`; table transactions.
--- Parameters:
+-- reads: temp table `parsed`; table transactions.
+-- params:
 --   $source     VARCHAR  the file's source name
 --   $fresh      BOOLEAN  the source holds no transactions yet (no ledger conflicts)
 --   $repeats    BOOLEAN  some txn_id repeats inside the file
 --   $by_order   BOOLEAN  rows are numbered by their order (parsed.source_row is all NULL)
 --   $first_row  BIGINT   file row number of parsed.rowid 0
 --   $prefix     VARCHAR  the reason's first words, which the detector looks for
--- Returns: nothing; parsed.reason and parsed.raw are set on the rows set aside.
+-- returns: nothing; parsed.reason and parsed.raw are set on the rows set aside.
 
 UPDATE parsed SET reason = c.reason, raw = c.raw
 FROM (

@@ -1,13 +1,13 @@
 -- name: date_families
--- Finds: how many of the file's distinct date texts each family of date formats reads,
+-- finds: how many of the file's distinct date texts each family of date formats reads,
 --   so one family is chosen for the whole column (a row parsed on its own read a US
 --   08/09/2022 as 8 September), and whether day-first and month-first disagree.
--- Reads: `staging` (its posted_at column, text).
--- Parameters:
+-- reads: `staging` (its posted_at column, text).
+-- params:
 --   $year_first   VARCHAR[]  strptime formats with the year first (ISO and the like)
 --   $day_first    VARCHAR[]  formats with the day before the month
 --   $month_first  VARCHAR[]  formats with the month before the day (US)
--- Returns: one row: year_first, day_first, month_first (texts each family reads),
+-- returns: one row: year_first, day_first, month_first (texts each family reads),
 --   disagree (texts day-first and month-first both read, as different days), example
 --   (the first such text).
 

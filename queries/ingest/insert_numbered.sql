@@ -1,10 +1,10 @@
 -- name: insert_numbered
--- Finds: the usable parsed rows the ledger does not hold yet, when rows share a txn_id
+-- finds: the usable parsed rows the ledger does not hold yet, when rows share a txn_id
 --   or key: with derived ids each row with the same content key gets its ordinal in the
 --   file (key.1, key.2, ...), so identical charges stay separate and an overlapping export
 --   yields the same ids; with mapped ids only the first row of a repeated txn_id counts.
--- Reads: temp table `parsed`.
--- Parameters:
+-- reads: temp table `parsed`.
+-- params:
 --   $file_id     BIGINT     the file being ingested
 --   $source      VARCHAR    the file's source name
 --   $at          TIMESTAMP  ingest time
@@ -12,7 +12,7 @@
 --   $by_order    BOOLEAN    rows are numbered by their order (parsed.source_row is all NULL)
 --   $fresh       BOOLEAN    the source holds no transactions yet, so nothing can be held
 --   $derive_ids  BOOLEAN    txn_id holds content keys to number, not ids from the file
--- Returns: the number of rows inserted into transactions.
+-- returns: the number of rows inserted into transactions.
 
 INSERT INTO transactions
 WITH ordered AS (

@@ -1,16 +1,16 @@
 -- name: insert_transactions
--- Finds: the usable parsed rows the ledger does not hold yet, and appends them in file
+-- finds: the usable parsed rows the ledger does not hold yet, and appends them in file
 --   order. Used when the file's txn_ids are known to be distinct; a row is already held
 --   when its source has a transaction with the same txn_id from an earlier export.
--- Reads: temp table `parsed`.
--- Parameters:
+-- reads: temp table `parsed`.
+-- params:
 --   $file_id    BIGINT     the file being ingested
 --   $source     VARCHAR    the file's source name
 --   $at         TIMESTAMP  ingest time
 --   $first_row  BIGINT     file row number of parsed.rowid 0
 --   $by_order   BOOLEAN    rows are numbered by their order (parsed.source_row is all NULL)
 --   $fresh      BOOLEAN    the source holds no transactions yet, so nothing can be held
--- Returns: the number of rows inserted into transactions.
+-- returns: the number of rows inserted into transactions.
 
 INSERT INTO transactions
 SELECT p.txn_id, $source, p.account, p.posted_at, p.amount, p.currency, p.counterparty,

@@ -1,5 +1,5 @@
 -- name: macros
--- Finds: nothing; defines helpers the ingest queries share.
+-- finds: nothing; defines helpers the ingest queries share.
 -- money_canon / parse_money (below): an amount's text as money.
 --   Accepts thousands separators ("1,234.50", "1.234,50", "1 234,50"), a leading or
 --   trailing minus, accounting brackets "(12.50)", and currency symbols or codes.

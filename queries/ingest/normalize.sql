@@ -1,10 +1,10 @@
 -- name: normalize
--- Finds: nothing; turns staged text rows into typed ledger rows in one pass over the
+-- finds: nothing; turns staged text rows into typed ledger rows in one pass over the
 --   file. Every staged row comes out exactly once, with a reject reason or usable.
--- Reads: `staging` (canonical column names, all VARCHAR, plus source_row, which is
+-- reads: `staging` (canonical column names, all VARCHAR, plus source_row, which is
 --   NULL when rows are numbered by their order; then parsed.rowid is that order, and
 --   raw_row, the row's full text as JSON when the reader has it, else NULL).
--- Parameters:
+-- params:
 --   $source        VARCHAR        source name, for messages
 --   $currency      VARCHAR        currency when the file has no currency column (may be NULL)
 --   $account       VARCHAR        account when the file has no account column (may be NULL)
@@ -25,7 +25,7 @@
 --                                 (bank readers keep such amounts exactly, so they pass false)
 --   $zero_decimal  VARCHAR[]      currencies with no minor unit (ISO 4217 exponent 0); the
 --                                 rest may have two decimals (the ledger keeps two)
--- Returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
+-- returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
 --   numbered later), account, posted_at, amount, currency, counterparty,
 --   counterparty_account, initiator, mcc, description, reference,
 --   reason (NULL when usable), raw (only when rejected: raw_row, else the mapped columns'

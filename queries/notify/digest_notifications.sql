@@ -1,10 +1,10 @@
 -- name: digest_notifications
--- Finds: notifications recorded since the last digest sent to a recipient (or in the
+-- finds: notifications recorded since the last digest sent to a recipient (or in the
 --   day before $now when it never had one), with their alert, for the next digest.
--- Parameters:
+-- params:
 --   $recipient  VARCHAR    the digest's recipient
 --   $now        TIMESTAMP  the time of this digest
--- Returns: notification_id, reason, told_severity, told_exposure, told_at, then every
+-- returns: notification_id, reason, told_severity, told_exposure, told_at, then every
 --   alerts column.
 
 SELECT n.notification_id, n.reason, n.severity AS told_severity, n.exposure AS told_exposure,

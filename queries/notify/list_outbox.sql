@@ -1,9 +1,9 @@
 -- name: list_outbox
--- Finds: messages in the outbox, newest first, without their bodies.
--- Parameters:
+-- finds: messages in the outbox, newest first, without their bodies.
+-- params:
 --   $status  VARCHAR  default 'all'  pending | sent | failed | all
 --   $limit   INTEGER  default 100    most rows returned
--- Returns: outbox_id, status, channel, recipient, kind, subject, created_at, attempts,
+-- returns: outbox_id, status, channel, recipient, kind, subject, created_at, attempts,
 --   next_attempt_at, last_error, sent_at, sent_via, message_key, alerts (alert ids carried).
 
 SELECT o.outbox_id, o.status, o.channel, o.recipient, o.kind, o.subject, o.created_at,

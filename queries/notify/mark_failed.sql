@@ -1,8 +1,10 @@
 -- name: mark_failed
--- Finds: nothing; records a failed attempt and when to try again.
--- Parameters:
---   $outbox_id BIGINT, $error VARCHAR, $next_attempt_at TIMESTAMP
--- Returns: nothing.
+-- finds: nothing; records a failed attempt and when to try again.
+-- params:
+--   $outbox_id        BIGINT
+--   $error            VARCHAR
+--   $next_attempt_at  TIMESTAMP
+-- returns: nothing.
 
 UPDATE outbox SET attempts = attempts + 1, last_error = $error,
     next_attempt_at = $next_attempt_at

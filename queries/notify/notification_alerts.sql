@@ -1,8 +1,8 @@
 -- name: notification_alerts
--- Finds: notifications with the alert each is about, for rendering.
--- Parameters:
+-- finds: notifications with the alert each is about, for rendering.
+-- params:
 --   $ids  BIGINT[]  notification ids
--- Returns: notification_id, reason, told_severity, told_exposure, told_at, then every
+-- returns: notification_id, reason, told_severity, told_exposure, told_at, then every
 --   alerts column.
 
 SELECT n.notification_id, n.reason, n.severity AS told_severity, n.exposure AS told_exposure,

@@ -1,7 +1,7 @@
 -- name: pending
--- Finds: messages in the outbox not yet accepted by their server, oldest first.
--- Parameters: none.
--- Returns: outbox_id, message_key, channel, recipient, kind, subject, body, created_at,
+-- finds: messages in the outbox not yet accepted by their server, oldest first.
+-- params: none.
+-- returns: outbox_id, message_key, channel, recipient, kind, subject, body, created_at,
 --   attempts, next_attempt_at.
 
 SELECT outbox_id, message_key, channel, recipient, kind, subject, body, created_at, attempts,

@@ -1,9 +1,9 @@
 -- name: retry_failed
--- Finds: the messages given up (status 'failed'), put back to pending with a fresh count
+-- finds: the messages given up (status 'failed'), put back to pending with a fresh count
 --   of attempts, once the operator fixed what refused them (`monitor alerts send
 --   --retry-failed`).
--- Parameters: none.
--- Returns: outbox_id of each message put back.
+-- params: none.
+-- returns: outbox_id of each message put back.
 
 UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL
 WHERE status = 'failed'

@@ -1,12 +1,12 @@
 -- name: carried_findings
--- Finds: the findings of scan $scan_id still in force on $as_of, each marked in_scope
+-- finds: the findings of scan $scan_id still in force on $as_of, each marked in_scope
 --   when the current incremental scan judged its group again (macro `rescanned` from
 --   scope.sql: its account, payee or initiator is in temp table `scope`; findings about
 --   feeds and bank statements, which do not come from charges, are always judged again).
--- Parameters:
+-- params:
 --   $scan_id  BIGINT  the previous scan
 --   $as_of    DATE    the current scan date
--- Returns: the findings columns as open_findings returns them, plus fingerprint and in_scope.
+-- returns: the findings columns as open_findings returns them, plus fingerprint and in_scope.
 
 SELECT f.detector, f.severity, f.account, f.counterparty, f.initiator, f.currency,
        f.first_alert_at, f.last_charge_at, f.since, f.charges, f.exposure,

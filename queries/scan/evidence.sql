@@ -1,11 +1,11 @@
 -- name: evidence
--- Finds: the charges behind each alert episode: the group's counted charges from the
+-- finds: the charges behind each alert episode: the group's counted charges from the
 --   start of its evidence window to the firing row at first firing, and from the start of
 --   the episode's evidence to its latest firing (what a finance reader asks: since when,
 --   how many, how much in all).
--- Reads: temp tables `episodes` and `events`.
--- Parameters: none.
--- Returns: temp table `episodes` gains first_evidence (txn ids at first firing), evidence
+-- reads: temp tables `episodes` and `events`.
+-- params: none.
+-- returns: temp table `episodes` gains first_evidence (txn ids at first firing), evidence
 --   (txn ids over the whole episode), episode_charges and episode_exposure (their count
 --   and money); empty lists for an alert with no charge behind it (a quiet feed).
 

@@ -1,13 +1,13 @@
 -- name: explain
--- Finds: charges the expected-charges registry explains. A charge is explained by an
+-- finds: charges the expected-charges registry explains. A charge is explained by an
 --   authorization when the payee matches (case-insensitive; * is a wildcard), the
 --   account matches (or the authorization names none), the date is within its validity,
 --   and the amount is within tolerance of the expected amount (or none is set). A
 --   cadence explains at most one charge per period (week, month, quarter, year, or
 --   once ever): a second charge in the same month of a monthly contract stays unexplained.
--- Parameters:
+-- params:
 --   $as_of  DATE  last posting date to consider
--- Returns (temp table `explained`): source, txn_id, reference.
+-- returns (temp table `explained`): source, txn_id, reference.
 
 CREATE OR REPLACE TEMP TABLE explained AS
 WITH rules AS (

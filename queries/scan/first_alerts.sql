@@ -1,12 +1,12 @@
 -- name: first_alerts
--- Finds: every alert a daily run between $start and $end would have raised, once, at its
+-- finds: every alert a daily run between $start and $end would have raised, once, at its
 --   first firing, with the evidence and exposure of that day; escalations are listed
 --   inside it. History before $start only warms up the baselines.
--- Reads: temp table `episodes`.
--- Parameters:
+-- reads: temp table `episodes`.
+-- params:
 --   $start  DATE  first day of the replay
 --   $end    DATE  last day of the replay
--- Returns: detector, severity, account, counterparty, initiator, currency, first_alert_at,
+-- returns: detector, severity, account, counterparty, initiator, currency, first_alert_at,
 --   since, charges, exposure, evidence_txn_ids, escalations.
 
 SELECT e.detector, e.first_severity AS severity, e.account, e.counterparty, e.initiator,

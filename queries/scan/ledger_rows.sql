@@ -1,12 +1,12 @@
 -- name: ledger_rows
--- Finds: the transactions a scan judges: posted by $as_of, and (incremental scans) only
+-- finds: the transactions a scan judges: posted by $as_of, and (incremental scans) only
 --   those of the keys in temp table `scope` posted on or after $horizon. Each carries
 --   the registry reference that explains it, if any (temp table `explained`).
--- Parameters:
+-- params:
 --   $as_of    DATE     last posting date to consider
 --   $horizon  DATE     first posting date to consider (NULL: all history)
 --   $scoped   BOOLEAN  only rows of the keys in temp table `scope`
--- Returns (temp table `ledger_rows`): txn_id, source, account, counterparty, initiator,
+-- returns (temp table `ledger_rows`): txn_id, source, account, counterparty, initiator,
 --   counterparty_account, mcc, posted_at, day (days since 1970-01-01), amount, currency,
 --   explained_by.
 

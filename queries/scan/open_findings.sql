@@ -1,10 +1,10 @@
 -- name: open_findings
--- Finds: the alert episodes still in force on $as_of (their firing state has not expired),
+-- finds: the alert episodes still in force on $as_of (their firing state has not expired),
 --   each told from the start of its evidence: since when, how many charges, how much.
--- Reads: temp table `episodes`.
--- Parameters:
+-- reads: temp table `episodes`.
+-- params:
 --   $as_of  DATE  the scan date
--- Returns: detector, severity, account, counterparty, initiator, currency, first_alert_at,
+-- returns: detector, severity, account, counterparty, initiator, currency, first_alert_at,
 --   last_charge_at, since, charges, exposure, evidence_txn_ids, escalations, active_until.
 
 SELECT e.detector, e.severity, e.account, e.counterparty, e.initiator, e.currency,

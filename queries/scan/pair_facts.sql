@@ -1,11 +1,11 @@
 -- name: pair_facts
--- Finds: nothing; what was known of each payee in play, from every (account, payee,
+-- finds: nothing; what was known of each payee in play, from every (account, payee,
 --   initiator)'s first posting day in temp view `pair_firsts` (all history): each
 --   account-payee pair's first day, the payee's first day and how many accounts had
 --   charged the payee before this account first did; and each initiator-payee first day.
 --   The payees in play are those in temp table (or view) `ledger_rows`.
--- Parameters: none.
--- Returns (temp tables): pair_facts (account, counterparty, pair_first_day,
+-- params: none.
+-- returns (temp tables): pair_facts (account, counterparty, pair_first_day,
 --   payee_accounts_before, payee_first_day) and initiator_facts (initiator, counterparty,
 --   initiator_payee_first_day).
 

@@ -1,12 +1,12 @@
 -- name: pair_facts_append
--- Finds: nothing; adds to the kept facts (pair_history_pairs, pair_history_initiators)
+-- finds: nothing; adds to the kept facts (pair_history_pairs, pair_history_initiators)
 --   the pairs first seen in the files just merged into pair_history (temp table
 --   new_pairs), when those files changed nothing already known (temp table rewrites says
 --   so): every existing pair of a payee then started on or before each new pair of it,
 --   so existing facts stand and a new pair's earlier accounts are the existing ones
 --   that started strictly before it plus the new ones that did.
--- Parameters: none.
--- Returns: nothing.
+-- params: none.
+-- returns: nothing.
 
 INSERT INTO pair_history_pairs
 WITH fresh AS (

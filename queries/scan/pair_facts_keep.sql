@@ -1,9 +1,9 @@
 -- name: pair_facts_keep
--- Finds: nothing; keeps temp tables pair_facts and initiator_facts (scan/pair_facts.sql
+-- finds: nothing; keeps temp tables pair_facts and initiator_facts (scan/pair_facts.sql
 --   run over every payee) as tables pair_history_pairs and pair_history_initiators,
 --   made anew.
--- Parameters: none.
--- Returns: nothing.
+-- params: none.
+-- returns: nothing.
 
 CREATE OR REPLACE TABLE pair_history_pairs (
     account                VARCHAR NOT NULL,

@@ -1,9 +1,9 @@
 -- name: pair_firsts
--- Finds: the first posting day of every (account, payee, initiator), computed from all
+-- finds: the first posting day of every (account, payee, initiator), computed from all
 --   of `transactions`: what table pair_history caches, for connections that cannot
 --   keep that cache (read-only ones).
--- Parameters: none.
--- Returns (temp view `pair_firsts`): account, counterparty, initiator, first_day.
+-- params: none.
+-- returns (temp view `pair_firsts`): account, counterparty, initiator, first_day.
 
 CREATE OR REPLACE TEMP VIEW pair_firsts AS
 SELECT account, coalesce(counterparty, '(no payee)') AS counterparty,

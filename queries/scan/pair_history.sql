@@ -1,14 +1,14 @@
 -- name: pair_history
--- Finds: nothing; merges into table pair_history the transactions of files after
+-- finds: nothing; merges into table pair_history the transactions of files after
 --   $after_file_id up to $max_file_id. Transactions are only ever added, so merging the
 --   new files' first days (the earlier day wins) gives the same table as a rebuild.
 --   Notes whether the new files change facts of days already past: a row of a payee
 --   posted before that payee's latest first day moves its first days or its count of
 --   earlier accounts, and then the kept facts must be rebuilt.
--- Parameters:
+-- params:
 --   $after_file_id  BIGINT  files up to this id are already merged
 --   $max_file_id    BIGINT  the highest file id in `transactions` now
--- Returns: nothing; leaves temp tables new_pairs (the new files' first days) and
+-- returns: nothing; leaves temp tables new_pairs (the new files' first days) and
 --   rewrites (rewrote: facts of past days changed) for the caller.
 
 CREATE OR REPLACE TEMP TABLE new_pairs AS

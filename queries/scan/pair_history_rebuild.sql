@@ -1,8 +1,8 @@
 -- name: pair_history_rebuild
--- Finds: nothing; makes table pair_history anew from temp view pair_firsts
+-- finds: nothing; makes table pair_history anew from temp view pair_firsts
 --   (scan/pair_firsts.sql: every transaction's (account, payee, initiator) first day).
--- Parameters: none.
--- Returns: nothing.
+-- params: none.
+-- returns: nothing.
 
 CREATE OR REPLACE TABLE pair_history (
     account       VARCHAR NOT NULL,

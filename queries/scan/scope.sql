@@ -1,15 +1,15 @@
 -- name: scope
--- Finds: what an incremental scan must look at again: the accounts, payees, initiators
+-- finds: what an incremental scan must look at again: the accounts, payees, initiators
 --   and payout accounts of the rows new to this scan: ingested since the last scan (files
 --   after $after_file_id), or ingested before but posted after the last scan's date
 --   ($after_day: a scan --as-of a later day sees them for the first time). Every row of
 --   each of them is in the scan, so each group they form is judged on complete data;
 --   other groups keep the previous scan's findings.
--- Parameters:
+-- params:
 --   $after_file_id  BIGINT  rows of files with a larger id are new
 --   $after_day      DATE    rows posted after this day are new (the last scan's as_of)
 --   $as_of          DATE    last posting day considered
--- Returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key.
+-- returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key.
 
 CREATE OR REPLACE TEMP TABLE scope AS
 WITH fresh AS (

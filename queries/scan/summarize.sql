@@ -1,12 +1,12 @@
 -- name: summarize
--- Finds: alert episodes in the detectors' event rows. An episode of a group (detector,
+-- finds: alert episodes in the detectors' event rows. An episode of a group (detector,
 --   account, counterparty, initiator) starts at a firing row when the group had no firing
 --   state in force (none yet, or the last one expired: its active_until has passed), and
 --   lasts while firing rows keep it in force; a quiet row in between does not end it.
--- Reads: temp table `events` (detector, account, counterparty, initiator, txn_id,
+-- reads: temp table `events` (detector, account, counterparty, initiator, txn_id,
 --   posted_at, day, amount, currency, exposure, charges, since, severity, active_until).
--- Parameters: none.
--- Returns (temp table `episodes`): detector, account, counterparty, initiator, episode,
+-- params: none.
+-- returns (temp table `episodes`): detector, account, counterparty, initiator, episode,
 --   currency, first_alert_at, first_severity, first_exposure, first_charges, first_since,
 --   first_txn_id, last_alert_at, severity (highest reached), exposure, charges, since,
 --   last_txn_id, active_until, escalations (LIST of {severity, at, exposure}).

@@ -1,9 +1,9 @@
 -- name: rejects
--- Finds: rows set aside at ingest, with the reason and the row's text.
--- Parameters:
+-- finds: rows set aside at ingest, with the reason and the row's text.
+-- params:
 --   $file_id  BIGINT   only this file (NULL: every file)
 --   $limit    INTEGER  at most this many rows
--- Returns: file_id, path, source_row, reason, raw.
+-- returns: file_id, path, source_row, reason, raw.
 
 SELECT r.file_id, f.path, r.source_row, r.reason, r.raw
 FROM rejected_rows r JOIN files f USING (file_id)

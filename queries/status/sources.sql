@@ -1,7 +1,7 @@
 -- name: sources
--- Finds: what the ledger holds per source: files, transactions, date range, set-aside rows.
--- Parameters: none.
--- Returns: source, files, transactions, accounts, first_posted, last_posted,
+-- finds: what the ledger holds per source: files, transactions, date range, set-aside rows.
+-- params: none.
+-- returns: source, files, transactions, accounts, first_posted, last_posted,
 --   rejected_rows, failed_files, last_ingested_at.
 
 WITH f AS (

@@ -1,0 +1,93 @@
+"""The header every queries/**/*.sql file opens with, parsed in this one place.
+
+    -- name: open_alerts                         the file's stem
+    -- finds: what the rows are (or `nothing; ` and what the statement does), continued on
+    --   indented lines
+    -- params:                                   or `-- params: none.`
+    --   $as_of      DATE     default NULL  what it means
+    --   $alert_id   BIGINT                 no default: the caller binds it
+    -- reads: temp tables it expects            (optional)
+    -- returns (temp table `x`): the columns     (the parenthesis is optional)
+    -- sentence: a detector's alert sentence, with {fields} of a finding (detectors only)
+
+Migrations (queries/schema/) have a name and free text. A key is lower case and ends in `:`;
+any other comment line continues the key before it. A parameter's default is parsed into the
+Python value of its type (`NULL` is None), as is a value given for it (`parse_param`).
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import TypedDict
+
+KEYS = ("name", "finds", "params", "reads", "returns", "sentence")
+TYPE = r"[A-Z]+(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])?"
+KEY_LINE = re.compile(r"^--\s?(" + "|".join(KEYS) + r")(?: \([^)]*\))?:\s*(.*)$")
+PARAM_LINE = re.compile(r"^--\s+\$(\w+)\s+(" + TYPE + r")(?:\s+default\s+(\S+))?\s*(.*)$")
+
+
+class Param(TypedDict):
+    type: str           # the DuckDB type as written: INTEGER, DECIMAL, VARCHAR[], ...
+    default: object     # its Python value; None for `default NULL` and for a required one
+    required: bool      # no `default`: whoever runs the query binds it
+    help: str
+
+
+class Header(TypedDict):
+    name: str
+    finds: str
+    params: dict[str, Param]
+    reads: str
+    returns: str
+    sentence: str
+
+
+def parse(name: str, text: str) -> Header:
+    """The header of the query `name` (e.g. 'detect/new_payee_small_charges') from its text."""
+    header: Header = {"name": name.rsplit("/", 1)[-1], "finds": "", "params": {}, "reads": "",
+                      "returns": "", "sentence": ""}
+    key = last_param = None
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        match = KEY_LINE.match(line)
+        if match:
+            key, rest = match.groups()
+            last_param = None
+            if key not in ("name", "params"):
+                header[key] = rest.strip()
+            continue
+        match = PARAM_LINE.match(line) if key == "params" else None
+        if match:
+            pname, ptype, default, help_text = match.groups()
+            header["params"][pname] = {
+                "type": ptype, "default": None if default is None else parse_param(ptype, default),
+                "required": default is None, "help": help_text.strip()}
+            last_param = pname
+            continue
+        text_part = line[2:].strip()
+        if not text_part:
+            continue
+        if key == "params" and last_param:
+            spec = header["params"][last_param]
+            spec["help"] = f"{spec['help']} {text_part}".strip()
+        elif key in ("finds", "reads", "returns", "sentence"):
+            header[key] = f"{header[key]} {text_part}".strip()
+    return header
+
+
+def parse_param(ptype: str, text: str):
+    """A parameter value of a declared SQL type, from its text form."""
+    if ptype.endswith("[]"):
+        return [parse_param(ptype[:-2], item) for item in text.strip("[]").split(",") if item]
+    if text.upper() == "NULL":
+        return None
+    if ptype in ("INTEGER", "BIGINT"):
+        return int(text)
+    if ptype == "DOUBLE":
+        return float(text)
+    if ptype == "DECIMAL":
+        return Decimal(text)
+    if ptype == "BOOLEAN":
+        return text.lower() == "true"
+    return text.strip("'\"")
