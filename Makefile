@@ -27,6 +27,7 @@ demo: $(VENV)/.installed
 	@echo "the report (open it in a browser, or print it): $(CURDIR)/report.html"
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n auto -rs
 
 clean:

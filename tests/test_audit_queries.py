@@ -8,7 +8,6 @@ import json
 import math
 import random
 from collections import Counter
-from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest

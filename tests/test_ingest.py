@@ -488,7 +488,7 @@ def test_empty_and_header_only_files(tmp_path, cfg):
     empty = tmp_path / "in/a.csv"
     empty.parent.mkdir()
     empty.write_bytes(b"")
-    header_only = write_csv(tmp_path / "in/b.csv", [])
+    write_csv(tmp_path / "in/b.csv", [])         # a header and no rows
     results = ingest(cfg)
     for result in results:
         assert_identity(result)
