@@ -6,10 +6,11 @@ Run by hand:  .venv/bin/python benchmarks/spark.py [--rows 20000000] [--keep DIR
 
 The ledger comes from benchmarks/scan.py's generator (the Birmingham card ledger's shape
 scaled up: 84,000 accounts, 200,000 payees, four years). It is written to DuckDB, then to
-the Parquet lake with `monitor.ledger.lake.export` (what `monitor export-lake` runs). Each engine
-(Spark first, then DuckDB with --duckdb-memory) runs the full detection (detect.evaluate: explain, features, every detector, episodes and
-evidence) as of the last posting day; the episodes are compared row for row. Times are wall
-clock; each line is also appended to DIR/results.jsonl as soon as it is measured, so a run
+the Parquet lake with `monitor.ledger.lake.export` (what `monitor export-lake` runs). Each
+engine (Spark first, then DuckDB with --duckdb-memory) runs the full detection
+(detect.evaluate: explain, features, every detector, episodes and evidence) as of the last
+posting day; the episodes are compared row for row. Times are wall clock; each line is also
+appended to DIR/results.jsonl as soon as it is measured, so a run
 cut short keeps what it had.
 """
 from __future__ import annotations

@@ -159,8 +159,8 @@ def test_a_column_that_cannot_decide_is_refused_naming_date_format(tmp_path):
 
 def test_an_all_rejected_file_fails_and_loads_once_the_config_is_fixed(tmp_path):
     cfg = write_config(tmp_path, [source(date_format="%Y-%m-%d")])
-    path = write_csv(tmp_path / "in/a.csv", [["02.01.2024", "1.00", "Shop", "1"],
-                                             ["03.01.2024", "2.00", "Shop", "1"]])
+    write_csv(tmp_path / "in/a.csv", [["02.01.2024", "1.00", "Shop", "1"],
+                                      ["03.01.2024", "2.00", "Shop", "1"]])
     proc = monitor("--config", str(cfg), "ingest", cwd=tmp_path)
     assert proc.returncode == 2 and "every row (2) set aside" in proc.stderr
     assert query(cfg, "SELECT status, rejected FROM files") == [("rejected", 2)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -1,11 +1,13 @@
 """The package's folders are layers, and imports go one way: down.
 
-    cli/  ->  daemon/  ->  pipeline.py  ->  report/  ->  alerting/ | audit/  ->  detection/
-          ->  ledger/  ->  settings/  ->  sql/  ->  errors.py, output.py (and other top-level
+    cli/  ->  daemon/  ->  pipeline.py  ->  report/  ->  alerting/  ->  detection/  ->  ledger/
+          ->  audit/  ->  settings/  ->  sql/  ->  errors.py, output.py (and other top-level
           helpers: anyone may import them)
 
+audit/ sits low because every stage above it writes to the hash-chained audit log (ingest,
+registry changes, notifications, queries) and the auditors' toolkit needs only the database.
 A module may import its own folder and any folder below it, never one above it, and never
-a sibling on the same layer (alerting/ and audit/). This test reads the imports from the
+a sibling on the same layer. This test reads the imports from the
 source (an AST walk, nothing is imported) and fails on an upward or sideways import, on an
 import cycle between modules, and on a monitor module imported inside a function (which is
 how a cycle hides); optional heavy libraries (pyspark, sqlglot, lxml) may still be imported
@@ -20,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "monitor"
 
 # the layers, top first; a layer of several folders is a set of siblings
-LAYERS = [{"__main__"}, {"cli"}, {"daemon"}, {"pipeline"}, {"report"}, {"alerting", "audit"},
-          {"detection"}, {"ledger"}, {"settings"}, {"sql"}]
+LAYERS = [{"__main__"}, {"cli"}, {"daemon"}, {"pipeline"}, {"report"}, {"alerting"},
+          {"detection"}, {"ledger"}, {"audit"}, {"settings"}, {"sql"}]
 BOTTOM = len(LAYERS)     # errors.py, output.py and any other top-level helper module
 
 

@@ -16,8 +16,6 @@ import re
 import signal
 import threading
 from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb

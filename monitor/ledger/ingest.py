@@ -462,8 +462,8 @@ def _shape(con, derive: bool) -> tuple[int, int, bool]:
 def _raw_layout(source: Source) -> dict:
     """Which texts a rejected row shows: each mapped file column once, by its name."""
     keys, index = [], []
-    for position, field in enumerate(CANONICAL_COLUMNS, 1):
-        column = source.columns.get(field)
+    for position, name in enumerate(CANONICAL_COLUMNS, 1):
+        column = source.columns.get(name)
         if column is not None and column not in keys:
             keys.append(column)
             index.append(position)

@@ -16,6 +16,7 @@ import duckdb
 
 from monitor.settings.config import DEFAULT_MEMORY_LIMIT
 from monitor.errors import StoreError
+from monitor.sql.audit_head import start_head
 from monitor.sql.snapshot import snapshot_path
 from monitor.sql import header
 
@@ -100,7 +101,6 @@ def connect(path: Path | str, read_only: bool = False,
         if not read_only and AUDIT_MIGRATION in migrate(con):
             # A new audit log gets its head file (seq 0) at once, so a missing one always
             # means a ledger from before head files or a deleted head (monitor.audit.chain).
-            from monitor.audit.chain import start_head
             start_head(path)
     except duckdb.Error as e:
         con.close()
