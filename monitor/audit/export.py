@@ -174,20 +174,21 @@ def _copy(schema, batches, fmt: str, sink) -> str:
     read_end, write_end = os.pipe()
     pump = _Pump(read_end, sink, json=fmt in ("json", "ndjson"), stop=mem.interrupt)
     pump.start()
+    failed = None
     try:
         with _query_errors():
             mem.execute(f"COPY ({_select(mem, schema.names, fmt)}) TO '/dev/fd/{write_end}' "
                         f"({COPY_FORMATS[fmt]}, USE_TMP_FILE false)")
-    except BaseException:
-        if pump.broken:      # standard output closed (`| head`): not an error of the query
-            raise BrokenPipeError() from None
-        raise
+    except BaseException as e:
+        failed = e
     finally:
         os.close(write_end)
-        pump.join()
+        pump.join()          # before judging: the pump may not have said "broken" yet
         mem.close()
-    if pump.broken:
-        raise BrokenPipeError()
+    if pump.broken:          # standard output closed (`| head`): not an error of the query
+        raise BrokenPipeError() from None
+    if failed is not None:
+        raise failed
     if pump.error:
         raise pump.error
     return pump.digest.hexdigest()
