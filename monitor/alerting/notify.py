@@ -38,7 +38,7 @@ from monitor.alerting import lifecycle as alert, charts
 from monitor.alerting.channels import Delivery, deliver, write_file  # noqa: F401 (public API)
 from monitor.settings.config import Config, Route, check_outbox
 from monitor.output import safe_cell
-from monitor.sql.store import rows, run
+from monitor.sql.store import rows, run, transaction
 
 
 @dataclass
@@ -60,8 +60,7 @@ def handle_scan(con: duckdb.DuckDBPyConnection, config: Config, findings: list[d
     """After a scan: update the alerts, queue the messages (one transaction), deliver.
     A dry run renders the messages to the outbox folder and changes nothing."""
     outcome = Outcome()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con) as tx:
         outcome.notifications = alert.apply(con, config.alerts, findings, now=now,
                                             scan_id=scan_id, notify=notify)
         if notify:
@@ -71,12 +70,8 @@ def handle_scan(con: duckdb.DuckDBPyConnection, config: Config, findings: list[d
             check_outbox(config)
             for message in _pending(con, outcome.queued):
                 outcome.files.append(write_file(config.outbox, message, prefix="dry-run-"))
-            con.execute("ROLLBACK")
+            tx.rollback()
             return outcome
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     if notify:
         delivered = deliver(con, config, wait=config.notify.retry_for)
         outcome.sent, outcome.pending = delivered.sent, delivered.pending

@@ -134,15 +134,10 @@ def record(con: duckdb.DuckDBPyConnection, action: str, detail: dict, result_has
         if _in_transaction(con):
             return _append(con, who or actor(), at or store.now(), action, canonical(detail),
                            result_hash)[0]
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with store.transaction(con):   # on an error the taken files stay: the next record folds them
             taken = _take_pending(con, database) if database is not None else []
             seq, hash_ = _append(con, who or actor(), at or store.now(), action,
                                  canonical(detail), result_hash)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")    # taken files stay: the next record folds them
-            raise
         for path in taken:
             path.unlink(missing_ok=True)
         if database is not None:

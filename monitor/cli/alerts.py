@@ -13,7 +13,7 @@ from monitor.alerting import lifecycle as alert, notify
 from monitor.audit import log as audit
 from monitor.errors import NotifyError
 from monitor.sql.store import now as utc_now
-from monitor.sql.store import rows, run
+from monitor.sql.store import rows, run, transaction
 
 ALERT_COLUMNS = ["alert_id", "state", "severity", "detector", "account", "counterparty",
                  "initiator", "exposure", "currency", "charges", "since", "opened_at",
@@ -197,10 +197,9 @@ def alerts_send(ctx, wait, dry_run, retry_failed):
     config = ctx.config
     con = ctx.connect()
     now = utc_now()
-    con.execute("BEGIN TRANSACTION")
-    notify.enqueue_digests(con, config, now=now)
-    again = [i for (i,) in run(con, "notify/retry_failed").fetchall()] if retry_failed else []
-    con.execute("COMMIT")
+    with transaction(con):
+        notify.enqueue_digests(con, config, now=now)
+        again = [i for (i,) in run(con, "notify/retry_failed").fetchall()] if retry_failed else []
     if again:
         audit.record(con, "retry-failed", {"outbox_ids": again})
         click.echo(f"{len(again)} message(s) given up before are pending again", err=True)

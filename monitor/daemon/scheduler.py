@@ -209,9 +209,8 @@ def run_outbox(config: Config) -> dict:
 def run_digest(config: Config) -> dict:
     con = connect(config)
     try:
-        con.execute("BEGIN TRANSACTION")
-        queued = notify.enqueue_digests(con, config, now=store.now())
-        con.execute("COMMIT")
+        with store.transaction(con):
+            queued = notify.enqueue_digests(con, config, now=store.now())
         result = notify.deliver(con, config, wait=config.notify.retry_for)
         audit.record_notification(con, result)
     finally:

@@ -21,7 +21,7 @@ import duckdb
 from monitor.settings.config import Config
 from monitor.settings.engine import engine_of
 from monitor.errors import ConfigError, InputError
-from monitor.sql.store import QUERIES, drop_temp, load_query, now, query_header, run
+from monitor.sql.store import QUERIES, drop_temp, load_query, now, query_header, run, transaction
 
 SEVERITIES = ("warning", "high", "critical")
 
@@ -149,8 +149,7 @@ def _kept_first_days(con) -> int | None:
                         ).fetchone()
     if state and state[0] == high:
         return state[1]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         # No mark, or a lower mark than before (the ledger was replaced): rebuild.
         if not state or state[0] > high:
             con.execute(load_query("scan/pair_firsts"))
@@ -167,10 +166,6 @@ def _kept_first_days(con) -> int | None:
         last_rewrite = high if rewrote else state[1]
         con.execute("DELETE FROM pair_history_state")
         con.execute("INSERT INTO pair_history_state VALUES (?, ?)", [high, last_rewrite])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return last_rewrite
 
 
@@ -263,24 +258,23 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
         row["fingerprint"] = fingerprint(row)
-    con.execute("BEGIN TRANSACTION")
-    scan_id = con.execute(
-        "INSERT INTO scans (as_of, started_at, finished_at, detectors, findings, max_file_id, "
-        "settings_hash, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING scan_id",
-        [as_of, started, now(), len(ran), len(rows), high, settings,
-         "incremental" if scope else "full"]).fetchone()[0]
-    if rows:
-        con.executemany(
-            "INSERT INTO findings (scan_id, detector, severity, account, counterparty, initiator, "
-            "currency, first_alert_at, last_charge_at, since, charges, exposure, evidence_txn_ids, "
-            "sentence, fingerprint, active_until, escalations) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[scan_id, r["detector"], r["severity"], r["account"], r["counterparty"],
-              r["initiator"], r["currency"], r["first_alert_at"], r["last_charge_at"], r["since"],
-              r["charges"], r["exposure"], r["evidence_txn_ids"], r["sentence"], r["fingerprint"],
-              r["active_until"], r["escalations"]]
-             for r in rows])
-    con.execute("COMMIT")
+    with transaction(con):
+        scan_id = con.execute(
+            "INSERT INTO scans (as_of, started_at, finished_at, detectors, findings, max_file_id, "
+            "settings_hash, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING scan_id",
+            [as_of, started, now(), len(ran), len(rows), high, settings,
+             "incremental" if scope else "full"]).fetchone()[0]
+        if rows:
+            con.executemany(
+                "INSERT INTO findings (scan_id, detector, severity, account, counterparty, initiator, "
+                "currency, first_alert_at, last_charge_at, since, charges, exposure, evidence_txn_ids, "
+                "sentence, fingerprint, active_until, escalations) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [[scan_id, r["detector"], r["severity"], r["account"], r["counterparty"],
+                  r["initiator"], r["currency"], r["first_alert_at"], r["last_charge_at"], r["since"],
+                  r["charges"], r["exposure"], r["evidence_txn_ids"], r["sentence"], r["fingerprint"],
+                  r["active_until"], r["escalations"]]
+                 for r in rows])
     for row in rows:
         row["scan_id"] = scan_id
     return rows

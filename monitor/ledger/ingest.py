@@ -29,7 +29,7 @@ from monitor.errors import InputError, MonitorError
 from monitor.ledger.staging import (UNFINISHED_SECONDS, GzipCheck, first_line as _first_line,
                                  is_gzip, proposal,
                                  staged as _staged, text_encoding, unterminated)
-from monitor.sql.store import load_query, now
+from monitor.sql.store import load_query, now, transaction
 
 # Candidate date formats when a source sets no date_format, by the order of day and
 # month. One family is chosen per file, from the whole column (see _date_formats):
@@ -322,8 +322,7 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
     digest = digest.value()
     previous = _previous_loads(con, result.path, digest, reload)
     stamp = now()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if previous:
             _forget_files(con, previous)
             result.replaced = previous
@@ -369,10 +368,6 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
                      f"{file_id}`)" if result.status == "rejected" else None, file_id])
         if statements:
             result.balance = formats.record_statements(con, file_id, statements)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     result.file_id = file_id
     if result.rejected:
         first = con.execute("SELECT source_row, reason FROM rejected_rows WHERE file_id = ? "

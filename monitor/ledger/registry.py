@@ -21,7 +21,7 @@ import duckdb
 from monitor.audit import log as audit
 from monitor.settings.config import Config, where
 from monitor.errors import ConfigError, InputError
-from monitor.sql.store import now
+from monitor.sql.store import now, transaction
 
 COLUMNS = ("payee", "account", "expected_amount", "tolerance", "cadence", "valid_from",
            "valid_to", "approver", "reference")
@@ -74,15 +74,10 @@ def read_csv(path: Path) -> list[dict]:
 
 def replace_all(con: duckdb.DuckDBPyConnection, entries: list[dict]) -> int:
     """Make the registry exactly these entries, in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM authorizations")
         for entry in entries:
             add(con, entry)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return len(entries)
 
 

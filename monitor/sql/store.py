@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timezone
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -173,6 +174,29 @@ def _check_whole(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     if block_size and size < block_size * used:
         raise duckdb.IOException(f"database file is truncated: {size:,} bytes hold fewer than "
                                  f"its {used} blocks of {block_size:,} bytes")
+class Transaction:
+    """The transaction a `with transaction(con) as tx` block runs in."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con, self.keep = con, True
+
+    def rollback(self) -> None:
+        """Undo the block's changes when it ends, without an error (a dry run)."""
+        self.keep = False
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    """BEGIN; COMMIT when the block ends, ROLLBACK when it raises (anything, an interrupt
+    too) or called tx.rollback()."""
+    tx = Transaction(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield tx
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT" if tx.keep else "ROLLBACK")
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
@@ -184,14 +208,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     for version, name, path in migrations():
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, now()])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(version)
     return applied
 
