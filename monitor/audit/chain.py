@@ -34,9 +34,9 @@ import duckdb
 from monitor.sql import snapshot, store
 from monitor.errors import MonitorError
 from monitor.redact import redact
+from monitor.audit.head import GENESIS, head_path, read_head, start_head, write_head  # noqa: F401
 
 _CHAIN_LOCK = threading.Lock()
-GENESIS = ""
 PENDING_KEYS = ("at", "actor", "action", "detail", "result_hash")
 
 
@@ -100,45 +100,6 @@ def pending_path(database: Path | str) -> Path:
     return database.with_name(database.name + ".audit-pending.jsonl")
 
 
-def head_path(database: Path | str) -> Path:
-    """`<ledger>.audit-head.json`: the newest committed (seq, hash) of the chain."""
-    database = Path(database)
-    return database.with_name(database.name + ".audit-head.json")
-
-
-def read_head(database: Path | str) -> dict | None:
-    """The recorded head, None when there is no head file; a head file that is not one
-    is reported as such (it never passes for 'no head')."""
-    path = head_path(database)
-    try:
-        head = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        return {"invalid": f"{path}: not a chain head ({e})"}
-    if not (isinstance(head, dict) and isinstance(head.get("seq"), int)
-            and isinstance(head.get("hash"), str)):
-        return {"invalid": f"{path}: not a chain head (no seq and hash)"}
-    return head
-
-
-def _write_head(database: Path, seq: int, hash_: str) -> None:
-    path = head_path(database)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    body = json.dumps({"seq": seq, "hash": hash_, "ledger": Path(database).name,
-                       "written_at": store.now().isoformat()}) + "\n"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(body)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)       # a reader sees the old head or the new one, never half
-
-
-def start_head(database: Path | str) -> None:
-    """The head of a new, empty chain (monitor.sql.store.connect, when it creates audit_log)."""
-    _write_head(Path(database), 0, GENESIS)
-
-
 def _warn(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr)
 
@@ -183,7 +144,7 @@ def record(con: duckdb.DuckDBPyConnection, action: str, detail: dict, result_has
         for path in taken:
             path.unlink(missing_ok=True)
         if database is not None:
-            _write_head(database, seq, hash_)
+            write_head(database, seq, hash_)
         return seq
 
 

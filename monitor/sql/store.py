@@ -14,11 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-from monitor.settings.config import DEFAULT_MEMORY_LIMIT
+from monitor.audit.head import start_head
 from monitor.errors import StoreError
-from monitor.sql.snapshot import snapshot_path
 from monitor.sql import header
-
 
 
 def _queries_folder() -> Path:
@@ -33,6 +31,8 @@ def _queries_folder() -> Path:
 
 
 QUERIES = _queries_folder()
+DEFAULT_MEMORY_LIMIT = "4GB"   # DuckDB's own default is 80% of the machine's memory
+DEFAULT_TEMP_LIMIT = "10GB"    # auditor queries' spill files; DuckDB's default: 90% of the disk
 
 
 @cache
@@ -48,6 +48,12 @@ def migrations() -> list[tuple[int, str, Path]]:
         if match:
             found.append((int(match[1]), match[2], path))
     return found
+
+
+def snapshot_path(database: Path | str) -> Path:
+    """Where the snapshot of a ledger lives (monitor.sql.snapshot publishes it): beside it, `<name>.snapshot.duckdb`."""
+    database = Path(database)
+    return database.with_name(database.stem + ".snapshot.duckdb")
 
 
 # How long a writer waits for another process to let go of the ledger: the daemon's jobs
@@ -100,7 +106,6 @@ def connect(path: Path | str, read_only: bool = False,
         if not read_only and AUDIT_MIGRATION in migrate(con):
             # A new audit log gets its head file (seq 0) at once, so a missing one always
             # means a ledger from before head files or a deleted head (monitor.audit.chain).
-            from monitor.audit.chain import start_head
             start_head(path)
     except duckdb.Error as e:
         con.close()
