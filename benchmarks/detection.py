@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.settings import config as config_mod  # noqa: E402
 from monitor.detection import scan as detect  # noqa: E402
+from monitor.detection.catalog import catalog  # noqa: E402
 from monitor.ledger import ingest  # noqa: E402
 from monitor.sql import store  # noqa: E402
 
@@ -298,7 +299,7 @@ def main() -> None:
         false_total += len(false_alerts)
         shown += false_alerts
         if args.combine:
-            for d in [*detect.catalog(), "score >= 2"]:
+            for d in [*catalog(), "score >= 2"]:
                 chosen = (agreeing(alerts) if d == "score >= 2"
                           else [a for a in alerts if a["detector"] == d])
                 outcome, false_alerts = evaluate(chosen, rows)

@@ -31,6 +31,7 @@ from scan import open_ledger, peak_mb  # noqa: E402
 
 from monitor.detection import scan as detect  # noqa: E402
 from monitor.detection.engines import spark as spark_engine  # noqa: E402
+from monitor.ledger import spark as spark_runtime  # noqa: E402
 from monitor.ledger import lake  # noqa: E402
 from monitor.settings.engine import EngineSettings  # noqa: E402
 
@@ -73,7 +74,7 @@ def main() -> None:
                                   conf={"spark.driver.memory": args.driver_memory})
         spark_cfg = dataclasses.replace(cfg, engine=settings)
         began = time.perf_counter()
-        spark_engine.session(settings)
+        spark_runtime.session(settings)
         startup = time.perf_counter() - began
         began = time.perf_counter()
         spark_engine.evaluate(con, spark_cfg, as_of)
@@ -84,7 +85,7 @@ def main() -> None:
                startup_s=round(startup, 1), rows_per_s=round(args.rows / seconds),
                rows_per_core_s=round(args.rows / seconds / cores), episodes=len(found[master]),
                steps={k: round(v, 1) for k, v in spark_engine.timings.items()})
-        spark_engine.stop()
+        spark_runtime.stop()
     if not args.skip_duckdb:
         con.execute("SET memory_limit = $limit", {"limit": args.duckdb_memory})
         began = time.perf_counter()

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ledger_factory import DAY0, Ledger, day
 from monitor.detection import scan as detect
+from monitor.detection.catalog import catalog
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -32,7 +33,7 @@ INITIATORS = [None, "alice", "bob"]
 
 def only(name: str) -> dict:
     """A [detectors] table that runs one detector."""
-    return {other: {"enabled": False} for other in detect.catalog() if other != name}
+    return {other: {"enabled": False} for other in catalog() if other != name}
 
 
 @pytest.fixture(scope="module")

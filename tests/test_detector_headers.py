@@ -8,10 +8,11 @@ import re
 import pytest
 
 from monitor.detection import scan as detect
+from monitor.detection.catalog import catalog
 from monitor.sql import store
 from monitor.settings.config import Config
 
-DETECTORS = detect.catalog()
+DETECTORS = catalog()
 FIELDS = ("name", "finds", "params", "returns", "sentence")
 TYPES = {"INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "VARCHAR", "DATE", "BOOLEAN"}
 

@@ -43,7 +43,8 @@ if not shutil.which("java"):
     pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)",
                 allow_module_level=True)
 
-from monitor.detection.engines import spark as spark_engine  # noqa: E402
+from monitor.detection.catalog import catalog  # noqa: E402
+from monitor.ledger import spark as spark_runtime  # noqa: E402
 
 # Tiny ledgers: one shuffle partition and no adaptive re-planning keep each query short.
 TEST_CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
@@ -55,9 +56,9 @@ def spark_settings(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lakes")
     settings = EngineSettings(kind="spark", master="local[1]", lake=str(folder / "none"),
                               conf=TEST_CONF)
-    spark_engine.session(settings)          # started once for the module
+    spark_runtime.session(settings)          # started once for the module
     yield lambda lake_path: dataclasses.replace(settings, lake=str(lake_path))
-    spark_engine.stop()
+    spark_runtime.stop()
 
 
 def both_engines(con, config, lake_path: Path, start: date, end: date) -> tuple[dict, dict]:
@@ -197,7 +198,7 @@ def test_generated_ledgers_same_findings_on_both_engines(tmp_path, spark_setting
                                    DAY0, end)
         assert_same(duck, spark)
         if not extra and not approvals:                     # the scaffold alone: all fire
-            assert {a["detector"] for a in duck["alerts"]} == set(detect.catalog())
+            assert {a["detector"] for a in duck["alerts"]} == set(catalog())
     finally:
         led.close()
 
@@ -247,7 +248,7 @@ def test_a_lake_at_a_url_is_partitioned_as_a_folder_lake(tmp_path, spark_setting
     file_ids = [f for (f,) in con.execute("SELECT DISTINCT file_id FROM transactions").fetchall()]
     assert lake.append(con, str(tmp_path / "folder"), file_ids, buckets=4) == 30
     url = (tmp_path / "bucket").as_uri()
-    assert spark_engine.append_rows(con, dataclasses.replace(spark_settings(url), buckets=4),
+    assert lake.append_rows(con, dataclasses.replace(spark_settings(url), buckets=4),
                                     file_ids) == 30
 
     def parts(folder: Path) -> list:

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from itertools import accumulate
 
-from monitor.detection import scan as detect
+from monitor.detection.catalog import detectors
 from monitor.settings.config import Config
 
 TIER_COLOURS = {"warning": "#c98a00", "high": "#d9480f", "critical": "#7b1fa2"}
@@ -40,7 +40,7 @@ def _drawing():
 
 def tiers(config: Config, detector: str) -> tuple:
     """(name, level) of a detector's severity tiers, lowest first; () when it has none."""
-    for d in detect.detectors(config):
+    for d in detectors(config):
         if d.name == detector:
             found = [(k[5:], float(v)) for k, v in d.params.items()
                      if k.startswith("tier_") and v is not None]     # not the text params

@@ -32,13 +32,11 @@ from pathlib import Path
 import duckdb
 
 from monitor.sql import snapshot, store
-from monitor.sql import audit_head
-from monitor.sql.audit_head import head_path, read_head, write_head  # noqa: F401 (public here)
 from monitor.errors import MonitorError
 from monitor.redact import redact
+from monitor.sql.audit_head import GENESIS, head_path, read_head, start_head, write_head  # noqa: F401
 
 _CHAIN_LOCK = threading.Lock()
-GENESIS = audit_head.GENESIS
 PENDING_KEYS = ("at", "actor", "action", "detail", "result_hash")
 
 

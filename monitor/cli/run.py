@@ -11,6 +11,7 @@ import duckdb
 
 from monitor import output
 from monitor.daemon import scheduler as schedule
+from monitor.ledger.feeds import feed_freshness
 from monitor.sql import store
 from monitor.errors import StoreError
 
@@ -73,7 +74,7 @@ def daemon_status(ctx, con) -> dict:
                      "next_run": job.get("next_run") if holder else None,
                      "last_result": job.get("last_summary")})
     started = state.get("started_at")
-    feeds = schedule.feed_freshness(
+    feeds = feed_freshness(
         con, config, datetime.fromisoformat(started) if started else None)
     (backlog, oldest), = con.execute(
         "SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'").fetchall()

@@ -40,6 +40,7 @@ from monitor.alerting import notify
 from monitor.audit import log as audit
 from monitor.detection import scan as detect
 from monitor.ledger import ingest, lake, registry
+from monitor.ledger.feeds import feed_freshness
 from monitor.sql import snapshot, store
 from monitor.settings.config import Config
 from monitor.settings.schedule import ScheduleSettings, Trigger, cron_trigger
@@ -220,23 +221,6 @@ def run_digest(config: Config) -> dict:
 
 
 # ---- feed arrival --------------------------------------------------------------------
-
-def feed_freshness(con, config: Config, started: datetime | None = None) -> list[dict]:
-    """Per source: the last file that arrived, its configured cadence, whether it is late."""
-    last = dict(con.execute("SELECT source, max(ingested_at) FROM files "
-                            "WHERE status = 'loaded' GROUP BY source").fetchall())
-    now, cadence = store.now(), settings(config).feeds
-    found = []
-    for source in config.sources:
-        at = last.get(source.name)
-        quiet = now - (at or (started.replace(tzinfo=None) if started else now))
-        limit = cadence.get(source.name)
-        found.append({"source": source.name, "last_file_at": at,
-                      "quiet_for": str(timedelta(seconds=int(quiet.total_seconds()))),
-                      "cadence": str(limit) if limit else None,
-                      "stale": bool(limit and quiet > limit)})
-    return found
-
 
 def stale_feeds(con, config: Config, started: datetime | None = None) -> list[dict]:
     """Findings (alert lifecycle input) for sources quiet longer than their cadence."""

@@ -18,67 +18,14 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from monitor.detection.catalog import EMPTY_EVENTS, Detector, detectors
+from monitor.detection.engines import spark as spark_engine
 from monitor.settings.config import Config
 from monitor.settings.engine import engine_of
-from monitor.errors import ConfigError, InputError
-from monitor.sql.store import QUERIES, drop_temp, load_query, now, query_header, run, transaction
+from monitor.errors import InputError
+from monitor.sql.store import drop_temp, load_query, now, run, transaction
 
 SEVERITIES = ("warning", "high", "critical")
-
-
-@dataclass(frozen=True)
-class Detector:
-    name: str
-    finds: str
-    sentence: str
-    params: dict           # name -> value, defaults overlaid with config
-
-    @property
-    def sql(self) -> str:
-        return load_query(f"detect/{self.name}")
-
-
-def catalog() -> list[str]:
-    return sorted(p.stem for p in (QUERIES / "detect").glob("*.sql"))
-
-
-def detectors(config: Config) -> list[Detector]:
-    """The enabled detectors with their parameters: header defaults, then the
-    [detectors] table's shared values, then [detectors.<name>]."""
-    section = config.sections.get("detectors", {})
-    shared = {k: v for k, v in section.items() if not isinstance(v, dict)}
-    enabled = []
-    for name in catalog():
-        header = query_header(f"detect/{name}")
-        own = section.get(name, {})
-        if not own.get("enabled", True):
-            continue
-        params = {}
-        for pname, spec in header["params"].items():
-            value = own.get(pname, shared.get(pname, spec["default"]))
-            params[pname] = _typed(value, spec["type"], f"detectors.{name}.{pname}", config)
-        enabled.append(Detector(name, header["finds"], header["sentence"], params))
-    return enabled
-
-
-def _typed(value, ptype: str, key: str, config: Config):
-    try:
-        if ptype == "DECIMAL":
-            return Decimal(str(value))
-        if ptype in ("INTEGER", "BIGINT"):
-            if isinstance(value, bool) or int(value) != value:
-                raise ValueError
-            return int(value)
-        if ptype == "DOUBLE":
-            return float(value)
-        if ptype.endswith("[]"):
-            return list(value)
-        if ptype == "DATE" and value is None:
-            return None
-    except (ValueError, TypeError, ArithmeticError):
-        raise ConfigError(f"{config.path}: {key} = {value!r} is not a valid {ptype.lower()}; "
-                          "write a plain number") from None
-    return value
 
 
 # Longest history any detector looks back over: a year of baseline, lagged.
@@ -97,7 +44,6 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     """Build temp tables explained, charges, events and episodes as of a date,
     over the whole ledger or, with a scope, over the keys in temp table `scope`."""
     if engine_of(config).spark:       # the same SQL on Spark, over the ledger lake
-        from monitor.detection.engines import spark as spark_engine
         return spark_engine.evaluate(con, config, as_of)
     if scope is None:
         con.execute("CREATE OR REPLACE TEMP TABLE scope (kind VARCHAR, key VARCHAR)")
@@ -110,7 +56,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     con.execute(load_query("scan/feeds"), {"as_of": as_of})
     ran = detectors(config)
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
-                "''::VARCHAR AS detector, * FROM (" + _EMPTY_EVENTS + ") WHERE false")
+                "''::VARCHAR AS detector, * FROM (" + EMPTY_EVENTS + ") WHERE false")
     for detector in ran:
         params = dict(detector.params)
         if "as_of" in params:          # a detector that judges time itself gets the scan date
@@ -189,13 +135,6 @@ def _pair_facts(con, kept: bool) -> None:
         return
     con.execute("CREATE TEMP VIEW pair_facts AS SELECT * FROM pair_history_pairs")
     con.execute("CREATE TEMP VIEW initiator_facts AS SELECT * FROM pair_history_initiators")
-
-
-_EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,
-    NULL::VARCHAR AS initiator, NULL::VARCHAR AS txn_id, NULL::DATE AS posted_at,
-    NULL::INTEGER AS day, NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS currency,
-    NULL::DECIMAL(38,2) AS exposure, NULL::INTEGER AS charges, NULL::DATE AS since,
-    NULL::VARCHAR AS severity, NULL::DATE AS active_until"""
 
 
 def today(config: Config) -> date:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from monitor.settings.engine import engine_of
+from monitor.ledger.spark import session, to_arrow
+from monitor.settings.engine import EngineSettings, engine_of
 from monitor.errors import InputError
 
 # The partition columns: computed here, and the only place their names are spelt.
@@ -63,8 +64,7 @@ def to_lake(con: duckdb.DuckDBPyConnection, config, results) -> int:
     if not engine.spark or not file_ids:
         return 0
     if engine.lake_is_url:                       # object stores: written by Spark
-        from monitor.detection.engines import spark as spark_engine
-        return spark_engine.append_rows(con, engine, file_ids)
+        return append_rows(con, engine, file_ids)
     return append(con, engine.lake, file_ids, engine.buckets)
 
 
@@ -109,3 +109,19 @@ def _literal(path: Path) -> str:
     if any(ord(ch) < 32 for ch in text):
         raise InputError(f"{text!r}: the lake path has a control character; rename the folder")
     return "'" + text.replace("'", "''") + "'"
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, settings: EngineSettings,
+                file_ids: list[int]) -> int:
+    """Append ingested files' rows to a lake at a URL (s3a://, abfss://, hdfs://...):
+    DuckDB cannot write there offline, Spark can. Folders go through append."""
+    # The partition columns come from batch, so both writers bucket alike.
+    with batch(con, FILES_ROWS, {"file_ids": [int(f) for f in file_ids]},
+               settings.buckets) as table:
+        arrow = to_arrow(con, f"SELECT * FROM {table}")
+    if not arrow.num_rows:
+        return 0
+    parts = ["posted_month"] + (["account_bucket"] if settings.buckets else [])
+    session(settings).createDataFrame(arrow).write.mode("append").partitionBy(*parts).parquet(
+        settings.lake)
+    return arrow.num_rows

@@ -26,8 +26,8 @@ import duckdb
 
 from monitor import outpath
 from monitor.alerting import lifecycle as alert, charts
-from monitor.daemon import scheduler as schedule
 from monitor.detection import scan as detect
+from monitor.ledger.feeds import feed_freshness
 from monitor.settings.config import Config
 from monitor.alerting.notify import clean
 from monitor.sql.store import rows
@@ -181,7 +181,7 @@ def _new_payees(con, period: Period, currency: str) -> dict:
 def _sources(con, config: Config) -> list[dict]:
     """Per source: what the ledger holds, feed freshness, bank-statement checks."""
     held = {r["source"]: r for r in rows(con, "status/sources")}
-    feeds = {f["source"]: f for f in schedule.feed_freshness(con, config)}
+    feeds = {f["source"]: f for f in feed_freshness(con, config)}
     checks = {r["source"]: r for r in rows(con, "report/balance_checks_by_source")}
     names = list(feeds) + sorted(set(held) - set(feeds))
     found = []

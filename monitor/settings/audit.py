@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from monitor.settings.config import DEFAULT_TEMP_LIMIT, SIZE, _duration, _table, _Validator
+from monitor.settings.validator import SIZE, Validator, duration, subtable
+from monitor.sql.store import DEFAULT_TEMP_LIMIT
 
 DEFAULT_QUERY_TIMEOUT = timedelta(minutes=5)
 
@@ -25,11 +26,11 @@ class AuditSettings:
     temp_limit: str = DEFAULT_TEMP_LIMIT
 
 
-def audit_settings(v: _Validator, data: dict) -> AuditSettings:
+def audit_settings(v: Validator, data: dict) -> AuditSettings:
     p = "audit."
-    table = _table(v, data, "audit")
+    table = subtable(v, data, "audit")
     v.unknown(table, ("query_timeout", "temp_limit"), p)
-    timeout = _duration(v, table, "query_timeout", p, DEFAULT_QUERY_TIMEOUT).total_seconds()
+    timeout = duration(v, table, "query_timeout", p, DEFAULT_QUERY_TIMEOUT).total_seconds()
     temp_limit = v.string(table, "temp_limit", p + "temp_limit", default=DEFAULT_TEMP_LIMIT)
     if not SIZE.fullmatch(temp_limit):
         raise v.error(p + "temp_limit", f"= '{temp_limit}' is not a size",

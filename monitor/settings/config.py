@@ -12,18 +12,23 @@ import difflib
 import os
 import re
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.settings.ingest import INGEST_LIMITS, ingest_limits
 from monitor.errors import ConfigError
 from monitor.redact import redact, remember
-
-DEFAULT_MEMORY_LIMIT = "4GB"   # DuckDB's own default is 80% of the machine's memory
-DEFAULT_TEMP_LIMIT = "10GB"    # auditor queries' spill files; DuckDB's default: 90% of the disk
-SIZE = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B")
+from monitor.settings.audit import AuditSettings, audit_settings
+from monitor.settings.detectors import check_detectors
+from monitor.settings.engine import EngineSettings, engine_settings
+from monitor.settings.ingest import INGEST_LIMITS, ingest_limits
+from monitor.settings.schedule import ScheduleSettings, schedule_settings
+from monitor.settings.validator import (ADDRESS, SIZE, Validator, addresses, boolean, duration,
+                                        env_name, file_path, key_lines, seconds, strings,
+                                        subtable)
+from monitor.sql.store import DEFAULT_MEMORY_LIMIT
 
 CANONICAL_COLUMNS = (
     "txn_id", "posted_at", "amount", "debit", "credit", "currency", "account",
@@ -136,9 +141,9 @@ class Config:
     memory_limit: str = DEFAULT_MEMORY_LIMIT        # DuckDB spills to disk beyond this
     alerts: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
-    schedule: "ScheduleSettings" = None     # [schedule]: see monitor/settings/schedule.py
-    engine: "EngineSettings" = None         # [engine]: see monitor/settings/engine.py
-    audit: "AuditSettings" = None           # [audit]: see monitor/settings/audit.py
+    schedule: ScheduleSettings = None       # [schedule]: see monitor/settings/schedule.py
+    engine: EngineSettings = None           # [engine]: see monitor/settings/engine.py
+    audit: AuditSettings = None             # [audit]: see monitor/settings/audit.py
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -151,7 +156,7 @@ class Config:
 def where(path: Path, key: str) -> str:
     """'file:line' of `key` in the config file at `path`, for errors found after loading."""
     try:
-        lines = _key_lines(Path(path).read_text(encoding="utf-8").splitlines())
+        lines = key_lines(Path(path).read_text(encoding="utf-8").splitlines())
     except (OSError, UnicodeDecodeError):
         return str(path)
     return f"{path}:{lines[key]}" if key in lines else str(path)
@@ -161,7 +166,6 @@ def check_outbox(config: Config) -> Path:
     """Create the outbox folder and prove it takes a file, before a message is written to
     it: a folder that cannot be written is a config mistake to fix, not a delivery to
     retry forever (nor an internal error)."""
-    import tempfile
     try:
         config.outbox.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=config.outbox, prefix=".monitor-probe-"):
@@ -194,54 +198,16 @@ def load(path: Path | str | None = None, warn=None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML ({e}); fix the syntax at that line") from None
-    return _Validator(path, text, warn).config(data)
+    return ConfigValidator(path, text, warn).config(data)
 
 
-class _Validator:
-    def __init__(self, path: Path, text: str, warn):
-        self.path, self.warn = path, warn
-        self.lines = _key_lines(text.splitlines())
-        self.aliases = {}          # "sources.<name>." -> "sources[<index>]."
-        self.base = path.resolve().parent
-
-    def where(self, key: str) -> str:
-        """'file:line' of the line that sets `key` (or its table), for messages."""
-        for shown, indexed in self.aliases.items():
-            if key.startswith(shown):
-                key = indexed + key[len(shown):]
-        while key:
-            if key in self.lines:
-                return f"{self.path}:{self.lines[key]}"
-            key = key.rpartition(".")[0]
-        return str(self.path)
-
-    def error(self, key: str, problem: str, fix: str, at: str | None = None) -> ConfigError:
-        return ConfigError(f"{self.where(at or key)}: {key} {problem}; {fix}")
-
-    def unknown(self, table: dict, allowed, prefix: str) -> None:
-        for key in table:
-            if key in allowed:
-                continue
-            hint = difflib.get_close_matches(key, list(allowed), n=1)
-            tip = f" (did you mean '{hint[0]}'?)" if hint else ""
-            name = f"{prefix}{key}"
-            self.warn(f"{self.where(name)}: unknown key '{name}' is ignored{tip}")
-
-    def string(self, table: dict, key: str, name: str, default=None, choices=None):
-        value = table.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(name, f"= {value!r} is not a non-empty string", "quote the value")
-        if choices and value not in choices:
-            raise self.error(name, f"= '{value}' is not valid",
-                             "use one of: " + ", ".join(choices))
-        return value
+class ConfigValidator(Validator):
+    """Validates a whole config.toml into a Config."""
 
     def config(self, data: dict) -> Config:
         self.unknown(data, ("database", "sources", "outbox", "alerts", "notify", "ingest")
                      + RESERVED_SECTIONS, "")
-        self.ingest = ingest_limits(self, _table(self, data, "ingest"), "ingest.", {})
+        self.ingest = ingest_limits(self, subtable(self, data, "ingest"), "ingest.", {})
         database = data.get("database", {})
         if not isinstance(database, dict):
             raise self.error("database", "must be a table", "write it as [database]")
@@ -249,7 +215,7 @@ class _Validator:
         db_path = self.string(database, "path", "database.path", default="monitor.duckdb")
         memory_limit = self.string(database, "memory_limit", "database.memory_limit",
                                    default=DEFAULT_MEMORY_LIMIT)
-        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
+        if not SIZE.fullmatch(memory_limit):
             raise self.error("database.memory_limit", f"= '{memory_limit}' is not a size",
                              "write it like \"4GB\" or \"512MB\"")
         outbox = data.get("outbox", {})
@@ -271,17 +237,13 @@ class _Validator:
                                  "give every [[sources]] a unique name",
                                  at=f"sources[{index}].name")
         sections = {k: data[k] for k in RESERVED_SECTIONS if k in data}
-        from monitor.settings.detectors import check_detectors    # it builds on this module
         check_detectors(self, data.get("detectors", {}))
-        registry = _table(self, data, "registry")
+        registry = subtable(self, data, "registry")
         self.unknown(registry, ("path",), "registry.")
         self.string(registry, "path", "registry.path")
         alerts, notify = notify_settings(self, data)
-        from monitor.settings.schedule import schedule_settings   # it builds on this module
         schedule = schedule_settings(self, data, names)
-        from monitor.settings.engine import engine_settings       # it builds on this module
         engine = engine_settings(self, data)
-        from monitor.settings.audit import audit_settings         # it builds on this module
         audit = audit_settings(self, data)
         return Config(path=self.path, database=self.base / db_path, memory_limit=memory_limit,
                       outbox=self.base / outbox_path, sources=sources, sections=sections,
@@ -351,7 +313,7 @@ class _Validator:
             account=self.string(table, "account", prefix + "account"),
             delimiter=delimiter, encoding=encoding,
             sheet=None if sheet is None else str(sheet), columns=columns,
-            follow_symlinks=_bool(self, table, "follow_symlinks", prefix, False),
+            follow_symlinks=boolean(self, table, "follow_symlinks", prefix, False),
             **ingest_limits(self, table, prefix, self.ingest))
 
     def require_columns(self, prefix: str, columns: dict, currency) -> None:
@@ -369,72 +331,16 @@ class _Validator:
                              "add currency = \"GBP\" (or map a currency column)")
 
 
-def _key_lines(lines: list[str]) -> dict[str, int]:
-    """The line of each table and key, by path with array indexes
-    (sources[1].columns.amount), so a message points into the right [[sources]].
-    Dotted keys (columns.amount = ...) and the keys of inline tables count as written
-    on their own line."""
-    found, table, arrays = {}, "", {}
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        header = re.match(r"^(\[\[?)\s*((?:[^\]\"']|\"[^\"]*\"|'[^']*')+?)\s*\]", text)
-        if header:
-            parts = _key_parts(header[2])
-            name = ".".join(parts)
-            if header[1] == "[[":
-                arrays[name] = arrays.get(name, -1) + 1
-                table = f"{name}[{arrays[name]}]"
-            else:   # [sources.columns] belongs to the latest [[sources]]
-                head = parts[0]
-                table = ".".join([f"{head}[{arrays[head]}]" if head in arrays else head] + parts[1:])
-            found.setdefault(table, number)
-            continue
-        key = re.match(r"^((?:[\w-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[\w-]+|\"[^\"]*\"|'[^']*'))*)"
-                       r"\s*=(.*)$", text)
-        if not key:
-            continue
-        path = (table + "." if table else "") + ".".join(_key_parts(key[1]))
-        for depth in range(path.count(".") + 1):          # a.b.c also defines a.b
-            found.setdefault(path.rsplit(".", depth)[0], number)
-        if key[2].strip().startswith("{"):
-            try:
-                inline = tomllib.loads("v = " + key[2])["v"]
-            except tomllib.TOMLDecodeError:
-                continue                                  # a multi-line value: its key is enough
-            for inner in _paths(inline):
-                found.setdefault(f"{path}.{inner}", number)
-    return found
-
-
-def _key_parts(key: str) -> list[str]:
-    """`a."b.c".d` -> ["a", "b.c", "d"]."""
-    return [p[1:-1] if p[:1] in "\"'" else p.strip()
-            for p in re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s\"']+", key)]
-
-
-def _paths(table: dict):
-    for key, value in table.items():
-        yield key
-        if isinstance(value, dict):
-            yield from (f"{key}.{inner}" for inner in _paths(value))
-
-
 # ---- [alerts] and [notify] ----------------------------------------------------------
 
-DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-MAX_DURATION = timedelta(days=3660)      # ten years: any interval, grace or cadence fits
-ADDRESS = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.?[^@\s<>,;\"']*$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def notify_settings(v: _Validator, data: dict) -> tuple[AlertSettings, NotifySettings]:
+def notify_settings(v: Validator, data: dict) -> tuple[AlertSettings, NotifySettings]:
     """Validate [alerts], [notify], [notify.email], [notify.webhook], [[notify.routes]]."""
-    alerts = _table(v, data, "alerts")
+    alerts = subtable(v, data, "alerts")
     v.unknown(alerts, ("repeat_interval", "send_resolved"), "alerts.")
-    repeat = _duration(v, alerts, "repeat_interval", "alerts.", timedelta(hours=24))
+    repeat = duration(v, alerts, "repeat_interval", "alerts.", timedelta(hours=24))
     alert_settings = AlertSettings(repeat_interval=repeat or None,
-                                   send_resolved=_bool(v, alerts, "send_resolved", "alerts.", False))
-    notify = _table(v, data, "notify")
+                                   send_resolved=boolean(v, alerts, "send_resolved", "alerts.", False))
+    notify = subtable(v, data, "notify")
     v.unknown(notify, ("email", "webhook", "routes", "digest_hour", "retry_for",
                        "retry_initial", "retry_max", "max_attempts", "give_up_after"), "notify.")
     attempts = notify.get("max_attempts", NotifySettings.max_attempts)
@@ -450,21 +356,21 @@ def notify_settings(v: _Validator, data: dict) -> tuple[AlertSettings, NotifySet
         raise v.error("notify.routes", "must be an array of tables",
                       "write each as [[notify.routes]]")
     return alert_settings, NotifySettings(
-        email=_email(v, _table(v, notify, "email", "notify.")),
+        email=_email(v, subtable(v, notify, "email", "notify.")),
         webhook=_webhook(v, notify["webhook"]) if "webhook" in notify else None,
         routes=tuple(_route(v, i, r) for i, r in enumerate(routes)),
         digest_hour=hour,
-        retry_for=_duration(v, notify, "retry_for", "notify.", timedelta(seconds=10)),
-        retry_initial=_duration(v, notify, "retry_initial", "notify.", timedelta(seconds=1))
+        retry_for=duration(v, notify, "retry_for", "notify.", timedelta(seconds=10)),
+        retry_initial=duration(v, notify, "retry_initial", "notify.", timedelta(seconds=1))
         or timedelta(seconds=1),
-        retry_max=_duration(v, notify, "retry_max", "notify.", timedelta(minutes=5))
+        retry_max=duration(v, notify, "retry_max", "notify.", timedelta(minutes=5))
         or timedelta(minutes=5),
         max_attempts=attempts,
-        give_up_after=_duration(v, notify, "give_up_after", "notify.",
+        give_up_after=duration(v, notify, "give_up_after", "notify.",
                                 NotifySettings.give_up_after))
 
 
-def _email(v: _Validator, table: dict) -> EmailSettings:
+def _email(v: Validator, table: dict) -> EmailSettings:
     p = "notify.email."
     v.unknown(table, ("smtp_host", "smtp_port", "security", "username", "password_env",
                       "sender", "recipients", "digest", "timeout", "ca_file"), p)
@@ -474,11 +380,11 @@ def _email(v: _Validator, table: dict) -> EmailSettings:
         raise v.error(p + "smtp_port", f"= {port!r} is not a port number",
                       "write a whole number such as 587 (starttls), 465 (tls) or 25")
     username = v.string(table, "username", p + "username")
-    password_env = _env_name(v, table, "password_env", p)
+    password_env = env_name(v, table, "password_env", p)
     if username and not password_env:
         raise v.error(p + "password_env", "is missing while username is set",
                       "add password_env = \"MONITOR_SMTP_PASSWORD\" and set that variable")
-    recipients = _addresses(v, table, "recipients", p, EmailSettings.recipients)
+    recipients = addresses(v, table, "recipients", p, EmailSettings.recipients)
     sender = v.string(table, "sender", p + "sender", default=EmailSettings.sender)
     if not ADDRESS.match(sender):
         raise v.error(p + "sender", f"= '{sender}' is not an e-mail address",
@@ -488,17 +394,17 @@ def _email(v: _Validator, table: dict) -> EmailSettings:
         security=v.string(table, "security", p + "security", default="starttls",
                           choices=SECURITY),
         username=username, password_env=password_env, sender=sender, recipients=recipients,
-        digest=_bool(v, table, "digest", p, False),
-        timeout=_seconds(v, table, "timeout", p, 30.0), ca_file=_file(v, table, "ca_file", p))
+        digest=boolean(v, table, "digest", p, False),
+        timeout=seconds(v, table, "timeout", p, 30.0), ca_file=file_path(v, table, "ca_file", p))
 
 
-def _webhook(v: _Validator, table) -> WebhookSettings:
+def _webhook(v: Validator, table) -> WebhookSettings:
     p = "notify.webhook."
     if not isinstance(table, dict):
         raise v.error("notify.webhook", "must be a table", "write it as [notify.webhook]")
     v.unknown(table, ("url", "url_env", "min_severity", "timeout"), p)
     url = v.string(table, "url", p + "url")
-    url_env = _env_name(v, table, "url_env", p)
+    url_env = env_name(v, table, "url_env", p)
     if (url is None) == (url_env is None):
         raise v.error(p + "url", "and url_env: exactly one must be set",
                       "write url = \"https://...\", or url_env = \"VAR\" when the URL holds a token")
@@ -510,108 +416,22 @@ def _webhook(v: _Validator, table) -> WebhookSettings:
     return WebhookSettings(url=url, url_env=url_env,
                            min_severity=v.string(table, "min_severity", p + "min_severity",
                                                  default="warning", choices=SEVERITIES),
-                           timeout=_seconds(v, table, "timeout", p, 10.0))
+                           timeout=seconds(v, table, "timeout", p, 10.0))
 
 
-def _route(v: _Validator, index: int, table) -> Route:
+def _route(v: Validator, index: int, table) -> Route:
     p = f"notify.routes[{index}]."
     if not isinstance(table, dict):
         raise v.error("notify.routes", "entries must be tables", "write each as [[notify.routes]]")
     v.unknown(table, ("recipients", "min_severity", "accounts", "sources", "detectors",
                       "digest"), p)
-    recipients = _addresses(v, table, "recipients", p, ())
+    recipients = addresses(v, table, "recipients", p, ())
     if not recipients:
         raise v.error(p + "recipients", "is missing or empty",
                       "add recipients = [\"someone@example.org\"]")
     return Route(recipients=recipients,
                  min_severity=v.string(table, "min_severity", p + "min_severity",
                                        default="warning", choices=SEVERITIES),
-                 accounts=_strings(v, table, "accounts", p), sources=_strings(v, table, "sources", p),
-                 detectors=_strings(v, table, "detectors", p),
-                 digest=_bool(v, table, "digest", p, False))
-
-
-def _table(v: _Validator, data: dict, key: str, prefix: str = "") -> dict:
-    table = data.get(key, {})
-    if not isinstance(table, dict):
-        raise v.error(prefix + key, "must be a table", f"write it as [{prefix}{key}]")
-    return table
-
-
-def _bool(v: _Validator, table: dict, key: str, prefix: str, default: bool) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise v.error(prefix + key, f"= {value!r} is not true or false",
-                      "write true or false, without quotes")
-    return value
-
-
-def _seconds(v: _Validator, table: dict, key: str, prefix: str, default: float) -> float:
-    value = table.get(key, default)
-    # not (0 < value <= MAX): nan compares false both ways and must not slip through
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not 0 < value <= MAX_DURATION.total_seconds():
-        raise v.error(prefix + key, f"= {value!r} is not a number of seconds",
-                      "write a positive number such as 30")
-    return float(value)
-
-
-def _duration(v: _Validator, table: dict, key: str, prefix: str, default: timedelta) -> timedelta:
-    """A duration written "90s", "30m", "4h", "1d" (or 0 to turn it off)."""
-    value = table.get(key)
-    if value is None:
-        return default
-    match = DURATION.match(str(value)) if isinstance(value, (str, int)) \
-        and not isinstance(value, bool) else None
-    if not match:
-        raise v.error(prefix + key, f"= {value!r} is not a duration",
-                      "write it like \"90s\", \"30m\", \"4h\" or \"1d\" (\"0\" turns it off)")
-    unit = {"s": "seconds", "": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    try:
-        duration = timedelta(**{unit: int(match[1])})
-    except OverflowError:
-        duration = MAX_DURATION * 2
-    if duration > MAX_DURATION:      # later date arithmetic would overflow, or never come
-        raise v.error(prefix + key, f"= {value!r} is too long",
-                      f"write at most {MAX_DURATION.days} days, like \"30d\"")
-    return duration
-
-
-def _strings(v: _Validator, table: dict, key: str, prefix: str) -> tuple[str, ...]:
-    value = table.get(key, [])
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
-        raise v.error(prefix + key, f"= {value!r} is not a list of names",
-                      f"write {key} = [\"first\", \"second\"]")
-    return tuple(value)
-
-
-def _addresses(v: _Validator, table: dict, key: str, prefix: str, default) -> tuple[str, ...]:
-    if key not in table:
-        return tuple(default)
-    addresses = _strings(v, table, key, prefix)
-    for address in addresses:
-        if not ADDRESS.match(address):
-            raise v.error(prefix + key, f"holds '{address}', which is not an e-mail address",
-                          "write plain addresses like \"finance@example.org\"")
-    return addresses
-
-
-def _file(v: _Validator, table: dict, key: str, prefix: str) -> Path | None:
-    name = v.string(table, key, prefix + key)
-    if name is None:
-        return None
-    path = v.base / name
-    if not path.is_file():
-        raise v.error(prefix + key, f"= '{name}' is not a file",
-                      "give the path of a PEM file, relative to the config file")
-    return path
-
-
-def _env_name(v: _Validator, table: dict, key: str, prefix: str) -> str | None:
-    name = v.string(table, key, prefix + key)
-    if name is not None and not ENV_NAME.match(name):
-        raise v.error(prefix + key, f"= '{name}' is not an environment variable name",
-                      "name the variable that holds the secret, e.g. \"MONITOR_SMTP_PASSWORD\"")
-    return name
+                 accounts=strings(v, table, "accounts", p), sources=strings(v, table, "sources", p),
+                 detectors=strings(v, table, "detectors", p),
+                 digest=boolean(v, table, "digest", p, False))

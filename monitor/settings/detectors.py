@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import math
 
-from monitor.settings.config import _Validator
+from monitor.settings.validator import Validator
+from monitor.sql.store import QUERIES, query_header
 
 LARGEST = {"DECIMAL": 10**15, "INTEGER": 2**31 - 1, "BIGINT": 2**63 - 1}   # DECIMAL(18,2) money
 LARGEST_DAYS = 36_600      # a window of a hundred years; more overflows date arithmetic
 
 
-def check_detectors(v: _Validator, section) -> None:
+def check_detectors(v: Validator, section) -> None:
     """[detectors] holds shared parameter values and one table per detector; the
     detectors' SQL headers say which parameters exist and of what type."""
-    from monitor.sql.store import QUERIES, query_header
     if not isinstance(section, dict):
         raise v.error("detectors", "must be a table", "write it as [detectors]")
     catalog = {p.stem: query_header(f"detect/{p.stem}")["params"]
@@ -41,7 +41,7 @@ def check_detectors(v: _Validator, section) -> None:
             v.unknown({key: value}, (*catalog, *shared), "detectors.")
 
 
-def _check_param(v: _Validator, key: str, value, sql_type: str) -> None:
+def _check_param(v: Validator, key: str, value, sql_type: str) -> None:
     numeric = sql_type in ("DECIMAL", "DOUBLE", "INTEGER", "BIGINT")
     if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise v.error(key, f"= {value!r} is not a number", "write a plain number, unquoted")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from monitor.settings.config import _table, _Validator
+from monitor.settings.validator import Validator, subtable
 
 KINDS = ("duckdb", "spark")
 # local, local[4], local[*], local[4,2], spark://h:7077[,h2:7077], yarn, k8s://..., mesos://...
@@ -43,9 +43,9 @@ class EngineSettings:
         return bool(self.lake and URL.match(self.lake))
 
 
-def engine_settings(v: _Validator, data: dict) -> EngineSettings:
+def engine_settings(v: Validator, data: dict) -> EngineSettings:
     p = "engine."
-    table = _table(v, data, "engine")
+    table = subtable(v, data, "engine")
     v.unknown(table, ("kind", "master", "lake", "buckets", "conf"), p)
     kind = v.string(table, "kind", p + "kind", default="duckdb", choices=KINDS)
     master = v.string(table, "master", p + "master", default="local[*]")
@@ -63,7 +63,7 @@ def engine_settings(v: _Validator, data: dict) -> EngineSettings:
     if isinstance(buckets, bool) or not isinstance(buckets, int) or not 0 <= buckets <= 4096:
         raise v.error(p + "buckets", f"= {buckets!r} is not a bucket count",
                       "write a whole number from 0 (no buckets) to 4096")
-    conf = _table(v, table, "conf", p)
+    conf = subtable(v, table, "conf", p)
     for key, value in conf.items():
         if not key.startswith("spark.") or isinstance(value, (dict, list)):
             raise v.error(p + "conf." + key, f"= {value!r} is not a Spark setting",

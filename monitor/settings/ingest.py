@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 
+from monitor.settings.validator import Validator
+
 INGEST_LIMITS = ("future_days", "earliest_date", "max_amount")
 
 
-def ingest_limits(v: _Validator, table: dict, prefix: str, defaults: dict) -> dict:
+def ingest_limits(v: Validator, table: dict, prefix: str, defaults: dict) -> dict:
     """future_days, earliest_date and max_amount from `table`, else from `defaults`."""
     if prefix == "ingest.":
         v.unknown(table, INGEST_LIMITS, prefix)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.triggers.base import BaseTrigger
 
-from monitor.settings.config import _bool, _duration, _table, _Validator
+from monitor.settings.validator import Validator, boolean, duration, subtable
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,11 @@ class ScheduleSettings:
 SCHEDULE_JOBS = ("pipeline", "outbox", "digest")
 
 
-def schedule_settings(v: _Validator, data: dict, source_names: list[str]) -> ScheduleSettings:
+def schedule_settings(v: Validator, data: dict, source_names: list[str]) -> ScheduleSettings:
     """Validate [schedule] and [schedule.feeds]."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     p = "schedule."
-    table = _table(v, data, "schedule")
+    table = subtable(v, data, "schedule")
     allowed = [k for job in SCHEDULE_JOBS for k in (job, f"{job}_interval")]
     v.unknown(table, allowed + ["timezone", "misfire_grace_time", "feeds", "snapshot"], p)
     zone = v.string(table, "timezone", p + "timezone", default="UTC")
@@ -59,24 +59,24 @@ def schedule_settings(v: _Validator, data: dict, source_names: list[str]) -> Sch
         if job in table:
             trigger = Trigger(cron=_cron(v, table, job, zone))
         if f"{job}_interval" in table:
-            every = _duration(v, table, f"{job}_interval", p, timedelta(0))
+            every = duration(v, table, f"{job}_interval", p, timedelta(0))
             if not every:
                 raise v.error(p + f"{job}_interval", "= 0 is not an interval",
                               "write a positive interval like \"2s\", \"15m\" or \"1h\"")
             trigger = Trigger(every=every)
         triggers[job] = trigger
-    grace = _duration(v, table, "misfire_grace_time", p, defaults.misfire_grace)
-    feeds = _table(v, table, "feeds", p)
+    grace = duration(v, table, "misfire_grace_time", p, defaults.misfire_grace)
+    feeds = subtable(v, table, "feeds", p)
     v.unknown(feeds, source_names, p + "feeds.")
     quiet = {}
     for name in source_names:
         if name in feeds:
-            quiet[name] = _duration(v, feeds, name, p + "feeds.", timedelta(0))
+            quiet[name] = duration(v, feeds, name, p + "feeds.", timedelta(0))
             if not quiet[name]:
                 raise v.error(p + "feeds." + name, "= 0 is not a cadence",
                               "write the longest normal gap between files, like \"26h\"")
     return ScheduleSettings(timezone=zone, misfire_grace=grace or timedelta(seconds=1),
-                            feeds=quiet, snapshot=_bool(v, table, "snapshot", p, True),
+                            feeds=quiet, snapshot=boolean(v, table, "snapshot", p, True),
                             **triggers)
 
 
@@ -148,7 +148,7 @@ def _never_fires(fields: list[str]) -> str | None:
     return f"it never fires: no month {fields[3]} has day {fields[2]}"
 
 
-def _cron(v: _Validator, table: dict, key: str, zone: str) -> str:
+def _cron(v: Validator, table: dict, key: str, zone: str) -> str:
     value = table[key]
     fix = ("write 5 fields: minute hour day month weekday, like \"*/15 * * * *\" "
            f"(or set {key}_interval = \"15m\")")

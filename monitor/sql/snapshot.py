@@ -20,12 +20,8 @@ from pathlib import Path
 import duckdb
 
 from monitor.errors import StoreError
-
-
-def snapshot_path(database: Path | str) -> Path:
-    """Where the snapshot of a ledger lives: beside it, `<name>.snapshot.duckdb`."""
-    database = Path(database)
-    return database.with_name(database.stem + ".snapshot.duckdb")
+from monitor.sql.store import (DEFAULT_MEMORY_LIMIT, DEFAULT_TEMP_LIMIT, damaged,
+                                snapshot_path)
 
 
 def lock_path(database: Path | str) -> Path:
@@ -119,7 +115,6 @@ def open_readonly(path: Path | str, memory_limit: str | None = None,
     configuration locked; within `memory_limit` (the configured one, else the default) and
     at most `temp_limit` of spill files (DuckDB's own default is 90% of the free disk).
     The limits are set before the lock, so no SQL can raise them."""
-    from monitor.settings.config import DEFAULT_MEMORY_LIMIT, DEFAULT_TEMP_LIMIT
     try:
         con = duckdb.connect(str(path), read_only=True,
                              config={"enable_external_access": False,
@@ -129,7 +124,6 @@ def open_readonly(path: Path | str, memory_limit: str | None = None,
                                      "max_temp_directory_size":
                                          temp_limit or DEFAULT_TEMP_LIMIT})
     except duckdb.Error as e:
-        from monitor.sql.store import damaged       # store imports this module
         raise damaged(path, e) or StoreError(
             f"{path}: cannot open the snapshot ({str(e).strip().splitlines()[0]})") from None
     for setting in ("enable_progress_bar = false", "python_enable_replacements = false",

@@ -15,12 +15,9 @@ from pathlib import Path
 
 import duckdb
 
-from monitor.settings.config import DEFAULT_MEMORY_LIMIT
-from monitor.errors import StoreError
 from monitor.sql.audit_head import start_head
-from monitor.sql.snapshot import snapshot_path
+from monitor.errors import StoreError
 from monitor.sql import header
-
 
 
 def _queries_folder() -> Path:
@@ -35,6 +32,8 @@ def _queries_folder() -> Path:
 
 
 QUERIES = _queries_folder()
+DEFAULT_MEMORY_LIMIT = "4GB"   # DuckDB's own default is 80% of the machine's memory
+DEFAULT_TEMP_LIMIT = "10GB"    # auditor queries' spill files; DuckDB's default: 90% of the disk
 
 
 @cache
@@ -50,6 +49,13 @@ def migrations() -> list[tuple[int, str, Path]]:
         if match:
             found.append((int(match[1]), match[2], path))
     return found
+
+
+def snapshot_path(database: Path | str) -> Path:
+    """Where the snapshot of a ledger lives (monitor.sql.snapshot publishes it): beside it,
+    `<name>.snapshot.duckdb`."""
+    database = Path(database)
+    return database.with_name(database.stem + ".snapshot.duckdb")
 
 
 # How long a writer waits for another process to let go of the ledger: the daemon's jobs

@@ -19,15 +19,14 @@ of work is the whole lake; the incremental scope is a DuckDB optimisation).
 from __future__ import annotations
 
 import functools
-import re
-import shutil
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
+from monitor.detection.catalog import EMPTY_EVENTS, detectors
+from monitor.ledger.spark import first_line, session, to_arrow
 from monitor.settings.engine import EngineSettings, engine_of
 from monitor.errors import ConfigError, MonitorError
 from monitor.sql.store import load_query
@@ -40,12 +39,7 @@ SHIPPED = ("authorizations", "statements", "files", "rejected_rows")
 EVENT_COLUMNS = ("account", "counterparty", "initiator", "txn_id", "posted_at", "day", "amount",
                  "currency", "exposure", "charges", "since", "severity", "active_until")
 
-_session = None          # (key, SparkSession): one per process, rebuilt when settings change
 timings: dict[str, float] = {}     # seconds per step of the last evaluate (for benchmarks)
-
-
-class SparkUnavailable(MonitorError):
-    """pyspark or Java is missing, or Spark could not start."""
 
 
 @dataclass(frozen=True)
@@ -76,56 +70,6 @@ def statements(query: str) -> tuple[Statement, ...]:
     return tuple(out)
 
 
-def session(settings: EngineSettings):
-    """The SparkSession for these settings (started once per process)."""
-    global _session
-    key = (settings.master, tuple(sorted(settings.conf.items())))
-    if _session and _session[0] == key:
-        return _session[1]
-    stop()
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise SparkUnavailable("[engine] kind = \"spark\" needs pyspark; install it with "
-                               "pip install 'payment-monitor[spark]'") from None
-    if not shutil.which("java") and not _java_home():
-        raise SparkUnavailable("[engine] kind = \"spark\" needs Java 17 or later; install a "
-                               "JRE (e.g. apt-get install openjdk-17-jre-headless) or set "
-                               "JAVA_HOME")
-    builder = SparkSession.builder.master(settings.master).appName("payment-monitor")
-    for name, value in defaults(settings).items():
-        builder = builder.config(name, value)
-    try:
-        spark = builder.getOrCreate()
-    except Exception as e:      # the JVM did not start: say why in one line
-        raise SparkUnavailable(f"Spark did not start ({_first_line(e)})") from None
-    spark.sparkContext.setLogLevel("ERROR")
-    _session = (key, spark)
-    return spark
-
-
-def defaults(settings: EngineSettings) -> dict:
-    """Spark settings: ours, overlaid with [engine.conf]."""
-    conf = {
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.session.timeZone": "UTC",
-        # posted_month=2017-04 stays text (not guessed as a date)
-        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
-    }
-    cores = re.fullmatch(r"local\[(\d+)\]", settings.master)
-    if cores or settings.master == "local":        # small machines: few shuffle partitions
-        conf["spark.sql.shuffle.partitions"] = str(4 * int(cores[1] if cores else 1))
-    return conf | dict(settings.conf)
-
-
-def stop() -> None:
-    global _session
-    if _session:
-        _session[1].stop()
-        _session = None
-
-
 def evaluate(con: duckdb.DuckDBPyConnection, config, as_of: date) -> list:
     """detect.evaluate on Spark: build DuckDB's temp tables `events` and `episodes` as of
     a date, with the detectors run over the lake."""
@@ -138,12 +82,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, config, as_of: date) -> list:
         raise
     except Exception as e:       # Spark's own errors: one line (--debug shows the rest)
         if type(e).__module__.startswith(("pyspark", "py4j")):
-            raise MonitorError(f"Spark: {_first_line(e)}") from e
+            raise MonitorError(f"Spark: {first_line(e)}") from e
         raise
 
 
 def _evaluate(con, spark, settings: EngineSettings, config, as_of: date) -> list:
-    from monitor.detection import scan as detect
     started = time.perf_counter()
     _views(con, spark, settings)
     for query in STEPS:
@@ -158,9 +101,9 @@ def _evaluate(con, spark, settings: EngineSettings, config, as_of: date) -> list
             # each detector cost more than running it).
             df.localCheckpoint(eager=True).createOrReplaceTempView(st.name)
     timings["prepare"] = time.perf_counter() - started
-    ran = detect.detectors(config)
+    ran = detectors(config)
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
-                "''::VARCHAR AS detector, * FROM (" + detect._EMPTY_EVENTS + ") WHERE false")
+                "''::VARCHAR AS detector, * FROM (" + EMPTY_EVENTS + ") WHERE false")
     for detector in ran:
         began = time.perf_counter()
         params = dict(detector.params)
@@ -202,7 +145,7 @@ def _views(con, spark, settings: EngineSettings) -> None:
                 "there (later ingests append to it)") from None
         raise
     for table in SHIPPED:
-        arrow = _arrow(con, f"SELECT * FROM {table}")
+        arrow = to_arrow(con, f"SELECT * FROM {table}")
         spark.createDataFrame(arrow).createOrReplaceTempView(table)
     spark.createDataFrame([], "kind STRING, key STRING").createOrReplaceTempView("scope")
 
@@ -212,39 +155,3 @@ def _args(st: Statement, values: dict) -> dict:
     if missing:
         raise MonitorError(f"no value for parameter(s) {', '.join(missing)}")
     return {p: values[p] for p in st.params}
-
-
-def _arrow(con, sql: str, params: dict | None = None):
-    """A query's rows as Arrow. Through execute(), which (unlike con.sql) also works while
-    the caller left a result unfinished; the copy it warns about is of small tables."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return con.execute(sql, params or {}).to_arrow_table()
-
-
-def _java_home() -> bool:
-    import os
-    home = os.environ.get("JAVA_HOME")
-    return bool(home) and os.path.exists(os.path.join(home, "bin", "java"))
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return " ".join(text.splitlines()[0].split()) if text else type(error).__name__
-
-
-def append_rows(con: duckdb.DuckDBPyConnection, settings: EngineSettings,
-                file_ids: list[int]) -> int:
-    """Append ingested files' rows to a lake at a URL (s3a://, abfss://, hdfs://...):
-    DuckDB cannot write there offline, Spark can. Folders go through monitor.ledger.lake."""
-    from monitor.ledger import lake
-    # The partition columns come from monitor.ledger.lake, so both writers bucket alike.
-    with lake.batch(con, lake.FILES_ROWS, {"file_ids": [int(f) for f in file_ids]},
-                    settings.buckets) as table:
-        arrow = _arrow(con, f"SELECT * FROM {table}")
-    if not arrow.num_rows:
-        return 0
-    parts = ["posted_month"] + (["account_bucket"] if settings.buckets else [])
-    session(settings).createDataFrame(arrow).write.mode("append").partitionBy(*parts).parquet(
-        settings.lake)
-    return arrow.num_rows

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from monitor.ledger.formats import bai2 as formats_bai2, camt as formats_camt
+from monitor.ledger.formats import ofx as formats_ofx, swift as formats_swift
+from monitor.ledger.formats.base import Collector
 from monitor.settings.config import BANK_FORMATS, CANONICAL_COLUMNS, Source
 from monitor.errors import InputError
 from monitor.sql.store import load_query
@@ -112,13 +115,6 @@ class StatementFile:
 def read(path: Path, fmt: str) -> StatementFile:
     """Parse a bank statement file whole before anything is written; raises InputError
     naming the file and problem."""
-    from monitor.ledger.formats import (
-        bai2 as formats_bai2,
-        camt as formats_camt,
-        ofx as formats_ofx,
-        swift as formats_swift,
-    )
-    from monitor.ledger.formats.base import Collector
     readers = {"camt": formats_camt.read, "mt940": formats_swift.read,
                "bai2": formats_bai2.read, "ofx": formats_ofx.read}
     if fmt not in readers:
