@@ -142,7 +142,7 @@ def test_a_row_dated_2099_does_not_resolve_open_alerts(tmp_path):
 
 
 def test_the_daemon_pipeline_judges_as_of_today_at_the_latest(tmp_path):
-    from monitor.daemon import scheduler as schedule
+    from monitor import pipeline
     cfg, led = ledger(tmp_path)
     led.charge(date.today() - timedelta(days=1), "Cafe", "4.20")
     led.charge(date(2099, 12, 31), "Typo Ltd", "5.00")
@@ -151,7 +151,7 @@ def test_the_daemon_pipeline_judges_as_of_today_at_the_latest(tmp_path):
     con = store.connect(config.database)
     warned = []
     try:
-        day, _, _ = schedule.scan_and_notify(con, config, notify_now=False, warn=warned.append)
+        day, _, _ = pipeline.scan_and_notify(con, config, notify_now=False, warn=warned.append)
     finally:
         con.close()
     assert day == date.today() - timedelta(days=1)

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import click
 
-from monitor import output
-from monitor.alerting import lifecycle as alert, notify
+from monitor import output, pipeline
+from monitor.alerting import lifecycle as alert
 from monitor.audit import log as audit
 from monitor.errors import NotifyError
 from monitor.sql.store import now as utc_now
@@ -196,16 +196,14 @@ def alerts_send(ctx, wait, dry_run, retry_failed):
     """
     config = ctx.config
     con = ctx.connect()
-    now = utc_now()
-    with transaction(con):
-        notify.enqueue_digests(con, config, now=now)
-        again = [i for (i,) in run(con, "notify/retry_failed").fetchall()] if retry_failed else []
-    if again:
-        audit.record(con, "retry-failed", {"outbox_ids": again})
-        click.echo(f"{len(again)} message(s) given up before are pending again", err=True)
+    if retry_failed:       # given-up messages become pending again, then go with the rest
+        with transaction(con):
+            again = [i for (i,) in run(con, "notify/retry_failed").fetchall()]
+        if again:
+            audit.record(con, "retry-failed", {"outbox_ids": again})
+            click.echo(f"{len(again)} message(s) given up before are pending again", err=True)
     delay = timedelta(seconds=wait) if wait is not None else config.notify.retry_for
-    result = notify.deliver(con, config, wait=delay, dry_run=dry_run)
-    audit.record_notification(con, result, dry_run)
+    _, result = pipeline.send_digests(con, config, wait=delay, dry_run=dry_run)
     con.close()
     report(result, dry_run)
 

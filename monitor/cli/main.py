@@ -14,14 +14,13 @@ import click
 import duckdb
 
 from monitor.settings import config as config_mod
-from monitor.daemon import scheduler as schedule
 from monitor.detection import scan as detect
 from monitor.ledger import lake, registry
 from monitor.sql import store
 from monitor.ledger import ingest as ingest_mod
 from monitor.audit import log as audit
 from monitor.cli import audit as cli_audit
-from monitor import output
+from monitor import output, pipeline
 from monitor.cli import alerts as cli_alerts, lake as cli_lake, report as cli_report, run as cli_run
 from monitor.errors import ExitCode, InputError, MonitorError
 from monitor.redact import redact
@@ -273,7 +272,7 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
     if as_of:
         detect.not_after_today(ctx.config, as_of.date(), "--as-of")
     con = ctx.connect()
-    day, findings, outcome = schedule.scan_and_notify(    # what the daemon's pipeline runs
+    day, findings, outcome = pipeline.scan_and_notify(    # what the daemon's pipeline runs
         con, ctx.config, as_of=as_of.date() if as_of else None, notify_now=not no_notify,
         dry_run=dry_run, warn=lambda line: click.echo(f"warning: {line}", err=True))
     if outcome:
@@ -314,7 +313,7 @@ def backtest(ctx: Context, start, end, fmt):
         raise InputError(f"--to {end:%Y-%m-%d} is before --from {start:%Y-%m-%d}; swap them")
     detect.not_after_today(ctx.config, end.date(), "--to")     # the replay's last day
     con = ctx.connect()
-    schedule.load_registry(con, ctx.config)     # the finance team's CSV, when named
+    pipeline.load_registry(con, ctx.config)     # the finance team's CSV, when named
     alerts = detect.backtest(con, ctx.config, start.date(), end.date())
     con.close()
     if fmt == "json":

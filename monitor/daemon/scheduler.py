@@ -33,13 +33,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
-
-from monitor import redact
-from monitor.alerting import notify
+from monitor import pipeline, redact
 from monitor.audit import log as audit
 from monitor.detection import scan as detect
-from monitor.ledger import ingest, lake, registry
+from monitor.ledger import ingest, lake
 from monitor.ledger.feeds import feed_freshness
 from monitor.sql import snapshot, store
 from monitor.settings.config import Config
@@ -102,35 +99,6 @@ def fresh_files(con, planned: list, seen: dict | None = None) -> list:
     return todo
 
 
-def load_registry(con, config: Config) -> None:
-    """Reload the registry from the finance team's CSV when the config names one; a
-    change is recorded in the audit log (an unchanged file changes nothing)."""
-    path = registry.managed_by(config)
-    if path:
-        registry.load(con, registry.read_csv(path), str(path), only_if_changed=True)
-
-
-def scan_and_notify(con, config: Config, *, as_of=None, notify_now: bool = True,
-                    dry_run: bool = False, extra: list[dict] | None = None,
-                    warn=log.warning):
-    """Reload the registry, scan as of the latest posting up to today (or as_of, never after
-    today: detect.judging_day), record the alerts and notify: `monitor scan`.
-    Returns (day, findings, outcome or None)."""
-    load_registry(con, config)
-    day = detect.judging_day(con, config, as_of)
-    ahead, latest = detect.future_rows(con, config)
-    if ahead:
-        warn(f"{ahead} row(s) posted after today (the latest on {latest}) are not judged "
-             "before their day")
-    findings = detect.scan(con, config, day) if day else []
-    if not day and not extra:
-        return day, findings, None
-    outcome = notify.handle_scan(
-        con, config, findings + (extra or []), now=store.now(), notify=notify_now,
-        dry_run=dry_run, scan_id=findings[0]["scan_id"] if findings else None)
-    return day, findings, outcome
-
-
 def run_pipeline(config: Config, started: datetime | None = None,
                  seen: dict | None = None) -> dict:
     """One pipeline run: ingest new files, scan, notify, check feeds, publish the snapshot.
@@ -152,7 +120,8 @@ def run_pipeline(config: Config, started: datetime | None = None,
         loaded = [r for r in results if r.status == "loaded"]
         lake.to_lake(con, config, loaded)       # [engine] kind = "spark": the lake too
         stale = stale_feeds(con, config, started)
-        day, findings, outcome = scan_and_notify(con, config, extra=stale)
+        day, findings, outcome = pipeline.scan_and_notify(con, config, extra=stale,
+                                                          warn=log.warning)
         summary = {
             "files_seen": len(planned), "files_read": len(results), "files_loaded": len(loaded),
             "rows_loaded": sum(r.loaded for r in loaded),
@@ -197,8 +166,7 @@ def _log_file(result) -> None:
 def run_outbox(config: Config) -> dict:
     con = connect(config)
     try:
-        result = notify.deliver(con, config, wait=timedelta(0))
-        audit.record_notification(con, result)
+        result = pipeline.send_outbox(con, config, wait=timedelta(0))
     finally:
         con.close()
     return {"sent": len(result.sent), "pending": len(result.pending),
@@ -210,10 +178,7 @@ def run_outbox(config: Config) -> dict:
 def run_digest(config: Config) -> dict:
     con = connect(config)
     try:
-        with store.transaction(con):
-            queued = notify.enqueue_digests(con, config, now=store.now())
-        result = notify.deliver(con, config, wait=config.notify.retry_for)
-        audit.record_notification(con, result)
+        queued, result = pipeline.send_digests(con, config, wait=config.notify.retry_for)
     finally:
         con.close()
     return {"digests": len(queued), "sent": len(result.sent), "pending": len(result.pending),
