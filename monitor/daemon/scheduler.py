@@ -33,6 +33,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
+
 from monitor import pipeline, redact
 from monitor.audit import log as audit
 from monitor.detection import scan as detect
