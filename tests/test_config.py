@@ -112,6 +112,14 @@ def test_unknown_key_is_warned_with_file_line_and_key(tmp_path, text, key, snipp
     assert f"'{key}'" in warnings[0]
 
 
+def test_a_report_section_is_an_unknown_key(tmp_path):
+    """Nothing reads [report] (the report takes its options on the command line), so it is
+    warned about like any unknown key rather than silently accepted."""
+    warnings = []
+    load(tmp_path, FULL + "\n[report]\ntitle = 'x'\n", warnings)
+    assert len(warnings) == 1 and "unknown key 'report'" in warnings[0], warnings
+
+
 def test_typo_gets_a_suggestion(tmp_path):
     warnings = []
     load(tmp_path, FULL.replace("date_format", "date_fromat"), warnings)

@@ -40,7 +40,7 @@ BANK_FORMATS = ("camt", "mt940", "bai2", "ofx")
 FORMATS = TABULAR_FORMATS + BANK_FORMATS + ("auto",)
 
 # Sections later stages read; listed so they are not reported as typos.
-RESERVED_SECTIONS = ("detectors", "registry", "schedule", "engine", "audit", "report")
+RESERVED_SECTIONS = ("detectors", "registry", "schedule", "engine", "audit")
 
 
 @dataclass(frozen=True)
