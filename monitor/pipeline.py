@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from monitor.alerting import notify
+from monitor.alerting import channels, notify
 from monitor.audit import log as audit
 from monitor.detection import scan as detect
 from monitor.ledger import registry
@@ -51,13 +51,13 @@ def send_digests(con, config: Config, wait: timedelta, dry_run: bool = False):
     """`monitor alerts send` and the daemon's digest job. Returns (queued, delivery)."""
     with store.transaction(con):
         queued = notify.enqueue_digests(con, config, now=store.now())
-    result = notify.deliver(con, config, wait=wait, dry_run=dry_run)
+    result = channels.deliver(con, config, wait=wait, dry_run=dry_run)
     audit.record_notification(con, result, dry_run)
     return queued, result
 
 
 def send_outbox(con, config: Config, wait: timedelta):
     """The daemon's outbox job: deliver what is pending, record it."""
-    result = notify.deliver(con, config, wait=wait)
+    result = channels.deliver(con, config, wait=wait)
     audit.record_notification(con, result)
     return result

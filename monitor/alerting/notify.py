@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from monitor.alerting import lifecycle as alert, charts
-from monitor.alerting.channels import Delivery, deliver, write_file  # noqa: F401 (public API)
+from monitor.alerting.channels import deliver, write_file
 from monitor.settings.config import Config, Route, check_outbox
 from monitor.output import safe_cell
 from monitor.sql.store import rows, run, transaction

@@ -22,8 +22,10 @@ import duckdb
 
 from monitor import output
 from monitor.sql import snapshot, store
-from monitor.audit.chain import (GENESIS, actor, canonical, digest, entries,  # noqa: F401
-                                 has_log, head_path, link_hash, pending_path, read_head,
+# The chain's verbs, named here too so a caller needs one `audit` module (debt: callers should
+# import monitor.audit.chain themselves).
+from monitor.audit.chain import (actor, canonical, digest, entries,  # noqa: F401
+                                 head_path, link_hash, pending_path, read_head,
                                  read_pending, record, record_at, rows_hash, verify)
 from monitor.sql.header import parse_param
 from monitor.errors import InputError, MonitorError
