@@ -26,6 +26,7 @@ from datetime import date
 import duckdb
 
 from monitor.detection.catalog import EMPTY_EVENTS, detectors
+from monitor.ledger.ingest import CONFLICT
 from monitor.ledger.spark import first_line, session, to_arrow
 from monitor.settings.engine import EngineSettings, engine_of
 from monitor.errors import ConfigError, MonitorError
@@ -35,7 +36,16 @@ from monitor.sql.store import load_query
 # from the lake; DuckDB keeps them in pair_history).
 STEPS = ("scan/explain", "scan/ledger_rows", "scan/pair_firsts", "scan/pair_facts",
          "scan/features", "scan/feeds")
-SHIPPED = ("authorizations", "statements", "files", "rejected_rows")
+# Tables the detectors read besides transactions, shipped from DuckDB: name -> the rows
+# Spark needs (of the rows set aside at ingest, only those the conflicting_duplicate
+# detector reads: a ledger may hold millions of rejected rows).
+SHIPPED = {
+    "authorizations": ("SELECT * FROM authorizations", None),
+    "statements": ("SELECT * FROM statements", None),
+    "files": ("SELECT * FROM files", None),
+    "rejected_rows": ("SELECT * FROM rejected_rows WHERE starts_with(reason, $conflict)",
+                      {"conflict": CONFLICT}),
+}
 EVENT_COLUMNS = ("account", "counterparty", "initiator", "txn_id", "posted_at", "day", "amount",
                  "currency", "exposure", "charges", "since", "severity", "active_until")
 
@@ -144,8 +154,8 @@ def _views(con, spark, settings: EngineSettings) -> None:
                 f"`monitor export-lake --out {settings.lake}` to move the DuckDB ledger "
                 "there (later ingests append to it)") from None
         raise
-    for table in SHIPPED:
-        arrow = to_arrow(con, f"SELECT * FROM {table}")
+    for table, (select, params) in SHIPPED.items():
+        arrow = to_arrow(con, select, params)
         spark.createDataFrame(arrow).createOrReplaceTempView(table)
     spark.createDataFrame([], "kind STRING, key STRING").createOrReplaceTempView("scope")
 
