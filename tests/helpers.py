@@ -85,13 +85,14 @@ def write_csv(path: Path, rows: list[list], **kw) -> Path:
     return path
 
 
-def ingest(config_path: Path, paths=None, source_name: str | None = None):
+def ingest(config_path: Path, paths=None, source_name: str | None = None,
+           complete: bool = False):
     """Ingest through the library, on the real database file the config names."""
     cfg = config_mod.load(config_path, warn=lambda line: None)
     con = store.connect(cfg.database)
     try:
         planned = ingest_mod.plan(cfg, [str(p) for p in paths] if paths else None, source_name)
-        return ingest_mod.ingest_all(con, planned)
+        return ingest_mod.ingest_all(con, planned, complete=complete)
     finally:
         con.close()
 

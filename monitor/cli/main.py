@@ -116,9 +116,12 @@ def init(ctx: Context, force):
 @click.option("--source", "source_name", help="Read the files with this configured source.")
 @click.option("--reload", is_flag=True,
               help="Replace the rows earlier loads of these files gave (after a config fix).")
+@click.option("--complete", is_flag=True,
+              help="The files are finished: read one whose last line has no line end now, "
+                   "instead of once it has rested 15 minutes.")
 @output.format_option()
 @pass_ctx
-def ingest(ctx: Context, paths, source_name, reload, fmt):
+def ingest(ctx: Context, paths, source_name, reload, complete, fmt):
     """Load ledger files into the database, each transaction once.
 
     With no PATH, reads every file matched by each source's path glob. A PATH is
@@ -134,13 +137,16 @@ def ingest(ctx: Context, paths, source_name, reload, fmt):
       monitor ingest exports/march.csv --source pcards --format json
       monitor ingest statements/2024-03.camt053.xml
       monitor ingest --reload exports/march.csv
+      monitor ingest --complete downloads/spend-jan-mar.csv
     """
     if reload and not paths:
         raise InputError("--reload needs the file(s) to reload: monitor ingest --reload FILE")
     planned = ingest_mod.plan(ctx.config, list(paths), source_name)
     con = ctx.connect()
-    results = _with_progress(con, planned, reload)
+    results = _with_progress(con, planned, reload, complete)
     detail = {"paths": list(paths), "source": source_name}
+    if complete:
+        detail["complete"] = True
     if reload:
         detail |= {"reload": True, "replaced": {r.path: r.replaced for r in results}}
     audit.record(con, "ingest", detail, audit.digest([r.as_dict() for r in results]))
@@ -174,9 +180,9 @@ def ingest(ctx: Context, paths, source_name, reload, fmt):
         sys.exit(ExitCode.USAGE)
 
 
-def _with_progress(con, planned, reload=False):
+def _with_progress(con, planned, reload=False, complete=False):
     if not sys.stderr.isatty() or len(planned) < 2:
-        return ingest_mod.ingest_all(con, planned, reload=reload)
+        return ingest_mod.ingest_all(con, planned, reload=reload, complete=complete)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     with Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.description}"), transient=True) as bar:
@@ -184,7 +190,8 @@ def _with_progress(con, planned, reload=False):
 
         def step(result):
             bar.update(task, advance=1, description=Path(result.path).name)
-        return ingest_mod.ingest_all(con, planned, on_file=step, reload=reload)
+        return ingest_mod.ingest_all(con, planned, on_file=step, reload=reload,
+                                     complete=complete)
 
 
 @cli.command()

@@ -122,19 +122,21 @@ def _matching_source(config: Config, path: Path) -> Source | None:
 
 
 def ingest_all(con: duckdb.DuckDBPyConnection, planned, on_file=None,
-               reload: bool = False) -> list[FileResult]:
+               reload: bool = False, complete: bool = False) -> list[FileResult]:
     """Ingest each planned file; a bad file never stops the others. With reload, each
-    file's rows from earlier loads are replaced by what it yields now."""
+    file's rows from earlier loads are replaced by what it yields now. With complete, a
+    person vouches that the files are finished: one whose last line has no line end is
+    read at once instead of after it has rested (a download just made, a copy)."""
     results = []
     for path, source in planned:
-        results.append(ingest_file(con, path, source, reload))
+        results.append(ingest_file(con, path, source, reload, complete))
         if on_file:
             on_file(results[-1])
     return results
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | None,
-                reload: bool = False) -> FileResult:
+                reload: bool = False, complete: bool = False) -> FileResult:
     source_name = source.name if source else ""
     result = FileResult(path=str(path), source=source_name)
     digest = None
@@ -160,12 +162,13 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
         if fmt == "auto":
             fmt = formats.detect(path)
         result.format = fmt
-        if fmt == "csv" and unterminated(path):
+        if fmt == "csv" and not complete and unterminated(path):
             # Not recorded: a later run reads it once its last line is complete.
             result.status = "not ready"
             result.message = (f"{path}: not read yet: its last line has no line end, so it "
-                              "may still be being written; it is read once complete, or "
-                              f"{UNFINISHED_SECONDS // 60} minutes after its last change")
+                              "may still be being written; it is read once complete, "
+                              f"{UNFINISHED_SECONDS // 60} minutes after its last change, or "
+                              f"now with `monitor ingest --complete {path}` if it is finished")
             return result
         if fmt not in BANK_FORMATS and source is None:
             result.hint = _proposal(con, path, fmt)
