@@ -14,7 +14,8 @@ import duckdb
 import pytest
 
 from helpers import (ROOT, assert_identity, assert_one_line_error, config_text, csv_bytes,
-                     ingest, monitor, one, query, source, write_config, write_csv, write_xlsx)
+                     ingest, monitor, one, query, run, source, write_config, write_csv,
+                     write_xlsx)
 from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
 from monitor.sql import store
@@ -346,6 +347,18 @@ def test_an_export_that_never_ends_its_last_line_is_read_once_it_rests(tmp_path)
     rested = path.stat().st_mtime - 16 * 60
     os.utime(path, (rested, rested))
     assert one(cfg, path).loaded == 1 and ledger(cfg)[0][2] == Decimal("600.00")
+
+
+def test_a_person_can_vouch_that_a_file_without_a_final_line_end_is_finished(tmp_path, capsys):
+    cfg = write_config(tmp_path)
+    path = write_csv(tmp_path / "in/a.csv", [["2024-01-02", "600.00", "Shop", "1"]])
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    code, _, err = run(capsys, "--config", str(cfg), "ingest")
+    assert code == 0 and f"monitor ingest --complete {path}" in err   # the note names the fix
+    code, out, err = run(capsys, "--config", str(cfg), "ingest", "--complete", str(path),
+                         "--format", "json")
+    assert code == 0 and '"status": "loaded"' in out
+    assert ledger(cfg)[0][2] == Decimal("600.00")
 
 
 def test_the_daemon_reads_a_half_written_file_once_it_is_complete(tmp_path):
