@@ -92,6 +92,21 @@ def test_silence_holds_back_everything_until_it_expires(con):
         ("fired", "monitor"), ("silenced", "monitor"), ("unsilenced", "monitor")]
 
 
+def test_a_reader_sees_a_silence_end_without_writing_it(con):
+    """`alerts list` and `show` read only: the state a scan will record is shown, and
+    the change itself (with its event) waits for the scan."""
+    until = NOW + timedelta(days=1)
+    alert.silence(con, alert.Matcher(counterparty="ac*"), until=until, reason="contract",
+                  by="J. Smith", now=NOW)
+    told(con, [finding(GROUPS[1], "critical")], NOW)
+    later = until + timedelta(minutes=1)
+    assert alert.get(con, 1, now=later)["state"] == "firing"
+    assert [a["alert_id"] for a in alert.listing(con, "firing", now=later)] == [1]
+    assert alert.listing(con, "silenced", now=later) == []
+    assert alert.get(con, 1)["state"] == "silenced"            # nothing was written
+    assert [e["action"] for e in alert.history(con, 1)] == ["fired", "silenced"]
+
+
 def test_silence_matchers(con):
     told(con, [finding(g, "warning") for g in GROUPS], NOW)
     alert.silence(con, alert.Matcher(detector="new_payee_repeat", account="A1"),
@@ -141,6 +156,17 @@ def test_cli_list_show_ack_silence(tmp_path):
     empty = run_cli("--config", str(cfg), "alerts", "silence", "--until", "2999-01-01",
                     "--reason", "x")
     assert "at least one of" in assert_one_line_error(empty, 2)
+
+
+def test_list_and_show_open_the_ledger_read_only(tmp_path):
+    cfg = project(tmp_path)
+    assert run_cli("--config", str(cfg), "scan").returncode == 1
+    database = tmp_path / "ledger.duckdb"
+    before = database.read_bytes()
+    for verb in (("alerts", "list"), ("alerts", "show", "1")):
+        shown = run_cli("--config", str(cfg), *verb, "--format", "json")
+        assert shown.returncode == 0, shown.stderr
+    assert database.read_bytes() == before
 
 
 def test_every_alerts_verb_has_help_with_an_example():

@@ -97,10 +97,16 @@ def due(alert: dict, now: datetime, repeat: timedelta | None) -> str | None:
     return None
 
 
-def refresh(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
-    """Move open alerts into or out of silenced as silences start and expire."""
-    for alert in open_alerts(con, now):
-        _follow_silences(con, alert, now)
+def shown_state(alert: dict) -> str:
+    """The state an open alert (a row of open_alerts) is in now, as silences started or
+    ended since it was last written: what the next scan will record. Readers show this
+    and write nothing; the change itself is made, with its event, by a scan or a silence."""
+    held_by, state = alert["matching_silence"], alert["state"]
+    if held_by is not None and state != "silenced":
+        return "silenced"
+    if held_by is None and state == "silenced":
+        return "acknowledged" if alert["acked_by"] else "firing"
+    return state
 
 
 def acknowledge(con: duckdb.DuckDBPyConnection, alert_id: int, *, by: str, note: str | None,
@@ -149,15 +155,32 @@ def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: int, *, by: str,
         _follow_silences(con, alert, now, actor=by)
 
 
-def get(con: duckdb.DuckDBPyConnection, alert_id: int) -> dict:
+def get(con: duckdb.DuckDBPyConnection, alert_id: int, now: datetime | None = None) -> dict:
+    """One alert; with `now`, in the state it is in at that time (see shown_state)."""
     found = rows(con, "alerts/get_alert", {"alert_id": alert_id})
     if not found:
         raise InputError(f"no alert {alert_id}; see `monitor alerts list --state all`")
+    if now is not None:
+        return _as_of(con, found, now)[0]
     return found[0]
 
 
-def listing(con: duckdb.DuckDBPyConnection, state: str = "open", limit: int = 100) -> list[dict]:
-    return rows(con, "alerts/list_alerts", {"state": state, "limit": limit})
+def listing(con: duckdb.DuckDBPyConnection, state: str = "open", limit: int = 100,
+            now: datetime | None = None) -> list[dict]:
+    """Alerts in a state, newest first; with `now`, states are judged at that time
+    (a silence that ended shows its alert firing again) without writing anything."""
+    if now is None or state in ("all", "resolved"):
+        found = rows(con, "alerts/list_alerts", {"state": state, "limit": limit})
+        return found if now is None else _as_of(con, found, now)
+    # A state filter must see the states as judged now: take every open alert, then filter.
+    found = _as_of(con, rows(con, "alerts/list_alerts", {"state": "open", "limit": 2 ** 31 - 1}),
+                   now)
+    return [a for a in found if state == "open" or a["state"] == state][:limit]
+
+
+def _as_of(con, found: list[dict], now: datetime) -> list[dict]:
+    judged = {a["alert_id"]: shown_state(a) for a in open_alerts(con, now)}
+    return [a | {"state": judged.get(a["alert_id"], a["state"])} for a in found]
 
 
 def history(con: duckdb.DuckDBPyConnection, alert_id: int) -> list[dict]:
@@ -188,14 +211,13 @@ def _facts(con, finding: dict, now: datetime, scan_id) -> dict:
 
 def _follow_silences(con, alert: dict, now: datetime, actor: str = SYSTEM) -> dict:
     """Put the alert in silenced while a silence holds it, and back when none does."""
-    held_by, state = alert["matching_silence"], alert["state"]
-    if held_by is not None and state != "silenced":
-        new_state, action, note = "silenced", "silenced", f"silence {held_by}"
-    elif held_by is None and state == "silenced":
-        new_state = "acknowledged" if alert["acked_by"] else "firing"
-        action, note = "unsilenced", f"silence {alert['silence_id']} ended"
-    else:
+    held_by, state, new_state = alert["matching_silence"], alert["state"], shown_state(alert)
+    if new_state == state:
         return alert
+    if new_state == "silenced":
+        action, note = "silenced", f"silence {held_by}"
+    else:
+        action, note = "unsilenced", f"silence {alert['silence_id']} ended"
     run(con, "alerts/set_state", {"alert_id": alert["alert_id"], "state": new_state,
                                   "silence_id": held_by, "resolved_at": None})
     _event(con, alert["alert_id"], now, actor, action, state, new_state, note)

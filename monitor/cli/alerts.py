@@ -9,6 +9,7 @@ from datetime import timedelta
 import click
 
 from monitor import output, pipeline
+from monitor.cli import run as cli_run
 from monitor.alerting import lifecycle as alert
 from monitor.audit import log as audit
 from monitor.errors import NotifyError
@@ -47,9 +48,8 @@ def alerts_list(ctx, state, limit, fmt):
     Example:
       monitor alerts list --state all --format csv > alerts.csv
     """
-    con = ctx.connect()
-    alert.refresh(con, utc_now())
-    found = alert.listing(con, state, limit)
+    con = cli_run.brief_reader(ctx)
+    found = alert.listing(con, state, limit, now=utc_now())
     con.close()
     output.emit(found, fmt, ALERT_COLUMNS + ["sentence"] if fmt != "table" else ALERT_COLUMNS,
                 title=f"Alerts ({state})")
@@ -66,9 +66,8 @@ def alerts_show(ctx, alert_id, fmt):
     Example:
       monitor alerts show 17 --format json
     """
-    con = ctx.connect()
-    alert.refresh(con, utc_now())
-    found = alert.get(con, alert_id)
+    con = cli_run.brief_reader(ctx)
+    found = alert.get(con, alert_id, now=utc_now())
     charges = alert.evidence(con, found)
     events = alert.history(con, alert_id)
     told = rows(con, "alerts/alert_notifications", {"alert_id": alert_id})

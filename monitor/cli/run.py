@@ -59,6 +59,25 @@ def reader(ctx) -> tuple[duckdb.DuckDBPyConnection, bool]:
                          "run") from None
 
 
+def brief_reader(ctx) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for a short read that must show the latest state (`alerts
+    list` right after an `alerts ack`): the ledger itself unless a job holds it (a brief
+    read-only hold only delays the daemon's next job, which waits for it), else the
+    daemon's snapshot, with a note saying so."""
+    path = ctx.config.database
+    if path.exists():
+        try:
+            return store.connect(path, read_only=True, memory_limit=ctx.config.memory_limit)
+        except StoreError as e:
+            if "in use" not in str(e):
+                raise
+    con, is_snapshot = reader(ctx)
+    if is_snapshot:
+        click.echo("note: a job of `monitor run` holds the ledger; showing its last snapshot",
+                   err=True)
+    return con
+
+
 def daemon_status(ctx, con) -> dict:
     """The daemon's side of `monitor status`: jobs, feeds, outbox backlog."""
     config = ctx.config
