@@ -53,17 +53,6 @@ def record_notification(con, outcome, dry_run: bool = False) -> None:
                digest([sent, pending, queued, files]))
 
 
-def record_pipeline(con, todo: list, results: list, day, findings: list, outcome) -> None:
-    """Log a daemon pipeline run (monitor.daemon.scheduler): its ingest, scan and notifications."""
-    if todo:
-        record(con, "ingest", {"paths": [str(p) for p, *_ in todo], "daemon": True},
-               digest([r.as_dict() for r in results]))
-    record(con, "scan", {"as_of": day, "findings": len(findings), "daemon": True},
-           digest(findings))
-    if outcome:
-        record_notification(con, outcome)
-
-
 def publish(database: Path | str) -> Path | None:
     """Publish the read-only snapshot readers query (after a writer verb closed the ledger)."""
     return snapshot.publish_from_file(database)

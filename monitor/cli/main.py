@@ -15,7 +15,7 @@ import duckdb
 
 from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
-from monitor.ledger import lake, registry
+from monitor.ledger import registry
 from monitor.sql import store
 from monitor.ledger import ingest as ingest_mod
 from monitor.audit import log as audit
@@ -143,14 +143,12 @@ def ingest(ctx: Context, paths, source_name, reload, complete, fmt):
         raise InputError("--reload needs the file(s) to reload: monitor ingest --reload FILE")
     planned = ingest_mod.plan(ctx.config, list(paths), source_name)
     con = ctx.connect()
-    results = _with_progress(con, planned, reload, complete)
     detail = {"paths": list(paths), "source": source_name}
     if complete:
         detail["complete"] = True
     if reload:
-        detail |= {"reload": True, "replaced": {r.path: r.replaced for r in results}}
-    audit.record(con, "ingest", detail, audit.digest([r.as_dict() for r in results]))
-    to_lake = lake.to_lake(con, ctx.config, results)    # [engine] kind = "spark"
+        detail["reload"] = True
+    results, to_lake = _with_progress(con, ctx.config, planned, detail, reload, complete)
     con.close()
     if to_lake:
         click.echo(f"note: appended {to_lake} rows to the ledger lake", err=True)
@@ -180,9 +178,12 @@ def ingest(ctx: Context, paths, source_name, reload, complete, fmt):
         sys.exit(ExitCode.USAGE)
 
 
-def _with_progress(con, planned, reload=False, complete=False):
+def _with_progress(con, config, planned, detail: dict, reload=False, complete=False):
+    def read(on_file=None):
+        return pipeline.ingest(con, config, planned, on_file=on_file, reload=reload,
+                               complete=complete, audit_detail=detail)
     if not sys.stderr.isatty() or len(planned) < 2:
-        return ingest_mod.ingest_all(con, planned, reload=reload, complete=complete)
+        return read()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     with Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.description}"), transient=True) as bar:
@@ -190,8 +191,7 @@ def _with_progress(con, planned, reload=False, complete=False):
 
         def step(result):
             bar.update(task, advance=1, description=Path(result.path).name)
-        return ingest_mod.ingest_all(con, planned, on_file=step, reload=reload,
-                                     complete=complete)
+        return read(step)
 
 
 @cli.command()
@@ -282,10 +282,6 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
     day, findings, outcome = pipeline.scan_and_notify(    # what the daemon's pipeline runs
         con, ctx.config, as_of=as_of.date() if as_of else None, notify_now=not no_notify,
         dry_run=dry_run, warn=lambda line: click.echo(f"warning: {line}", err=True))
-    if outcome:
-        audit.record_notification(con, outcome, dry_run)
-    audit.record(con, "scan", {"as_of": day, "findings": len(findings), "dry_run": dry_run,
-                               "notify": not no_notify}, audit.digest(findings))
     con.close()
     audit.publish(ctx.config.database)      # readers query the snapshot
     if fmt == "json":

@@ -36,9 +36,8 @@ from pathlib import Path
 import duckdb
 
 from monitor import pipeline, redact
-from monitor.audit import log as audit
 from monitor.detection import scan as detect
-from monitor.ledger import ingest, lake
+from monitor.ledger import ingest
 from monitor.ledger.feeds import feed_freshness
 from monitor.sql import snapshot, store
 from monitor.settings.config import Config
@@ -111,7 +110,9 @@ def run_pipeline(config: Config, started: datetime | None = None,
     try:
         todo = fresh_files(con, planned, seen)
         try:
-            results = ingest.ingest_all(con, todo, on_file=_log_file)
+            results, _ = pipeline.ingest(
+                con, config, todo, on_file=_log_file,
+                audit_detail={"paths": [str(p) for p, _ in todo], "daemon": True} if todo else None)
         except BaseException:
             for path, _ in todo:                          # not read: try them again
                 (seen or {}).pop(str(path), None)
@@ -120,10 +121,10 @@ def run_pipeline(config: Config, started: datetime | None = None,
             if result.status == "not ready":             # still being written: look again
                 (seen or {}).pop(result.path, None)
         loaded = [r for r in results if r.status == "loaded"]
-        lake.to_lake(con, config, loaded)       # [engine] kind = "spark": the lake too
         stale = stale_feeds(con, config, started)
         day, findings, outcome = pipeline.scan_and_notify(con, config, extra=stale,
-                                                          warn=log.warning)
+                                                          warn=log.warning,
+                                                          audit_detail={"daemon": True})
         summary = {
             "files_seen": len(planned), "files_read": len(results), "files_loaded": len(loaded),
             "rows_loaded": sum(r.loaded for r in loaded),
@@ -142,7 +143,6 @@ def run_pipeline(config: Config, started: datetime | None = None,
             summary["delivery_error"] = outcome.error
         if outcome and outcome.gave_up:
             summary["gave_up"] = outcome.gave_up
-        audit.record_pipeline(con, todo, results, day, findings, outcome)
         if settings(config).snapshot:
             snapshot.publish_snapshot(con, snapshot_path(config))
         return summary
