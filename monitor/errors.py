@@ -2,6 +2,14 @@
 from enum import IntEnum
 
 
+def first_line(error: BaseException) -> str:
+    """An exception's first line, spaces collapsed (DuckDB, Spark and the parsers put
+    context on later lines); its type's name when it has no text. Every message that
+    quotes an error quotes this."""
+    text = str(error).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(error).__name__
+
+
 class ExitCode(IntEnum):
     OK = 0
     ALERTS_FIRING = 1     # verbs that report alerts

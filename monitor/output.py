@@ -118,6 +118,12 @@ def table(rows: list[dict], columns: list[str], title: str = "", stream=None) ->
         stream.write("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() + "\n")
 
 
+def money(value, currency: str = "") -> str:
+    """'1,234.56 GBP': how every message, page and table writes an amount (two places,
+    thousands separated, the currency code after it when known)."""
+    return f"{Decimal(value or 0):,.2f} {currency or ''}".strip()
+
+
 def _show(value) -> str:
     if value is None:
         return ""

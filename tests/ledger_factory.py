@@ -19,7 +19,7 @@ from pathlib import Path
 from monitor.detection import scan as detect
 from monitor.ledger import registry
 from monitor.sql import store
-from monitor.settings.config import Config
+from monitor.settings.config import SEVERITIES, Config
 
 DAY0 = date(2024, 1, 1)
 FINDING_KEYS = ("detector", "severity", "account", "counterparty", "initiator", "exposure",
@@ -146,7 +146,7 @@ def assert_complete(finding: dict) -> None:
     """A finding carries everything the alert needs, with a filled-in sentence."""
     for key in FINDING_KEYS:
         assert key in finding, key
-    assert finding["severity"] in detect.SEVERITIES
+    assert finding["severity"] in SEVERITIES
     assert isinstance(finding["exposure"], Decimal)
     if finding["detector"] == "stale_feed":            # a quiet feed has no charge to show
         assert finding["evidence_txn_ids"] == [], finding

@@ -16,6 +16,7 @@ from ledger_factory import assert_complete, brief, day
 from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
 from monitor.sql import store
+from monitor.output import money
 from monitor.ledger import ingest as ingest_mod
 
 
@@ -346,7 +347,7 @@ def test_drift_per_account_and_payee(led):
     assert f["evidence_txn_ids"][-4:] == ids[:4]        # the fifth is after the scan date
     assert f["exposure"] >= Decimal("10000")
     assert f["sentence"].startswith(f"{f['charges']} charges since ")
-    assert f"to 'Cloud Co' from account card-1, {detect.money(f['exposure'])} GBP" in f["sentence"]
+    assert f"to 'Cloud Co' from account card-1, {money(f['exposure'])} GBP" in f["sentence"]
 
 
 def test_drift_per_payee_across_accounts(led):
@@ -357,7 +358,7 @@ def test_drift_per_payee_across_accounts(led):
     assert brief(found) == [("unexplained_drift", None, "Cloud Co", None)]
     f = only(found, "unexplained_drift")
     assert f["evidence_txn_ids"][-6:] == ids
-    assert f"to 'Cloud Co' across all accounts, {detect.money(f['exposure'])} GBP" in f["sentence"]
+    assert f"to 'Cloud Co' across all accounts, {money(f['exposure'])} GBP" in f["sentence"]
 
 
 def test_drift_per_initiator(led):
@@ -371,7 +372,7 @@ def test_drift_per_initiator(led):
     assert brief(found) == [("unexplained_drift", None, None, "alice")]
     f = only(found, "unexplained_drift")
     assert f["evidence_txn_ids"][-5:] == ids
-    assert f"made by initiator alice, {detect.money(f['exposure'])} GBP" in f["sentence"]
+    assert f"made by initiator alice, {money(f['exposure'])} GBP" in f["sentence"]
 
 
 def test_drift_explained_by_the_registry_is_silent(led):

@@ -23,11 +23,10 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from monitor.settings.config import AlertSettings
+from monitor.settings.config import SEVERITY_RANK, AlertSettings
 from monitor.errors import InputError
 from monitor.sql.store import rows, run
 
-SEVERITY_RANK = {"warning": 1, "high": 2, "critical": 3}
 STATES = ("firing", "acknowledged", "silenced", "resolved")
 SYSTEM = "monitor"
 

@@ -37,7 +37,7 @@ import duckdb
 from monitor.alerting import lifecycle as alert, charts
 from monitor.alerting.channels import deliver, write_file
 from monitor.settings.config import Config, Route, check_outbox
-from monitor.output import safe_cell
+from monitor.output import money, safe_cell
 from monitor.sql.store import rows, run, transaction
 
 
@@ -200,10 +200,6 @@ def clean(value) -> str:
     return "".join(ch if ch.isprintable() or ch == "\u200d" else " " for ch in str(value))
 
 
-def money(value) -> str:
-    return f"{Decimal(value or 0):,.2f}"
-
-
 def render_view(con, config: Config, item: dict) -> dict:
     """Everything a template shows about one alert, outside text already cleaned."""
     evidence = alert.evidence(con, item)
@@ -223,7 +219,7 @@ def render_view(con, config: Config, item: dict) -> dict:
         "severity": item["severity"], "severity_upper": item["severity"].upper(),
         "detector": item["detector"], "payee": payee, "where": where,
         "account": clean(item["account"]), "initiator": clean(item["initiator"]),
-        "exposure_value": item["exposure"], "money": f"{money(item['exposure'])} {currency}".strip(),
+        "exposure_value": item["exposure"], "money": money(item['exposure'], currency),
         "sentence": clean(item["sentence"]), "state": item["state"],
         "acked_by": clean(item["acked_by"]), "ack_note": clean(item["ack_note"]),
         "since": item["since"].isoformat() if item["since"] else "",

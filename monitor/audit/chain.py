@@ -345,5 +345,4 @@ def entries(con, limit: int = 100, action: str | None = None) -> list[dict]:
                          "FROM audit_log "
                          "WHERE $action IS NULL OR action = $action ORDER BY seq DESC LIMIT $limit",
                          {"action": action, "limit": limit})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return store.dicts(cursor)

@@ -32,7 +32,7 @@ import duckdb
 
 from monitor import output, outpath
 from monitor.audit import log as audit
-from monitor.errors import InputError
+from monitor.errors import InputError, first_line
 
 BATCH_ROWS = 100_000
 SHEET_ROWS = 1_048_575          # Excel: 1,048,576 rows a sheet, one of them the header
@@ -69,7 +69,7 @@ def _query_errors():
     try:
         yield
     except duckdb.Error as error:
-        text = str(error).strip().splitlines()[0]
+        text = first_line(error)
         if isinstance(error, (duckdb.PermissionException, duckdb.InvalidInputException)) and any(
                 w in text.lower() for w in ("read-only", "read only", "permission",
                                             "file system", "configuration")):

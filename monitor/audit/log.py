@@ -28,7 +28,7 @@ from monitor.audit.chain import (actor, canonical, digest, entries,  # noqa: F40
                                  head_path, link_hash, pending_path, read_head,
                                  read_pending, record, record_at, rows_hash, verify)
 from monitor.sql.header import parse_param
-from monitor.errors import InputError, MonitorError
+from monitor.errors import InputError, MonitorError, first_line
 
 ALLOWED = {"SELECT", "EXPLAIN"}
 EVIDENCE_QUERY = "audit/alert_evidence"
@@ -74,7 +74,7 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     try:
         statements = con.extract_statements(sql)
     except duckdb.ParserException as e:
-        raise InputError(f"the query does not parse: {_first_line(e)}") from None
+        raise InputError(f"the query does not parse: {first_line(e)}") from None
     if not statements:
         raise InputError("the query is empty")
     if len(statements) > 1:
@@ -168,17 +168,17 @@ def _raise_one_line(error: Exception):
     except duckdb.OutOfMemoryException as e:
         raise QueryLimitError(
             f"query stopped: it needs more memory than [database] memory_limit and more "
-            f"disk to spill to than [audit] temp_limit allow ({_first_line(e)}); narrow the "
+            f"disk to spill to than [audit] temp_limit allow ({first_line(e)}); narrow the "
             "query or raise them in the config") from None
     except (duckdb.PermissionException, duckdb.InvalidInputException) as e:
-        text = _first_line(e)
+        text = first_line(e)
         if any(w in text.lower() for w in ("read-only", "read only", "permission",
                                            "file system", "configuration")):
             raise ReadOnlyError(f"refused by the database: {text}") from None
         raise InputError(f"query failed: {text}") from None
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
             duckdb.ConversionException, duckdb.OutOfRangeException) as e:
-        raise InputError(f"query failed: {_first_line(e)}") from None
+        raise InputError(f"query failed: {first_line(e)}") from None
 
 
 def _check_locked(con) -> None:
@@ -406,5 +406,3 @@ def export_logged(database: Path | str, manifest_sha: str) -> str | None:
     return None
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]

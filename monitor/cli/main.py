@@ -17,6 +17,7 @@ from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
 from monitor.ledger import registry
 from monitor.sql import store
+from monitor.sql.store import dicts
 from monitor.ledger import ingest as ingest_mod
 from monitor.audit import log as audit
 from monitor.cli import audit as cli_audit
@@ -427,10 +428,8 @@ cli.add_command(cli_run.run)
 cli.add_command(cli_report.report_command)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
-    cursor = con.execute(sql, params or {})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+def _rows(con, sql: str, params=None) -> list[dict]:
+    return dicts(con.execute(sql, params or {}))
 
 
 def _one_line(text: str) -> str:

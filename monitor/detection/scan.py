@@ -13,19 +13,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from monitor.detection.catalog import EMPTY_EVENTS, Detector, detectors
 from monitor.detection.engines import spark as spark_engine
-from monitor.settings.config import Config
+from monitor.settings.config import SEVERITY_RANK, Config
 from monitor.settings.engine import engine_of
 from monitor.errors import InputError
-from monitor.sql.store import drop_temp, load_query, now, run, transaction
+from monitor.output import money
+from monitor.sql.store import dicts, drop_temp, load_query, now, run, transaction
 
-SEVERITIES = ("warning", "high", "critical")
 
 
 # Longest history any detector looks back over: a year of baseline, lagged.
@@ -251,8 +250,7 @@ def _with_carried(con, rows: list[dict], previous_scan: int, as_of: date) -> lis
             row["first_alert_at"] = before["first_alert_at"]
     for row in kept:
         del row["in_scope"]
-    order = {"critical": 0, "high": 1}
-    return sorted(rows + kept, key=lambda r: (order.get(r["severity"], 2), -r["exposure"],
+    return sorted(rows + kept, key=lambda r: (-SEVERITY_RANK.get(r["severity"], 0), -r["exposure"],
                                               r["detector"], r["account"] or "",
                                               r["counterparty"] or ""))
 
@@ -287,7 +285,7 @@ def sentence(template: str, row: dict) -> str:
         "account": row.get("account") or "",
         "initiator": row.get("initiator") or "",
         "since": _day(row.get("since")),
-        "exposure": f"{money(row.get('exposure'))} {currency}".strip(),
+        "exposure": money(row.get('exposure'), currency),
         "scope": scope(row),
     }
     return template.format(**values)
@@ -305,10 +303,6 @@ def scope(row: dict) -> str:
     return f"on account {account}" if account else "in the ledger"
 
 
-def money(value) -> str:
-    return f"{Decimal(value or 0):,.2f}"
-
-
 def fingerprint(row: dict) -> str:
     key = "\x1f".join(str(row.get(k) or "") for k in
                       ("detector", "account", "counterparty", "initiator"))
@@ -320,6 +314,4 @@ def _day(value) -> str:
 
 
 def _rows(con, sql: str, params=None) -> list[dict]:
-    cursor = con.execute(sql, params or {})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return dicts(con.execute(sql, params or {}))

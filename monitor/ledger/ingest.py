@@ -25,8 +25,8 @@ from fastexcel import FastExcelError
 
 from monitor.ledger.formats import detect as formats
 from monitor.settings.config import BANK_FORMATS, CANONICAL_COLUMNS, Config, Source
-from monitor.errors import InputError, MonitorError
-from monitor.ledger.staging import (UNFINISHED_SECONDS, GzipCheck, first_line as _first_line,
+from monitor.errors import InputError, MonitorError, first_line
+from monitor.ledger.staging import (UNFINISHED_SECONDS, GzipCheck,
                                  is_gzip, proposal,
                                  staged as _staged, text_encoding, unterminated)
 from monitor.sql.store import load_query, now, transaction
@@ -198,7 +198,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, source: Source | Non
             raise KeyboardInterrupt from None
         raise
     except (duckdb.Error, OSError, ValueError, UnicodeError, FastExcelError) as e:
-        _record_error(con, result, f"{path}: cannot read ({_first_line(e)})", path)
+        _record_error(con, result, f"{path}: cannot read ({first_line(e)})", path)
     finally:
         if digest:
             digest.close()

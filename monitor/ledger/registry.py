@@ -21,7 +21,7 @@ import duckdb
 from monitor.audit import log as audit
 from monitor.settings.config import Config, where
 from monitor.errors import ConfigError, InputError
-from monitor.sql.store import now, transaction
+from monitor.sql.store import dicts, now, transaction
 
 COLUMNS = ("payee", "account", "expected_amount", "tolerance", "cadence", "valid_from",
            "valid_to", "approver", "reference")
@@ -99,8 +99,7 @@ def remove(con: duckdb.DuckDBPyConnection, auth_id: int) -> None:
 def entries(con: duckdb.DuckDBPyConnection) -> list[dict]:
     cursor = con.execute("SELECT auth_id, " + ", ".join(COLUMNS) +
                          " FROM authorizations ORDER BY auth_id")
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return dicts(cursor)
 
 
 # -- changes, each recorded in the audit log ------------------------------------------------

@@ -10,7 +10,7 @@ import re
 import shutil
 import warnings
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, first_line
 from monitor.settings.engine import EngineSettings
 
 _session = None          # (key, SparkSession): one per process, rebuilt when settings change
@@ -83,6 +83,3 @@ def _java_home() -> bool:
     return bool(home) and os.path.exists(os.path.join(home, "bin", "java"))
 
 
-def first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return " ".join(text.splitlines()[0].split()) if text else type(error).__name__

@@ -23,7 +23,7 @@ from fastexcel import FastExcelError
 
 from monitor.ledger.formats import detect as formats
 from monitor.settings.config import BANK_FORMATS, CANONICAL_COLUMNS, Source
-from monitor.errors import InputError
+from monitor.errors import InputError, first_line
 from monitor.sql.store import drop_temp
 
 HEADER_SEARCH_ROWS = 50   # spreadsheets often carry a title block above the header
@@ -405,5 +405,3 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

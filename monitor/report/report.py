@@ -26,13 +26,12 @@ import duckdb
 
 from monitor import outpath
 from monitor.alerting import lifecycle as alert, charts
-from monitor.detection import scan as detect
 from monitor.ledger.feeds import feed_freshness
-from monitor.settings.config import Config
+from monitor.settings.config import SEVERITIES, Config
 from monitor.alerting.notify import clean
+from monitor.output import money
 from monitor.sql.store import rows
 
-SEVERITIES = ("critical", "high", "warning")
 DRIFT_WINDOW_DAYS = 90       # drift: the last 90 days up to the period's end ...
 DRIFT_BASELINE_DAYS = 365    # ... against the year before them
 TOP = 10                     # payees and initiators shown by drift
@@ -111,7 +110,7 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, *, period: Period = Pe
 def _by_severity(open_rows: list[dict], currency: str) -> list[dict]:
     """One card per severity (zero when none), money summed per currency."""
     cards = []
-    for name in SEVERITIES:
+    for name in reversed(SEVERITIES):
         mine = [(a["exposure"], a["currency"]) for a in open_rows if a["severity"] == name]
         cards.append({"severity": name, "alerts": len(mine), "money": _sum_money(mine, currency)})
     return cards
@@ -214,11 +213,6 @@ def _sources(con, config: Config) -> list[dict]:
 
 
 # ---- formatting -----------------------------------------------------------------------
-
-def money(value, currency: str = "") -> str:
-    """1,234.56 GBP: detect.money's figure and the currency code."""
-    return f"{detect.money(value)} {currency}".strip()
-
 
 def _sum_money(parts: list[tuple[Decimal, str | None]], currency: str) -> str:
     """Amounts summed per currency, e.g. '1,200.00 GBP + 30.00 EUR'."""

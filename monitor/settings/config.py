@@ -65,7 +65,8 @@ class Source:
     follow_symlinks: bool = False  # read symlinks that lead out of the source's folder
 
 
-SEVERITIES = ("warning", "high", "critical")
+SEVERITIES = ("warning", "high", "critical")        # the money tiers, lowest first
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, 1)}
 SECURITY = ("none", "starttls", "tls")
 
 

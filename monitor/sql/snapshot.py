@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, first_line
 from monitor.sql.store import (DEFAULT_MEMORY_LIMIT, DEFAULT_TEMP_LIMIT, damaged,
                                 snapshot_path)
 
@@ -100,7 +100,7 @@ def ensure_snapshot(database: Path | str) -> tuple[Path, bool]:
             return snap, False
         raise StoreError(
             f"{database}: the database is in use by another monitor process and no snapshot "
-            f"has been published yet ({str(e).strip().splitlines()[0]}); it is published at "
+            f"has been published yet ({first_line(e)}); it is published at "
             "the end of every ingest and scan") from None
     try:
         publish_snapshot(con, snap)
@@ -125,7 +125,7 @@ def open_readonly(path: Path | str, memory_limit: str | None = None,
                                          temp_limit or DEFAULT_TEMP_LIMIT})
     except duckdb.Error as e:
         raise damaged(path, e) or StoreError(
-            f"{path}: cannot open the snapshot ({str(e).strip().splitlines()[0]})") from None
+            f"{path}: cannot open the snapshot ({first_line(e)})") from None
     for setting in ("enable_progress_bar = false", "python_enable_replacements = false",
                     "lock_configuration = true"):
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from monitor.sql.audit_head import start_head
-from monitor.errors import StoreError
+from monitor.errors import StoreError, first_line
 from monitor.sql import header
 
 
@@ -86,7 +86,7 @@ def connect(path: Path | str, read_only: bool = False,
         except duckdb.Error as e:
             if not locked(e):
                 raise damaged(path, e) or StoreError(
-                    f"{path}: cannot open the database ({_first_line(e)})") from None
+                    f"{path}: cannot open the database ({first_line(e)})") from None
             if time.monotonic() + delay > deadline:
                 waited = f" for {wait:.0f} s" if wait >= 1 else ""
                 raise StoreError(
@@ -130,7 +130,7 @@ def locked(error: Exception) -> bool:
 
 def _holder(error: Exception) -> str:
     match = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(error))
-    return f"pid {match[2]}, {match[1]}" if match else _first_line(error)
+    return f"pid {match[2]}, {match[1]}" if match else first_line(error)
 
 
 # What DuckDB says of a file that is not a whole database: overwritten, cut short, or
@@ -157,7 +157,7 @@ def damaged(path: Path | str | None, error: Exception) -> StoreError | None:
     else:
         way_back = "restore it from a backup"
     return StoreError(f"{path}: the database file is damaged or truncated "
-                      f"({_first_line(error)}); {way_back}")
+                      f"({first_line(error)}); {way_back}")
 
 
 def _path_in(error: Exception) -> str | None:
@@ -230,8 +230,6 @@ def now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
 
 
 @cache
@@ -279,6 +277,10 @@ def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
 
 
 def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
-    cursor = run(con, name, params)
+    return dicts(run(con, name, params))
+
+
+def dicts(cursor) -> list[dict]:
+    """A cursor's rows as dicts by column name: how every use case hands rows on."""
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]

@@ -27,9 +27,9 @@ import duckdb
 
 from monitor.detection.catalog import EMPTY_EVENTS, detectors
 from monitor.ledger.ingest import CONFLICT
-from monitor.ledger.spark import first_line, session, to_arrow
+from monitor.ledger.spark import session, to_arrow
 from monitor.settings.engine import EngineSettings, engine_of
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, first_line
 from monitor.sql.store import load_query
 
 # What detect.evaluate runs before the detectors, in order (Spark computes pair_firsts
