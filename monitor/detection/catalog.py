@@ -5,10 +5,10 @@ scan and detection/engines/spark.py) start from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from monitor.errors import ConfigError
 from monitor.settings.config import Config
+from monitor.sql.header import coerce
 from monitor.sql.store import QUERIES, load_query, query_header
 
 
@@ -49,22 +49,10 @@ def detectors(config: Config) -> list[Detector]:
 
 def _typed(value, ptype: str, key: str, config: Config):
     try:
-        if ptype == "DECIMAL":
-            return Decimal(str(value))
-        if ptype in ("INTEGER", "BIGINT"):
-            if isinstance(value, bool) or int(value) != value:
-                raise ValueError
-            return int(value)
-        if ptype == "DOUBLE":
-            return float(value)
-        if ptype.endswith("[]"):
-            return list(value)
-        if ptype == "DATE" and value is None:
-            return None
+        return coerce(value, ptype)
     except (ValueError, TypeError, ArithmeticError):
         raise ConfigError(f"{config.path}: {key} = {value!r} is not a valid {ptype.lower()}; "
                           "write a plain number") from None
-    return value
 
 
 EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty,

@@ -76,6 +76,30 @@ def parse(name: str, text: str) -> Header:
     return header
 
 
+def coerce(value, ptype: str):
+    """A value from the config (TOML: a number, a string, a list) or a header default, as
+    the Python value bound for a parameter of SQL type `ptype`: money as Decimal, never
+    float. Raises ValueError or ArithmeticError for a value of the wrong kind. The one
+    place a parameter is typed: detectors, saved audit queries and reports all bind
+    through here or parse_param."""
+    if value is None:
+        return None
+    if ptype.endswith("[]"):
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return [coerce(item, ptype[:-2]) for item in items]
+    if isinstance(value, str) and ptype != "VARCHAR":
+        return parse_param(ptype, value)
+    if ptype == "DECIMAL":
+        return Decimal(str(value))
+    if ptype in ("INTEGER", "BIGINT"):
+        if isinstance(value, bool) or int(value) != value:
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(value)
+    if ptype == "DOUBLE":
+        return float(value)
+    return value
+
+
 def parse_param(ptype: str, text: str):
     """A parameter value of a declared SQL type, from its text form."""
     if ptype.endswith("[]"):
