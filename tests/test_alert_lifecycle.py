@@ -169,6 +169,28 @@ def test_list_and_show_open_the_ledger_read_only(tmp_path):
     assert database.read_bytes() == before
 
 
+def test_every_answer_records_the_acting_person_by_one_rule(tmp_path):
+    """--by when given, else $MONITOR_ACTOR (else the OS user): ack, silence, unsilence
+    and authorize add all follow it."""
+    cfg = project(tmp_path)
+    env = {"MONITOR_ACTOR": "J. Smith"}
+    assert run_cli("--config", str(cfg), "scan").returncode == 1
+    for verb in (("alerts", "ack", "1"),
+                 ("alerts", "silence", "--account", "x", "--until", "2999-01-01", "--reason", "r"),
+                 ("alerts", "unsilence", "1"),
+                 ("authorize", "add", "--payee", "Acme", "--reference", "PO-1")):
+        done = run_cli("--config", str(cfg), *verb, env=env)
+        assert done.returncode == 0, (verb, done.stderr)
+    shown = json.loads(run_cli("--config", str(cfg), "alerts", "show", "1", "--format",
+                               "json").stdout)
+    assert [e["actor"] for e in shown["history"] if e["action"] == "acknowledged"] == ["J. Smith"]
+    with duckdb.connect(str(tmp_path / "ledger.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT approver FROM authorizations").fetchall() == [("J. Smith",)]
+        actors = {a for (a,) in con.execute("SELECT DISTINCT actor FROM audit_log "
+                                            "WHERE action IN ('ack', 'silence', 'unsilence')").fetchall()}
+    assert actors == {"J. Smith"}
+
+
 def test_every_alerts_verb_has_help_with_an_example():
     from monitor.cli.alerts import alerts
     for name in alerts.commands:

@@ -89,7 +89,8 @@ def alerts_show(ctx, alert_id, fmt):
 
 @alerts.command("ack")
 @click.argument("alert_id", type=int)
-@click.option("--by", required=True, help="Who acknowledges it.")
+@click.option("--by", default=None,
+              help="Who acknowledges it (default: $MONITOR_ACTOR, else the OS user).")
 @click.option("--note", help="What is being done about it.")
 @click.pass_obj
 def alerts_ack(ctx, alert_id, by, note):
@@ -100,6 +101,8 @@ def alerts_ack(ctx, alert_id, by, note):
     Example:
       monitor alerts ack 17 --by "J. Smith" --note "card cancelled, bank informed"
     """
+    if by is None:                   # one rule for who acts, in every verb
+        by = audit.actor()
     con = ctx.connect()
     found = alert.acknowledge(con, alert_id, by=by, note=note, now=utc_now())
     audit.record(con, "ack", {"alert_id": alert_id, "by": by, "note": note}, audit.digest(found))
@@ -159,7 +162,8 @@ def alerts_silences(ctx, include_expired, fmt):
 
 @alerts.command("unsilence")
 @click.argument("silence_id", type=int)
-@click.option("--by", default=None, help="Who ends it (default: $USER).")
+@click.option("--by", default=None,
+              help="Who ends it (default: $MONITOR_ACTOR, else the OS user).")
 @click.pass_obj
 def alerts_unsilence(ctx, silence_id, by):
     """End a silence now.
@@ -169,8 +173,9 @@ def alerts_unsilence(ctx, silence_id, by):
       monitor alerts unsilence 3 --by "J. Smith"
     """
     con = ctx.connect()
-    alert.expire_silence(con, silence_id, by=by or audit.actor(), now=utc_now())
-    audit.record(con, "unsilence", {"silence_id": silence_id, "by": by or audit.actor()})
+    by = by or audit.actor()
+    alert.expire_silence(con, silence_id, by=by, now=utc_now())
+    audit.record(con, "unsilence", {"silence_id": silence_id, "by": by})
     con.close()
     click.echo(f"silence {silence_id} ended", err=True)
 

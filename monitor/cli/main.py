@@ -338,7 +338,7 @@ def authorize():
     \b
     Examples:
       monitor authorize add --payee "Acme Hosting" --amount 49.00 --tolerance 5 \\
-          --cadence monthly --approver "J. Smith" --reference PO-1042
+          --cadence monthly --by "J. Smith" --reference PO-1042
       monitor authorize load approvals.csv
     """
 
@@ -351,7 +351,8 @@ def authorize():
 @click.option("--cadence", type=click.Choice(registry.CADENCES), help="At most one charge per.")
 @click.option("--from", "valid_from", help="Valid from (YYYY-MM-DD).")
 @click.option("--to", "valid_to", help="Valid to (YYYY-MM-DD).")
-@click.option("--approver", required=True, help="Who approved it.")
+@click.option("--by", "--approver", "approver", default=None,
+              help="Who approved it (default: $MONITOR_ACTOR, else the OS user).")
 @click.option("--reference", required=True, help="Contract, PO or ticket reference.")
 @pass_ctx
 def authorize_add(ctx: Context, **entry):
@@ -360,9 +361,10 @@ def authorize_add(ctx: Context, **entry):
     \b
     Example:
       monitor authorize add --payee "zoom.us*" --amount 14.39 --cadence monthly \\
-          --approver "Finance lead" --reference SUB-7
+          --by "Finance lead" --reference SUB-7
     """
     registry.refuse_if_managed(ctx.config, "add")
+    entry["approver"] = entry["approver"] or audit.actor()
     con = ctx.connect()
     auth_id = registry.approve(con, registry.validate(entry, "authorize add"))
     con.close()
