@@ -77,7 +77,7 @@ def main() -> None:
         spark_runtime.session(settings)
         startup = time.perf_counter() - began
         began = time.perf_counter()
-        spark_engine.evaluate(con, spark_cfg, as_of)
+        detect.evaluate(con, spark_cfg, as_of)
         seconds = time.perf_counter() - began
         found[master] = con.execute("SELECT * FROM episodes ORDER BY ALL").fetchall()
         cores = int(master.split("[")[1].rstrip("]")) if "[" in master else 1

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from monitor.detection.catalog import EMPTY_EVENTS, Detector, detectors
-from monitor.detection.engines import spark as spark_engine
+from monitor.detection.engines import duckdb as duckdb_engine, spark as spark_engine
 from monitor.settings.config import SEVERITY_RANK, Config
 from monitor.settings.engine import engine_of
 from monitor.errors import InputError
 from monitor.output import money
-from monitor.sql.store import dicts, drop_temp, load_query, now, run, transaction
+from monitor.sql.store import dicts, load_query, now, run, transaction
 
 
 
@@ -41,18 +41,13 @@ class Scope:
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
              scope: Scope | None = None) -> list[Detector]:
     """Build temp tables explained, charges, events and episodes as of a date,
-    over the whole ledger or, with a scope, over the keys in temp table `scope`."""
-    if engine_of(config).spark:       # the same SQL on Spark, over the ledger lake
-        return spark_engine.evaluate(con, config, as_of)
-    if scope is None:
-        con.execute("CREATE OR REPLACE TEMP TABLE scope (kind VARCHAR, key VARCHAR)")
-    kept = _kept_first_days(con) is not None   # before ledger_rows: a rebuild borrows the name
-    con.execute(load_query("scan/explain"), {"as_of": as_of})
-    con.execute(load_query("scan/ledger_rows"), {
-        "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
-    _pair_facts(con, kept)
-    con.execute(load_query("scan/features"))
-    con.execute(load_query("scan/feeds"), {"as_of": as_of})
+    over the whole ledger or, with a scope, over the keys in temp table `scope`.
+
+    The one detection loop: the engine (DuckDB, or Spark over the lake) prepares the
+    charges and runs each detector's SQL into `events`; the episodes and their evidence
+    are then summarised here, in DuckDB, the same way for both."""
+    engine = spark_engine if engine_of(config).spark else duckdb_engine
+    engine.prepare(con, config, as_of, scope)
     ran = detectors(config)
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
                 "''::VARCHAR AS detector, * FROM (" + EMPTY_EVENTS + ") WHERE false")
@@ -60,80 +55,15 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         params = dict(detector.params)
         if "as_of" in params:          # a detector that judges time itself gets the scan date
             params["as_of"] = as_of
-        # The SQL text is our own file; only values are bound. Only groups that fire at
-        # some point are kept: the rest can neither alert nor be evidence.
-        con.execute(f"""INSERT INTO events
-            WITH run AS MATERIALIZED ({detector.sql}),
-            hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
-                    WHERE severity IS NOT NULL)
-            SELECT $detector, run.* FROM run SEMI JOIN hot
-              ON run.account IS NOT DISTINCT FROM hot.account
-             AND run.counterparty IS NOT DISTINCT FROM hot.counterparty
-             AND run.initiator IS NOT DISTINCT FROM hot.initiator""",
-                    {"detector": detector.name, **params})
+        # Only groups that fire at some point are kept: the rest can neither alert nor
+        # be evidence.
+        engine.run_detector(con, config, detector, params)
     con.execute(load_query("scan/summarize"))
     if scope:
         con.execute("DELETE FROM episodes "
                     "WHERE NOT rescanned(detector, account, counterparty, initiator)")
     con.execute(load_query("scan/evidence"))
     return ran
-
-
-def _kept_first_days(con) -> int | None:
-    """Bring table pair_history and the facts kept from it up to date with new files.
-    Returns the last file that changed facts of days already past, or None when this
-    connection cannot keep them (read-only, or an old schema)."""
-    writable, kept = con.execute(
-        "SELECT NOT readonly, EXISTS (SELECT 1 FROM duckdb_tables() "
-        "  WHERE table_name = 'pair_history_state' AND NOT temporary) "
-        "FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    if not (writable and kept):
-        return None
-    high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
-    state = con.execute("SELECT max_file_id, last_rewrite_file_id FROM pair_history_state"
-                        ).fetchone()
-    if state and state[0] == high:
-        return state[1]
-    with transaction(con):
-        # No mark, or a lower mark than before (the ledger was replaced): rebuild.
-        if not state or state[0] > high:
-            con.execute(load_query("scan/pair_firsts"))
-            run(con, "scan/pair_history_rebuild")
-            rewrote = True
-        else:
-            run(con, "scan/pair_history", {"after_file_id": state[0], "max_file_id": high})
-            rewrote = con.execute("SELECT rewrote FROM rewrites").fetchone()[0]
-        if rewrote:
-            _rebuild_kept_facts(con)
-        else:
-            run(con, "scan/pair_facts_append")
-        con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS rewrites")
-        last_rewrite = high if rewrote else state[1]
-        con.execute("DELETE FROM pair_history_state")
-        con.execute("INSERT INTO pair_history_state VALUES (?, ?)", [high, last_rewrite])
-    return last_rewrite
-
-
-def _rebuild_kept_facts(con) -> None:
-    """The kept facts made anew: scan/pair_facts.sql with every payee in play."""
-    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
-    con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM pair_history")
-    con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM pair_history")
-    run(con, "scan/pair_facts")
-    run(con, "scan/pair_facts_keep")
-    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
-
-
-def _pair_facts(con, kept: bool) -> None:
-    """Temp pair_facts and initiator_facts for features.sql: views over the kept facts,
-    or (connections that cannot keep them) computed from all transactions."""
-    drop_temp(con, "pair_facts", "initiator_facts")
-    if not kept:
-        con.execute(load_query("scan/pair_firsts"))
-        run(con, "scan/pair_facts")
-        return
-    con.execute("CREATE TEMP VIEW pair_facts AS SELECT * FROM pair_history_pairs")
-    con.execute("CREATE TEMP VIEW initiator_facts AS SELECT * FROM pair_history_initiators")
 
 
 def today(config: Config) -> date:
@@ -222,7 +152,7 @@ def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | Non
     """A Scope when the previous scan can be built on, else None (scan everything)."""
     if not previous or previous[2] is None or previous[3] != settings or previous[1] > as_of:
         return None
-    rewritten = _kept_first_days(con)
+    rewritten = duckdb_engine.kept_first_days(con)
     if rewritten is None or rewritten > previous[2]:
         return None             # rows arrived that change what earlier days knew
     horizon = as_of - HORIZON

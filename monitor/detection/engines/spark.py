@@ -10,9 +10,11 @@ parameters become Spark's named parameter markers `:name`, bound through
 spark.sql(text, args=...): values are never pasted into the text.
 
 Spark reads `transactions` from the lake; the small tables a detector joins
-(authorizations, statements, files) are shipped from DuckDB. Only the event rows of the
-groups that fire come back, into DuckDB's temp table `events`; queries/scan/summarize.sql
-and evidence.sql then run there, so episodes, findings, alerts, the outbox and the audit
+(authorizations, statements, files) are shipped from DuckDB. The detection loop is
+detection/scan.py's evaluate, the same for both engines: it asks this module to
+`prepare` and to `run_detector` (as it asks engines/duckdb.py). Only the event rows of
+the groups that fire come back, into DuckDB's temp table `events`; summarize.sql and
+evidence.sql then run there, so episodes, findings, alerts, the outbox and the audit
 log are the same code on both engines. A Spark scan is always a full scan (Spark's unit
 of work is the whole lake; the incremental scope is a DuckDB optimisation).
 """
@@ -25,7 +27,6 @@ from datetime import date
 
 import duckdb
 
-from monitor.detection.catalog import EMPTY_EVENTS, detectors
 from monitor.ledger.ingest import CONFLICT
 from monitor.ledger.spark import session, to_arrow
 from monitor.settings.engine import EngineSettings, engine_of
@@ -80,23 +81,28 @@ def statements(query: str) -> tuple[Statement, ...]:
     return tuple(out)
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, config, as_of: date) -> list:
-    """detect.evaluate on Spark: build DuckDB's temp tables `events` and `episodes` as of
-    a date, with the detectors run over the lake."""
+def _spark_errors(step):
+    """Spark's own errors as one line (--debug shows the rest)."""
+    @functools.wraps(step)
+    def guarded(*args, **kwargs):
+        try:
+            return step(*args, **kwargs)
+        except MonitorError:
+            raise
+        except Exception as e:
+            if type(e).__module__.startswith(("pyspark", "py4j")):
+                raise MonitorError(f"Spark: {first_line(e)}") from e
+            raise
+    return guarded
+
+
+@_spark_errors
+def prepare(con: duckdb.DuckDBPyConnection, config, as_of: date, scope=None) -> None:
+    """What engines/duckdb.py's prepare builds, as Spark temp views over the lake. Always
+    the whole ledger: Spark's unit of work is the lake (scope is DuckDB's optimisation)."""
     settings = engine_of(config)
     spark = session(settings)
     timings.clear()
-    try:
-        return _evaluate(con, spark, settings, config, as_of)
-    except MonitorError:
-        raise
-    except Exception as e:       # Spark's own errors: one line (--debug shows the rest)
-        if type(e).__module__.startswith(("pyspark", "py4j")):
-            raise MonitorError(f"Spark: {first_line(e)}") from e
-        raise
-
-
-def _evaluate(con, spark, settings: EngineSettings, config, as_of: date) -> list:
     started = time.perf_counter()
     _views(con, spark, settings)
     for query in STEPS:
@@ -111,36 +117,30 @@ def _evaluate(con, spark, settings: EngineSettings, config, as_of: date) -> list
             # each detector cost more than running it).
             df.localCheckpoint(eager=True).createOrReplaceTempView(st.name)
     timings["prepare"] = time.perf_counter() - started
-    ran = detectors(config)
-    con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
-                "''::VARCHAR AS detector, * FROM (" + EMPTY_EVENTS + ") WHERE false")
-    for detector in ran:
-        began = time.perf_counter()
-        params = dict(detector.params)
-        if "as_of" in params:
-            params["as_of"] = as_of
-        (st,) = statements(f"detect/{detector.name}")
-        spark.sql(st.sql, args=_args(st, params)).localCheckpoint(eager=True) \
-            .createOrReplaceTempView("detector_run")
-        # Only groups that fire at some point come back (as on DuckDB).
-        hot = spark.sql(
-            "SELECT :detector AS detector, r.* FROM detector_run r LEFT SEMI JOIN ("
-            "SELECT DISTINCT account, counterparty, initiator FROM detector_run "
-            "WHERE severity IS NOT NULL) h "
-            "ON r.account <=> h.account AND r.counterparty <=> h.counterparty "
-            "AND r.initiator <=> h.initiator", args={"detector": detector.name})
-        batch = hot.select("detector", *EVENT_COLUMNS).toArrow()
-        con.register("spark_events", batch)
-        try:
-            con.execute("INSERT INTO events SELECT * FROM spark_events")
-        finally:
-            con.unregister("spark_events")
-        timings[detector.name] = time.perf_counter() - began
+
+
+@_spark_errors
+def run_detector(con: duckdb.DuckDBPyConnection, config, detector, params: dict) -> None:
+    """One detector on Spark; the rows of the groups that fire come back into DuckDB's
+    temp table `events`."""
     began = time.perf_counter()
-    con.execute(load_query("scan/summarize"))
-    con.execute(load_query("scan/evidence"))
-    timings["summarize"] = time.perf_counter() - began
-    return ran
+    spark = session(engine_of(config))
+    (st,) = statements(f"detect/{detector.name}")
+    spark.sql(st.sql, args=_args(st, params)).localCheckpoint(eager=True) \
+        .createOrReplaceTempView("detector_run")
+    hot = spark.sql(
+        "SELECT :detector AS detector, r.* FROM detector_run r LEFT SEMI JOIN ("
+        "SELECT DISTINCT account, counterparty, initiator FROM detector_run "
+        "WHERE severity IS NOT NULL) h "
+        "ON r.account <=> h.account AND r.counterparty <=> h.counterparty "
+        "AND r.initiator <=> h.initiator", args={"detector": detector.name})
+    batch = hot.select("detector", *EVENT_COLUMNS).toArrow()
+    con.register("spark_events", batch)
+    try:
+        con.execute("INSERT INTO events SELECT * FROM spark_events")
+    finally:
+        con.unregister("spark_events")
+    timings[detector.name] = time.perf_counter() - began
 
 
 def _views(con, spark, settings: EngineSettings) -> None:

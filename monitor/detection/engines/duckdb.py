@@ -1,0 +1,108 @@
+"""The detectors on DuckDB, over the ledger file itself (the default engine).
+
+detection/scan.py's evaluate runs the one detection loop; this module is what it asks of
+DuckDB: `prepare` builds the temp tables every detector reads (the registry's
+explanations, the rows in scope, the pair facts, `charges`, the feeds), and
+`run_detector` runs one detector's SQL into temp table `events`. Spark's engine
+(engines/spark.py) answers the same two calls over the lake.
+
+The first days of each account-payee pair are kept between scans in table pair_history
+(brought up to date from the files ingested since), so an incremental scan does not
+read the whole history again to learn which payees are new.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from monitor.detection.catalog import Detector
+from monitor.settings.config import Config
+from monitor.sql.store import drop_temp, load_query, run, transaction
+
+
+def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) -> None:
+    """Temp tables explained, ledger_rows, pair and initiator facts, charges and feeds as
+    of a date; with a scope (detect.Scope), only the rows of the keys in temp table `scope`
+    posted from its horizon on."""
+    if scope is None:
+        con.execute("CREATE OR REPLACE TEMP TABLE scope (kind VARCHAR, key VARCHAR)")
+    kept = kept_first_days(con) is not None   # before ledger_rows: a rebuild borrows the name
+    con.execute(load_query("scan/explain"), {"as_of": as_of})
+    con.execute(load_query("scan/ledger_rows"), {
+        "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
+    _pair_facts(con, kept)
+    con.execute(load_query("scan/features"))
+    con.execute(load_query("scan/feeds"), {"as_of": as_of})
+
+
+def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detector,
+                 params: dict) -> None:
+    """One detector's rows into temp table `events`, only those of the groups that fire."""
+    # The SQL text is our own file; only values are bound.
+    con.execute(f"""INSERT INTO events
+        WITH run AS MATERIALIZED ({detector.sql}),
+        hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
+                WHERE severity IS NOT NULL)
+        SELECT $detector, run.* FROM run SEMI JOIN hot
+          ON run.account IS NOT DISTINCT FROM hot.account
+         AND run.counterparty IS NOT DISTINCT FROM hot.counterparty
+         AND run.initiator IS NOT DISTINCT FROM hot.initiator""",
+                {"detector": detector.name, **params})
+
+
+def kept_first_days(con) -> int | None:
+    """Bring table pair_history and the facts kept from it up to date with new files.
+    Returns the last file that changed facts of days already past, or None when this
+    connection cannot keep them (read-only, or an old schema)."""
+    writable, kept = con.execute(
+        "SELECT NOT readonly, EXISTS (SELECT 1 FROM duckdb_tables() "
+        "  WHERE table_name = 'pair_history_state' AND NOT temporary) "
+        "FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if not (writable and kept):
+        return None
+    high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
+    state = con.execute("SELECT max_file_id, last_rewrite_file_id FROM pair_history_state"
+                        ).fetchone()
+    if state and state[0] == high:
+        return state[1]
+    with transaction(con):
+        # No mark, or a lower mark than before (the ledger was replaced): rebuild.
+        if not state or state[0] > high:
+            con.execute(load_query("scan/pair_firsts"))
+            run(con, "scan/pair_history_rebuild")
+            rewrote = True
+        else:
+            run(con, "scan/pair_history", {"after_file_id": state[0], "max_file_id": high})
+            rewrote = con.execute("SELECT rewrote FROM rewrites").fetchone()[0]
+        if rewrote:
+            _rebuild_kept_facts(con)
+        else:
+            run(con, "scan/pair_facts_append")
+        con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS rewrites")
+        last_rewrite = high if rewrote else state[1]
+        con.execute("DELETE FROM pair_history_state")
+        con.execute("INSERT INTO pair_history_state VALUES (?, ?)", [high, last_rewrite])
+    return last_rewrite
+
+
+def _rebuild_kept_facts(con) -> None:
+    """The kept facts made anew: scan/pair_facts.sql with every payee in play."""
+    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM pair_history")
+    con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM pair_history")
+    run(con, "scan/pair_facts")
+    run(con, "scan/pair_facts_keep")
+    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+
+
+def _pair_facts(con, kept: bool) -> None:
+    """Temp pair_facts and initiator_facts for features.sql: views over the kept facts,
+    or (connections that cannot keep them) computed from all transactions."""
+    drop_temp(con, "pair_facts", "initiator_facts")
+    if not kept:
+        con.execute(load_query("scan/pair_firsts"))
+        run(con, "scan/pair_facts")
+        return
+    con.execute("CREATE TEMP VIEW pair_facts AS SELECT * FROM pair_history_pairs")
+    con.execute("CREATE TEMP VIEW initiator_facts AS SELECT * FROM pair_history_initiators")
