@@ -207,12 +207,13 @@ def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str) -> d
               "honest": honest_rates(honest, ledger),
               "honest_rule": honest_rates(honest_rule, ledger),
               "backtest_seconds": backtest_s, "outcomes": [], "rule_outcomes": []}
-    for seed in seeds:
+    groups = [[k] for k in kinds] if ledger.separate else [list(kinds)]
+    for seed, group in ((s, g) for s in seeds for g in groups):
         work = tmp / ledger.name / f"seed{seed}"
         shutil.copytree(base, work)
         (work / "config.toml").write_text(config_text(ledger, work / "ledger.duckdb", extra),
                                           encoding="utf-8")
-        cfg, con, instances_, txn_of = inject(ledger, work, seed, kinds, instances)
+        cfg, con, instances_, txn_of = inject(ledger, work, seed, group, instances)
         try:
             alerts = detect.backtest(con, cfg, *ledger.replay)
             result["outcomes"] += [dict(o, seed=seed)

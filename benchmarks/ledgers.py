@@ -34,6 +34,9 @@ class Ledger:
     tag_column: str | None = None     # a column mapped to `reference`: unique per stolen row,
     # so a stolen charge never shares a content id with an honest one
     constant: dict = field(default_factory=dict)   # fixed values of other columns
+    # One account only: thefts of several kinds would share it and be caught through each
+    # other's charges, so each kind gets its own replay.
+    separate: bool = False
 
     def available(self) -> bool:
         return all(p.exists() for p in self.files)
@@ -147,7 +150,7 @@ def ledgers() -> dict[str, Ledger]:
                     account="oxford-gpc")),
                tuple(oxford_new.values()), "%d/%m/%Y", "plain", "GBP",
                "the whole card programme (no card is published)",
-               (dt.date(2017, 4, 1), dt.date(2018, 2, 28))),
+               (dt.date(2017, 4, 1), dt.date(2018, 2, 28)), separate=True),
     ]
     out = {}
     for ledger in found:

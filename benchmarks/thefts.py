@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
+TOP = Decimal("2500.00")     # the largest single stolen charge
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,11 @@ def days(rnd: random.Random, start: dt.date, n: int, gap: float,
 
 
 def amounts(rnd: random.Random, n: int, shape: str, base: float, **p) -> list[Decimal]:
+    """n charge amounts of a shape, each within 0.01..2,500 (jitter is cut at the top)."""
+    return [min(max(a, CENT), TOP) for a in _amounts(rnd, n, shape, base, **p)]
+
+
+def _amounts(rnd: random.Random, n: int, shape: str, base: float, **p) -> list[Decimal]:
     if shape == "constant":
         return [money(base)] * n
     if shape == "jitter":
