@@ -246,6 +246,7 @@ def summary(outcomes: list[dict]) -> dict:
     within = [o for o in outcomes if o["caught"] and o["loss"] <= LIMIT]
     caught = [o for o in outcomes if o["caught"]]
     return {"n": len(outcomes), "caught": len(caught), "within": len(within),
+            "over": sum(1 for o in outcomes if o["loss"] > LIMIT),
             "median_loss": statistics.median(o["loss"] for o in outcomes),
             "median_charges": statistics.median(o["charges"] for o in outcomes),
             "median_loss_caught": (statistics.median(o["loss"] for o in caught)
@@ -263,29 +264,46 @@ def print_report(results: list[dict], args, tuned_on) -> None:
     print(f"# Detection benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
           f"{platform.machine()}, seeds {list(args.seeds)}, {args.instances} instance(s) "
           f"per kind and seed")
-    print("\nmedian loss counts a missed theft at its whole posted amount; "
-          "'within' = caught with loss <= 5,000")
+    print("\ncommand: " + " ".join(["benchmarks/detection.py", *sys.argv[1:]]))
+    print("\nmedian loss counts a missed theft at its whole posted amount; 'within' = caught "
+          "with loss <= 5,000; 'lost > 5,000' = more than 5,000 posted before the first "
+          "alert (caught late or never)")
     print("\n## Per ledger, all kinds (monitor default config vs the pair-5,000 rule)\n")
-    print("| ledger | label | thefts | caught within 5,000 | caught at all | median loss "
-          "| median charges | honest alerts/month | rule: within 5,000 | rule: median loss "
-          "| rule: honest/month |")
+    print("| ledger | thefts | label | caught within 5,000 | caught at all | lost > 5,000 "
+          "| median loss | median charges | rule: within 5,000 | rule: lost > 5,000 "
+          "| rule: median loss |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in results:
-        for group, keep in (("new kinds", lambda k: not k.startswith("v1_")),
-                            ("v1 recipes", lambda k: k.startswith("v1_"))):
-            mine = [o for o in r["outcomes"] if keep(o["kind"])]
-            rule = [o for o in r["rule_outcomes"] if keep(o["kind"])]
+    groups = (("new kinds", lambda k: not k.startswith("v1_")),
+              ("v1 recipes", lambda k: k.startswith("v1_")))
+    for r in [*results, None]:
+        for group, keep in groups:
+            if r is None:     # every held-out ledger together
+                mine = [o for x in results if x["ledger"] not in tuned_on
+                        for o in x["outcomes"] if keep(o["kind"])]
+                rule = [o for x in results if x["ledger"] not in tuned_on
+                        for o in x["rule_outcomes"] if keep(o["kind"])]
+                name, tag = "**all held-out ledgers**", "held out"
+            else:
+                mine = [o for o in r["outcomes"] if keep(o["kind"])]
+                rule = [o for o in r["rule_outcomes"] if keep(o["kind"])]
+                name = r["ledger"]
+                tag = label(r["ledger"], mine[0]["kind"], tuned_on, args.seeds) if mine else ""
             if not mine:
                 continue
             s, q = summary(mine), summary(rule)
-            kind0 = mine[0]["kind"]
-            print(f"| {r['ledger']} ({group}) | {label(r['ledger'], kind0, tuned_on, args.seeds)} "
-                  f"| {s['n']} | {s['within']}/{s['n']} | {s['caught']}/{s['n']} | "
-                  f"{fmt(s['median_loss'])} | {fmt(s['median_charges'])} | "
-                  f"{r['honest']['per_month']:.2f} "
-                  f"({label(r['ledger'], None, tuned_on, args.seeds)}) | "
-                  f"{q['within']}/{q['n']} | {fmt(q['median_loss'])} | "
-                  f"{r['honest_rule']['per_month']:.2f} |")
+            print(f"| {name} | {s['n']} {group} | {tag} | {s['within']}/{s['n']} | "
+                  f"{s['caught']}/{s['n']} | {s['over']}/{s['n']} | {fmt(s['median_loss'])} | "
+                  f"{fmt(s['median_charges'])} | {q['within']}/{q['n']} | {q['over']}/{q['n']} | "
+                  f"{fmt(q['median_loss'])} |")
+    print("\n## Honest alerts a month, ledger with no theft, after the warm-up\n")
+    print("| ledger | account is | replay | months | label | monitor | pair-5,000 rule |")
+    print("|---|---|---|---|---|---|---|")
+    specs = ledger_specs.ledgers()
+    for r in results:
+        print(f"| {r['ledger']} | {specs[r['ledger']].account_meaning} | {r['replay'][0]} to "
+              f"{r['replay'][1]} | {r['honest']['months']:.1f} | "
+              f"{label(r['ledger'], None, tuned_on, args.seeds)} | "
+              f"**{r['honest']['per_month']:.2f}** | {r['honest_rule']['per_month']:.2f} |")
     kinds = [k for k in gen.ALL_KINDS if any(o["kind"] == k for r in results
                                              for o in r["outcomes"])]
     names = [r["ledger"] for r in results]
@@ -303,12 +321,10 @@ def print_report(results: list[dict], args, tuned_on) -> None:
     for kind in kinds:
         s = summary([o for r in results for o in r["outcomes"] if o["kind"] == kind])
         print(f"- {kind}: " + (", ".join(f"{d} {n}" for d, n in s["detectors"]) or "none"))
-    print("\n## Honest alerts a month on the ledger with no theft, per detector\n")
+    print("\n## Honest alerts a month per detector, ledger with no theft\n")
     for r in results:
         by = ", ".join(f"{d} {v:.2f}" for d, v in r["honest"]["by_detector"].items())
-        print(f"- {r['ledger']} ({r['replay'][0]}..{r['replay'][1]}, "
-              f"{r['honest']['months']:.1f} months): {r['honest']['per_month']:.2f} "
-              f"[{by or 'none'}]; pair-5,000 rule {r['honest_rule']['per_month']:.2f}")
+        print(f"- {r['ledger']}: {r['honest']['per_month']:.2f} = {by or 'none'}")
     print("\n## Run\n")
     for r in results:
         f = r["facts"]
