@@ -11,7 +11,6 @@ import datetime as dt
 import random
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -120,6 +119,3 @@ def test_evaluation_counts_loss_up_to_the_first_alert():
     [missed] = bench.evaluate([early], [theft], txn_of)
     assert (missed["caught"], missed["loss"], missed["charges"]) == (False, Decimal("300.00"), 3)
 
-
-def test_benchmark_module_paths():
-    assert Path(bench.__file__).parent == ROOT / "benchmarks"
