@@ -1,44 +1,240 @@
 """The payee key: one name for the many ways an export writes the same payee.
 
 A thief who lets the name vary ("DEVLAB CONSULT LTD", "Devlab Consult Limited",
-"PAYPAL *DEVLAB CONSULT") must stay one payee to the detectors, the registry and
-screening. The key is computed here, in one place; the name as written stays in the
-ledger and is what people see.
+"devlab consult ltd REF 8812", "PAYPAL *DEVLAB CONSULT") must stay one payee to the
+detectors, the registry and screening. The key is computed here, in one place; the name
+as written stays in the ledger and is what people see.
 
-This first version is deliberately plain (case, accents, punctuation, spacing, a short
-list of legal forms and processor prefixes); issue 16 replaces its internals with
-well-kept libraries. Callers depend only on `payee_key(name, prefixes)`.
+What the key ignores, in this order: a payment processor's prefix ([payees]
+processor_prefixes), accents, case, punctuation and spacing, and at the END of the name
+references, invoice/order/store numbers, dates and legal forms in many languages (the
+legal-form table is rigour's, kept by OpenSanctions for sanctions matching). Only the
+end: "Ltd" in the middle of a name, or a short number ("Channel 4", "Studio 54"), tells
+businesses apart and is kept. A name that would lose everything keeps its normalised
+text ("LTD" stays "ltd"), so no two unrelated names meet at an empty key.
+
+Storage: table payee_keys (queries/schema/010_payee_keys.sql) maps every distinct name as
+written to its key, filled at ingest for new names (Python over DISTINCT names only) and
+rebuilt whole when the prefixes change; the scan's SQL joins it, so DuckDB and Spark
+group by the same keys without computing them in SQL.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import re
 import unicodedata
 
-# Payment processors and wallets that put their own name before the merchant's.
-DEFAULT_PROCESSOR_PREFIXES = ("PAYPAL *", "SQ *", "STRIPE*", "SP *", "PADDLE.NET*", "FS *",
-                              "2CO.COM*", "GUMROAD*")
+import duckdb
+import pyarrow as pa
+from rigour.names import remove_org_types
 
-_LEGAL_FORMS = {"ltd", "limited", "llc", "inc", "incorporated", "corp", "corporation", "co",
-                "gmbh", "sarl", "sa", "bv", "nv", "pty", "ltda", "plc", "ag", "srl", "spa"}
-_PUNCTUATION = re.compile(r"[^\w\s]+")
-_SPACES = re.compile(r"\s+")
+from monitor.audit import log as audit
+from monitor.settings.payees import DEFAULT_PROCESSOR_PREFIXES, PayeeSettings
+
+__all__ = ["DEFAULT_PROCESSOR_PREFIXES", "payee_key", "fingerprint", "refresh", "add_new",
+           "names_of"]
+
+# Legal forms rigour does not strip on their own but that end company names on real
+# ledgers: Brazil's micro-enterprise suffixes (ME, EPP, EIRELI after LTDA), "Co", "Corp".
+_EXTRA_FORMS = {"co", "corp", "corporation", "pty", "me", "epp", "mei", "cia", "s a", "s l",
+                "s a s", "e cia", "and co", "sa de cv", "s de rl", "pty ltd"}
+# Words that label a trailing reference ("REF 8812", "INV NO 12345", "ORDER #3").
+_REFERENCE_WORDS = {"ref", "reference", "inv", "invoice", "order", "ord", "no", "nr", "num",
+                    "number", "txn", "trx", "id", "store", "shop", "branch", "receipt", "bill",
+                    "acct", "account", "payment", "pmt"}
+_DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}([/.\-]\d{2,4})?|\d{1,2}(jan|feb|mar|apr|may|jun|jul"
+                   r"|aug|sep|oct|nov|dec)[a-z]*\d{0,4}", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+_ACRONYM_DOT = re.compile(r"(?<=\b[^\W\d_])\.(?=[^\W\d_]\b)")   # "S.A." -> "SA.", "B.V." -> "BV."
+_APOSTROPHE = re.compile(r"['\u2019`]")
 
 
 def payee_key(name: str | None, prefixes=DEFAULT_PROCESSOR_PREFIXES) -> str:
     """The grouping key of a payee name; '' for no name. Idempotent: payee_key of a
     key is the key."""
-    if not name:
+    if not name or not name.strip():
         return ""
-    text = name.strip()
-    upper = text.upper()
+    return _key(name, _prefix_pattern(tuple(prefixes)))
+
+
+def _key(name: str, prefix: re.Pattern | None) -> str:
+    text = unicodedata.normalize("NFKC", name).strip()
+    if prefix is not None:          # a processor may wrap another: "PAYPAL *SQ *ACME"
+        while (m := prefix.match(text)) and text[m.end():].strip():
+            text = text[m.end():].strip()
+    text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c)).casefold()
+    text = _APOSTROPHE.sub("", _ACRONYM_DOT.sub("", text))
+    tokens = text.split()
+    whole = " ".join(_WORD.findall(text))
+    words = _strip_end(tokens)
+    return " ".join(words) or whole or text.strip()
+
+
+def _strip_end(tokens: list[str]) -> list[str]:
+    """Drop trailing references, numbers, dates and legal forms until none is left at
+    the end; never the first word (a name that is all 'reference' keeps it whole)."""
+    while True:
+        while len(tokens) > 1 and _is_reference(tokens[-1]):     # '#12', '01/02/2024'
+            tokens.pop()
+        words = [w for t in tokens for w in _WORD.findall(t)]
+        count = len(words)
+        while len(words) > 1 and _is_number(words[-1]):
+            words.pop()
+            # the word that labels the number goes with it ("REF 8812"), not one alone:
+            # "Coffee Shop" keeps its shop
+            while len(words) > 1 and words[-1] in _REFERENCE_WORDS:
+                words.pop()
+        form = _legal_form_at_end(words)
+        if form:
+            words = words[:-form]
+        if len(words) == count:
+            return words
+        tokens = words          # punctuation is gone from here on
+
+
+def _is_number(word: str) -> bool:
+    """A store, order or invoice number, a year, a code: 3+ digits, or 5+ characters
+    mixing letters and digits ("ref8812", "2k3ll"). Not 1-2 digits ("Channel 4")."""
+    digits = sum(c.isdigit() for c in word)
+    return (digits == len(word) and digits >= 3) or (0 < digits < len(word) and len(word) >= 5)
+
+
+def _is_reference(token: str) -> bool:
+    """A raw (still punctuated) trailing token that is a reference: '#12', a date,
+    'no.5', 'inv-12'."""
+    if token.startswith("#") and any(c.isdigit() for c in token):
+        return True
+    if _DATE.fullmatch(token.strip(".,;:()[]")):
+        return True
+    words = _WORD.findall(token)
+    return len(words) > 1 and any(c.isdigit() for c in token) and all(
+        w in _REFERENCE_WORDS or any(c.isdigit() for c in w) for w in words)
+
+
+def _legal_form_at_end(words: list[str]) -> int:
+    """How many trailing words form a legal form (the longest of up to 5), else 0."""
+    for n in range(min(5, len(words) - 1), 0, -1):
+        tail = " ".join(words[-n:])
+        if tail in _EXTRA_FORMS or _is_org_type(tail):
+            return n
+    return 0
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_org_type(text: str) -> bool:
+    return not remove_org_types(text).strip()
+
+
+@functools.lru_cache(maxsize=64)
+def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern | None:
+    """One regex for the prefixes, tolerant of spacing: 'PAYPAL *' matches 'PayPal*',
+    'PAYPAL  * ' and 'PAYPAL *'."""
+    parts = []
     for prefix in prefixes:
-        if upper.startswith(prefix.upper()):
-            text = text[len(prefix):]
-            break
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    words = _SPACES.sub(" ", _PUNCTUATION.sub(" ", text)).split()
-    while words and (words[-1] in _LEGAL_FORMS or any(ch.isdigit() for ch in words[-1])
-                     or words[-1] in {"ref", "inv", "invoice", "order", "no"}):
-        words.pop()
-    return " ".join(words) or _SPACES.sub(" ", text).strip()
+        piece = []
+        for ch in prefix.strip():
+            if ch.isspace():
+                piece.append(r"\s*")
+            elif ch == "*":
+                piece.append(r"\s*\*\s*")
+            else:
+                piece.append(re.escape(ch))
+        if piece:
+            parts.append("".join(piece))
+    if not parts:
+        return None
+    return re.compile("(?:" + "|".join(sorted(parts, key=len, reverse=True)) + ")",
+                      re.IGNORECASE)
+
+
+# -- storage: table payee_keys ---------------------------------------------------------------
+
+def fingerprint(settings: PayeeSettings | None) -> str:
+    """What the stored keys depend on: the prefixes and this module's rules (bump
+    RULES when they change, so stored keys are rebuilt)."""
+    prefixes = list((settings or PayeeSettings()).processor_prefixes)
+    return hashlib.sha256(json.dumps([RULES, prefixes]).encode()).hexdigest()[:16]
+
+
+RULES = 1
+
+
+def stored(con: duckdb.DuckDBPyConnection) -> tuple[str, tuple[str, ...]] | None:
+    """(fingerprint, prefixes) the stored keys were made with; None before the first."""
+    row = con.execute("SELECT fingerprint, prefixes FROM payee_key_state").fetchone()
+    return (row[0], tuple(row[1])) if row else None
+
+
+def add_new(con: duckdb.DuckDBPyConnection, file_id: int | None = None) -> int:
+    """Key the names not yet in payee_keys (of one file, or of the whole ledger and the
+    registry), with the prefixes the stored keys were made with. Runs inside the
+    caller's transaction. Returns how many names were added."""
+    state = stored(con)
+    prefixes = state[1] if state else DEFAULT_PROCESSOR_PREFIXES
+    if file_id is not None:
+        names = con.execute(
+            "SELECT DISTINCT counterparty FROM transactions t WHERE file_id = ? "
+            "AND counterparty IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM payee_keys k WHERE k.name = t.counterparty)", [file_id]).fetchall()
+    else:
+        names = con.execute(
+            "SELECT DISTINCT name FROM (SELECT counterparty AS name FROM transactions "
+            "UNION ALL SELECT payee FROM authorizations) n WHERE name IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM payee_keys k WHERE k.name = n.name)").fetchall()
+    _insert(con, [n for (n,) in names], prefixes)
+    if state is None:
+        con.execute("INSERT INTO payee_key_state VALUES (?, ?)",
+                    [fingerprint(PayeeSettings(prefixes)), list(prefixes)])
+    return len(names)
+
+
+def refresh(con: duckdb.DuckDBPyConnection, settings: PayeeSettings | None) -> bool:
+    """Bring payee_keys up to the configured [payees] settings: rebuilt whole when they
+    changed since the keys were made (audited: alerts and approvals group by the key),
+    else only names new since. Returns True when the keys were rebuilt, and then the
+    kept pair facts (keyed by payee) are dropped so the next scan remakes them."""
+    settings = settings or PayeeSettings()
+    wanted = fingerprint(settings)
+    state = stored(con)
+    if state is not None and state[0] == wanted:
+        add_new(con)
+        return False
+    before = con.execute("SELECT count(*), count(DISTINCT payee_key) FROM payee_keys").fetchone()
+    con.execute("DELETE FROM payee_keys")
+    con.execute("DELETE FROM payee_key_state")
+    con.execute("INSERT INTO payee_key_state VALUES (?, ?)",
+                [wanted, list(settings.processor_prefixes)])
+    add_new(con)
+    after = con.execute("SELECT count(*), count(DISTINCT payee_key) FROM payee_keys").fetchone()
+    con.execute("DELETE FROM pair_history_state")      # derived from keys: remade next scan
+    if state is not None:
+        audit.record(con, "payee keys rebuilt", {
+            "before": {"fingerprint": state[0], "prefixes": list(state[1]),
+                       "names": before[0], "keys": before[1]},
+            "after": {"fingerprint": wanted, "prefixes": list(settings.processor_prefixes),
+                      "names": after[0], "keys": after[1]}})
+    return True
+
+
+def _insert(con, names: list[str], prefixes) -> None:
+    if not names:
+        return
+    pattern = _prefix_pattern(tuple(prefixes))
+    keys = [_key(n, pattern) if n.strip() else n for n in names]
+    table = pa.table({"name": names, "payee_key": keys})
+    con.register("new_payee_keys", table)
+    try:
+        con.execute("INSERT INTO payee_keys SELECT name, payee_key FROM new_payee_keys")
+    finally:
+        con.unregister("new_payee_keys")
+
+
+def names_of(con: duckdb.DuckDBPyConnection, key: str, limit: int = 20) -> list[tuple[str, int]]:
+    """The names as written behind a key, most used first: (name, charges)."""
+    return con.execute(
+        "SELECT t.counterparty, count(*) AS n FROM transactions t "
+        "JOIN payee_keys k ON k.name = t.counterparty WHERE k.payee_key = ? "
+        "GROUP BY ALL ORDER BY n DESC, t.counterparty LIMIT ?", [key, limit]).fetchall()
