@@ -169,11 +169,9 @@ def stored(con: duckdb.DuckDBPyConnection) -> tuple[str, tuple[str, ...]] | None
 
 
 def add_new(con: duckdb.DuckDBPyConnection, file_id: int | None = None) -> int:
-    """Key the names not yet in payee_keys (of one file, or of the whole ledger and the
-    registry), with the prefixes the stored keys were made with. Runs inside the
-    caller's transaction. Returns how many names were added."""
-    state = stored(con)
-    prefixes = state[1] if state else DEFAULT_PROCESSOR_PREFIXES
+    """Key the names not yet in payee_keys: of one file (at ingest), else of the whole
+    ledger and the registry, with the prefixes the stored keys were made with. Runs
+    inside the caller's transaction. Returns how many names were added."""
     if file_id is not None:
         names = con.execute(
             "SELECT DISTINCT counterparty FROM transactions t WHERE file_id = ? "
@@ -184,23 +182,47 @@ def add_new(con: duckdb.DuckDBPyConnection, file_id: int | None = None) -> int:
             "SELECT DISTINCT name FROM (SELECT counterparty AS name FROM transactions "
             "UNION ALL SELECT payee FROM authorizations) n WHERE name IS NOT NULL AND NOT EXISTS "
             "(SELECT 1 FROM payee_keys k WHERE k.name = n.name)").fetchall()
-    _insert(con, [n for (n,) in names], prefixes)
-    if state is None:
-        con.execute("INSERT INTO payee_key_state VALUES (?, ?)",
-                    [fingerprint(PayeeSettings(prefixes)), list(prefixes)])
+    state = _state_or_default(con)
+    _insert(con, [n for (n,) in names], state[1])
     return len(names)
 
 
+def add_names(con: duckdb.DuckDBPyConnection, names: list[str]) -> int:
+    """Key those of these names not keyed yet (a registry entry's payee)."""
+    state = _state_or_default(con)
+    fresh = sorted({n for n in names if n is not None})
+    if fresh:
+        fresh = [n for (n,) in con.execute(
+            "SELECT n FROM unnest($names) AS u(n) WHERE NOT EXISTS "
+            "(SELECT 1 FROM payee_keys k WHERE k.name = u.n)", {"names": fresh}).fetchall()]
+    _insert(con, fresh, state[1])
+    return len(fresh)
+
+
+def _state_or_default(con) -> tuple[str, tuple[str, ...]]:
+    """The stored settings; on a ledger's first names, the defaults (recorded: a scan
+    with other [payees] settings rebuilds the keys)."""
+    state = stored(con)
+    if state is None:
+        state = (fingerprint(PayeeSettings()), DEFAULT_PROCESSOR_PREFIXES)
+        con.execute("INSERT INTO payee_key_state VALUES (?, ?)", [state[0], list(state[1])])
+    return state
+
+
 def refresh(con: duckdb.DuckDBPyConnection, settings: PayeeSettings | None) -> bool:
-    """Bring payee_keys up to the configured [payees] settings: rebuilt whole when they
-    changed since the keys were made (audited: alerts and approvals group by the key),
-    else only names new since. Returns True when the keys were rebuilt, and then the
-    kept pair facts (keyed by payee) are dropped so the next scan remakes them."""
+    """Bring payee_keys up to the configured [payees] settings before a scan: rebuilt
+    whole when they changed since the keys were made, or when there are none yet (a
+    ledger from before keys), else only the registry's new payees are keyed (ingest
+    keys the ledger's). A rebuild is recorded in the audit log (alerts and approvals
+    group by the key) and drops the pair facts kept by payee, so the scan remakes them.
+    Returns True when the keys were rebuilt."""
     settings = settings or PayeeSettings()
     wanted = fingerprint(settings)
     state = stored(con)
     if state is not None and state[0] == wanted:
-        add_new(con)
+        add_names(con, [n for (n,) in con.execute(
+            "SELECT DISTINCT payee FROM authorizations a WHERE NOT EXISTS "
+            "(SELECT 1 FROM payee_keys k WHERE k.name = a.payee)").fetchall()])
         return False
     before = con.execute("SELECT count(*), count(DISTINCT payee_key) FROM payee_keys").fetchone()
     con.execute("DELETE FROM payee_keys")
@@ -210,7 +232,7 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: PayeeSettings | None) -> b
     add_new(con)
     after = con.execute("SELECT count(*), count(DISTINCT payee_key) FROM payee_keys").fetchone()
     con.execute("DELETE FROM pair_history_state")      # derived from keys: remade next scan
-    if state is not None:
+    if state is not None:       # not the first keys of a ledger from before them
         audit.record(con, "payee keys rebuilt", {
             "before": {"fingerprint": state[0], "prefixes": list(state[1]),
                        "names": before[0], "keys": before[1]},
