@@ -164,8 +164,9 @@ RULES = 1
 
 def stored(con: duckdb.DuckDBPyConnection) -> tuple[str, tuple[str, ...]] | None:
     """(fingerprint, prefixes) the stored keys were made with; None before the first."""
-    row = con.execute("SELECT fingerprint, prefixes FROM payee_key_state").fetchone()
-    return (row[0], tuple(row[1])) if row else None
+    # fetchall: a result left open would stop the register() of new keys (DuckDB 2)
+    rows = con.execute("SELECT fingerprint, prefixes FROM payee_key_state").fetchall()
+    return (rows[0][0], tuple(rows[0][1])) if rows else None
 
 
 def add_new(con: duckdb.DuckDBPyConnection, file_id: int | None = None) -> int:
@@ -205,7 +206,7 @@ def _state_or_default(con) -> tuple[str, tuple[str, ...]]:
     state = stored(con)
     if state is None:
         state = (fingerprint(PayeeSettings()), DEFAULT_PROCESSOR_PREFIXES)
-        con.execute("INSERT INTO payee_key_state VALUES (?, ?)", [state[0], list(state[1])])
+        con.execute("INSERT INTO payee_key_state VALUES (?, ?, -1)", [state[0], list(state[1])])
     return state
 
 
@@ -219,18 +220,33 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: PayeeSettings | None) -> b
     settings = settings or PayeeSettings()
     wanted = fingerprint(settings)
     state = stored(con)
+    high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchall()[0][0]
     if state is not None and state[0] == wanted:
+        # Ingest keys each file's names; rows that came another way (a lake import, a
+        # test's direct insert) are keyed here, reading only files after the mark.
+        mark = con.execute("SELECT max_file_id FROM payee_key_state").fetchall()[0][0]
+        if mark != high:
+            if mark > high:
+                add_new(con)        # the ledger was replaced: look at every name
+            else:
+                _insert(con, [n for (n,) in con.execute(
+                    "SELECT DISTINCT counterparty FROM transactions t WHERE file_id > ? "
+                    "AND counterparty IS NOT NULL AND NOT EXISTS "
+                    "(SELECT 1 FROM payee_keys k WHERE k.name = t.counterparty)",
+                    [mark]).fetchall()], state[1])
+            con.execute("UPDATE payee_key_state SET max_file_id = ?", [high])
         add_names(con, [n for (n,) in con.execute(
             "SELECT DISTINCT payee FROM authorizations a WHERE NOT EXISTS "
             "(SELECT 1 FROM payee_keys k WHERE k.name = a.payee)").fetchall()])
         return False
-    before = con.execute("SELECT count(*), count(DISTINCT payee_key) FROM payee_keys").fetchone()
+    before = con.execute("SELECT count(*), count(DISTINCT payee_key) FROM payee_keys").fetchall()[0]
     con.execute("DELETE FROM payee_keys")
     con.execute("DELETE FROM payee_key_state")
-    con.execute("INSERT INTO payee_key_state VALUES (?, ?)",
+    con.execute("INSERT INTO payee_key_state VALUES (?, ?, -1)",
                 [wanted, list(settings.processor_prefixes)])
     add_new(con)
-    after = con.execute("SELECT count(*), count(DISTINCT payee_key) FROM payee_keys").fetchone()
+    con.execute("UPDATE payee_key_state SET max_file_id = ?", [high])
+    after = con.execute("SELECT count(*), count(DISTINCT payee_key) FROM payee_keys").fetchall()[0]
     con.execute("DELETE FROM pair_history_state")      # derived from keys: remade next scan
     if state is not None:       # not the first keys of a ledger from before them
         audit.record(con, "payee keys rebuilt", {

@@ -88,7 +88,7 @@ def add(con: duckdb.DuckDBPyConnection, entry: dict) -> int:
         "INSERT INTO authorizations (payee, account, expected_amount, tolerance, cadence, "
         "valid_from, valid_to, approver, reference, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING auth_id",
-        [entry[k] for k in COLUMNS] + [now()]).fetchone()[0]
+        [entry[k] for k in COLUMNS] + [now()]).fetchall()[0][0]
     payees.add_names(con, [entry["payee"]])
     return auth_id
 

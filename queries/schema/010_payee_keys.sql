@@ -15,7 +15,8 @@ CREATE TABLE payee_keys (
 
 CREATE TABLE payee_key_state (
     fingerprint  VARCHAR NOT NULL,    -- monitor.ledger.payees.fingerprint of the settings
-    prefixes     VARCHAR[] NOT NULL   -- [payees] processor_prefixes the keys were made with
+    prefixes     VARCHAR[] NOT NULL,  -- [payees] processor_prefixes the keys were made with
+    max_file_id  BIGINT NOT NULL      -- names of files up to this id are keyed (see refresh)
 );
 
 -- A finding names its payee as people know it (counterparty: the most used name as
