@@ -40,15 +40,17 @@ __all__ = ["DEFAULT_PROCESSOR_PREFIXES", "payee_key", "fingerprint", "refresh", 
 # ledgers: Brazil's micro-enterprise suffixes (ME, EPP, EIRELI after LTDA), "Co", "Corp".
 _EXTRA_FORMS = {"co", "corp", "corporation", "pty", "me", "epp", "mei", "cia", "s a", "s l",
                 "s a s", "e cia", "and co", "sa de cv", "s de rl", "pty ltd"}
+_SHORT_FORMS = {"ab", "ag", "as", "bv", "cv", "kg", "nv", "oy", "sa", "se", "lp", "ug", "nl"}
+_NOT_FORMS = {"spa", "sad", "sem", "gag", "sia", "ops"}
 # Words that label a trailing reference ("REF 8812", "INV NO 12345", "ORDER #3").
 _REFERENCE_WORDS = {"ref", "reference", "inv", "invoice", "order", "ord", "no", "nr", "num",
-                    "number", "txn", "trx", "id", "store", "shop", "branch", "receipt", "bill",
-                    "acct", "account", "payment", "pmt"}
+                    "number", "txn", "trx", "id", "receipt", "acct", "pmt"}
 _DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}([/.\-]\d{2,4})?|\d{1,2}(jan|feb|mar|apr|may|jun|jul"
                    r"|aug|sep|oct|nov|dec)[a-z]*\d{0,4}", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
 _ACRONYM_DOT = re.compile(r"(?<=\b[^\W\d_])\.(?=[^\W\d_]\b)")   # "S.A." -> "SA.", "B.V." -> "BV."
 _APOSTROPHE = re.compile(r"['\u2019`]")
+_HASH_SPACE = re.compile(r"#\s+(?=\d)")          # "DOLLARAMA # 555" is "DOLLARAMA #555"
 
 
 def payee_key(name: str | None, prefixes=DEFAULT_PROCESSOR_PREFIXES) -> str:
@@ -66,7 +68,7 @@ def _key(name: str, prefix: re.Pattern | None) -> str:
             text = text[m.end():].strip()
     text = "".join(c for c in unicodedata.normalize("NFKD", text)
                    if not unicodedata.combining(c)).casefold()
-    text = _APOSTROPHE.sub("", _ACRONYM_DOT.sub("", text))
+    text = _HASH_SPACE.sub("#", _APOSTROPHE.sub("", _ACRONYM_DOT.sub("", text)))
     tokens = text.split()
     whole = " ".join(_WORD.findall(text))
     words = _strip_end(tokens)
@@ -81,7 +83,8 @@ def _strip_end(tokens: list[str]) -> list[str]:
             tokens.pop()
         words = [w for t in tokens for w in _WORD.findall(t)]
         count = len(words)
-        while len(words) > 1 and _is_number(words[-1]):
+        while len(words) > 1 and (_is_number(words[-1]) or (
+                words[-1].isdigit() and len(words) > 2 and words[-2] in _REFERENCE_WORDS)):
             words.pop()
             # the word that labels the number goes with it ("REF 8812"), not one alone:
             # "Coffee Shop" keeps its shop
@@ -96,10 +99,15 @@ def _strip_end(tokens: list[str]) -> list[str]:
 
 
 def _is_number(word: str) -> bool:
-    """A store, order or invoice number, a year, a code: 3+ digits, or 5+ characters
-    mixing letters and digits ("ref8812", "2k3ll"). Not 1-2 digits ("Channel 4")."""
+    """A store, order or invoice number, a year, a code: 4+ digits ("TESCO STORES 5504"),
+    or 5+ characters of which 2+ and a quarter are digits ("2k3ll", "loc4049"). Not a
+    shorter number, which is often part of the name ("Channel 4", "AUTO POSTO 108 LTDA",
+    a filling station by its highway, is not "AUTO POSTO 2001 LTDA"), nor a word with a
+    digit ("1staidforms", "bits4doors": merchants behind PayPal)."""
     digits = sum(c.isdigit() for c in word)
-    return (digits == len(word) and digits >= 3) or (0 < digits < len(word) and len(word) >= 5)
+    if digits == len(word):
+        return digits >= 4
+    return len(word) >= 5 and digits >= 2 and 4 * digits >= len(word)
 
 
 def _is_reference(token: str) -> bool:
@@ -118,28 +126,43 @@ def _legal_form_at_end(words: list[str]) -> int:
     """How many trailing words form a legal form (the longest of up to 5), else 0."""
     for n in range(min(5, len(words) - 1), 0, -1):
         tail = " ".join(words[-n:])
-        if tail in _EXTRA_FORMS or _is_org_type(tail):
+        if tail in _EXTRA_FORMS:
+            return n
+        # a short word rigour would take along ("II LTDA": a second filling station) stays
+        if all((len(w) > 2 or w in _SHORT_FORMS) and w not in _NOT_FORMS for w in words[-n:]) \
+                and _is_org_type(tail):
             return n
     return 0
 
 
 @functools.lru_cache(maxsize=4096)
 def _is_org_type(text: str) -> bool:
+    """rigour's table, less what ends real names on ledgers: two letters only from a
+    short list (rigour strips 'pc', 'in', 'ii', 'gk', 'lt'...: "AUTO POSTO GK LTDA" is
+    not "AUTO POSTO LT LTDA"), and no English word ("Day Spa" is not an S.p.A.)."""
+    if len(text) <= 2:
+        return text in _SHORT_FORMS
+    if text in _NOT_FORMS:
+        return False
     return not remove_org_types(text).strip()
 
 
 @functools.lru_cache(maxsize=64)
 def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern | None:
     """One regex for the prefixes, tolerant of spacing: 'PAYPAL *' matches 'PayPal*',
-    'PAYPAL  * ' and 'PAYPAL *'."""
+    'PAYPAL  * ' and 'PAYPAL *'. A prefix of 6+ characters before its * also matches
+    without the * when a space follows ('paypal 1staidforms': some banks drop the *);
+    a short one must keep it ('SP *' is no prefix of 'SP ACE')."""
     parts = []
     for prefix in prefixes:
         piece = []
-        for ch in prefix.strip():
+        text = prefix.strip()
+        for n, ch in enumerate(text):
             if ch.isspace():
                 piece.append(r"\s*")
             elif ch == "*":
-                piece.append(r"\s*\*\s*")
+                optional = n == len(text) - 1 and len(text.rstrip("* ")) >= 6
+                piece.append(r"(?:\s*\*\s*|\s+)" if optional else r"\s*\*\s*")
             else:
                 piece.append(re.escape(ch))
         if piece:
@@ -159,7 +182,7 @@ def fingerprint(settings: PayeeSettings | None) -> str:
     return hashlib.sha256(json.dumps([RULES, prefixes]).encode()).hexdigest()[:16]
 
 
-RULES = 1
+RULES = 4
 
 
 def stored(con: duckdb.DuckDBPyConnection) -> tuple[str, tuple[str, ...]] | None:
