@@ -28,7 +28,6 @@ import unicodedata
 
 import duckdb
 import pyarrow as pa
-from rigour.names import remove_org_types
 
 from monitor.audit import log as audit
 from monitor.settings.payees import DEFAULT_PROCESSOR_PREFIXES, PayeeSettings
@@ -144,6 +143,9 @@ def _is_org_type(text: str) -> bool:
         return text in _SHORT_FORMS
     if text in _NOT_FORMS:
         return False
+    # Imported on first use: loading rigour's tables takes half a second, which every
+    # command would pay at start-up though most never key a name.
+    from rigour.names import remove_org_types
     return not remove_org_types(text).strip()
 
 
