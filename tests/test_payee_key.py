@@ -265,3 +265,91 @@ def test_ingest_keys_each_new_name_once(tmp_path):
         assert payees.stored(con)[1] == DEFAULT_PROCESSOR_PREFIXES
     finally:
         con.close()
+
+
+# -- the invariance that matters ---------------------------------------------------------------
+
+HOME_OFFICE = LEDGERS / "uk_home_office_gpc_over_500_2020_cleaned.csv"
+HOME_SOURCE = {"name": "home_office", "format": "csv", "charges": "positive", "path": "in/*",
+               "currency": "GBP", "account": "home-office-gpc",
+               "columns": {"posted_at": "Date", "amount": "Amount", "counterparty": "Supplier"}}
+# How a thief (or an export) rewrites a name; each keeps the key.
+REWRITES = [
+    lambda name, n: name,
+    lambda name, n: name.upper(),
+    lambda name, n: f"{name} Ltd",
+    lambda name, n: f"PAYPAL *{name}",
+    lambda name, n: f"{name.lower()} REF {8800 + n}",
+    lambda name, n: "  ".join(name.split()).title(),
+    lambda name, n: f"SQ *{name}, Limited",
+    lambda name, n: f"{name} #{1000 + n}",
+]
+THEFT = [(f"2020-11-{day:02d}", amount) for day, amount in
+         ((2, "1667.00"), (6, "1666.50"), (10, "1667.25"), (14, "1667.00"), (18, "1666.75"))]
+
+
+def home_office_rows() -> list[list[str]]:
+    if not HOME_OFFICE.exists():
+        pytest.skip(f"{HOME_OFFICE} not found")
+    with open(HOME_OFFICE, encoding="utf-8-sig", newline="") as f:
+        rows = [[r["Date"], r["Amount"], r["Supplier"]] for r in csv.DictReader(f)]
+    return rows + [[day, amount, "Devlab Consult"] for day, amount in THEFT]
+
+
+def rewritten(rows: list[list[str]]) -> list[list[str]]:
+    """Every name written another way on each charge (the first rewrite that keeps
+    its key: 'ARGOS LTD' + ' Ltd' would too, but a name may end in a number)."""
+    out = []
+    for n, (day, amount, name) in enumerate(rows):
+        options = REWRITES[n % len(REWRITES):] + REWRITES[:n % len(REWRITES)]
+        variant = next(v for v in (r(name, n) for r in options) if payee_key(v) == payee_key(name))
+        out.append([day, amount, variant])
+    return out
+
+
+def ingest_and_scan(folder: Path, rows: list[list[str]]) -> tuple[list[dict], list[tuple]]:
+    cfg = write_config(folder, [HOME_SOURCE])
+    (folder / "in").mkdir()
+    with open(folder / "in" / "ledger.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["Date", "Amount", "Supplier"], *rows])
+    proc = monitor("--config", str(cfg), "ingest")
+    assert proc.returncode == 0, proc.stderr
+    proc = monitor("--config", str(cfg), "scan", "--no-notify", "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    config = config_mod.load(cfg, warn=lambda line: None)
+    con = duckdb.connect(str(config.database), read_only=True)
+    try:
+        alerts = con.execute("SELECT fingerprint, detector, severity, account, initiator, "
+                             "exposure, charges, first_alert_at, since FROM alerts "
+                             "ORDER BY fingerprint").fetchall()
+    finally:
+        con.close()
+    return json.loads(proc.stdout)["findings"], alerts
+
+
+def test_a_ledger_with_its_names_rewritten_gives_the_same_alerts(tmp_path):
+    """The real Home Office card ledger and a theft, through `monitor ingest` and
+    `monitor scan`: then the same rows with every payee name rewritten on each charge
+    (case, legal form, processor prefix, reference, store number). The same alerts,
+    with the same keys, exposures and charges; the alert names the payee as written."""
+    original = home_office_rows()
+    variant = rewritten(original)
+    assert sum(a[2] != b[2] for a, b in zip(original, variant)) > len(original) * 0.7
+    found, alerts = ingest_and_scan(tmp_path / "original", original)
+    found_v, alerts_v = ingest_and_scan(tmp_path / "variant", variant)
+    assert alerts and alerts_v == alerts
+    same = ("fingerprint", "detector", "severity", "account", "initiator", "exposure", "charges",
+            "first_alert_at", "since", "payee_key")
+    assert sorted(tuple(f[k] for k in same) for f in found_v) == sorted(
+        tuple(f[k] for k in same) for f in found)
+    # the theft was written five ways: grouped by the name as written, five one-off payees
+    assert len({row[2] for row in variant if payee_key(row[2]) == "devlab consult"}) == 5
+    (theft,) = [f for f in found if f["payee_key"] == "devlab consult"]
+    (theft_v,) = [f for f in found_v if f["payee_key"] == "devlab consult"]
+    assert theft["counterparty"] == "Devlab Consult" and theft["also_written_as"] == []
+    assert theft["exposure"] == theft_v["exposure"] == "8334.50"
+    # people read names as written: the most used first, the others after it
+    assert payee_key(theft_v["counterparty"]) == "devlab consult"
+    assert len(theft_v["also_written_as"]) == 4 and theft_v["counterparty"] != "devlab consult"
+    assert f"'{theft_v['counterparty']}' (also written as '" in theft_v["sentence"]
+
