@@ -116,6 +116,7 @@ def test_numbers_that_are_part_of_a_name_are_kept():
     assert payee_key("POSTO PELICANO II LTDA") != payee_key("POSTO PELICANO LTDA")
     assert payee_key("AUTO POSTO GK LTDA") != payee_key("AUTO POSTO LT LTDA")
     assert payee_key("Beauty Day Spa") != payee_key("Beauty Day")
+    assert payee_key("OSHIRO & CIA LTDA.") != payee_key("OSHIRO LTDA")
     assert payee_key("Coffee Shop") == "coffee shop"
     assert payee_key("Devlab Consult Ltd INV-20240112") == payee_key("devlab consult")
     assert payee_key("DEVLAB CONSULT LTD 12/01/2024") == "devlab consult"

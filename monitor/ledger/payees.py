@@ -37,10 +37,12 @@ __all__ = ["DEFAULT_PROCESSOR_PREFIXES", "payee_key", "fingerprint", "refresh", 
 
 # Legal forms rigour does not strip on their own but that end company names on real
 # ledgers: Brazil's micro-enterprise suffixes (ME, EPP, EIRELI after LTDA), "Co", "Corp".
-_EXTRA_FORMS = {"co", "corp", "corporation", "pty", "me", "epp", "mei", "cia", "s a", "s l",
-                "s a s", "e cia", "and co", "sa de cv", "s de rl", "pty ltd"}
+_EXTRA_FORMS = {"co", "corp", "corporation", "pty", "me", "epp", "mei", "s a", "s l",
+                "s a s", "and co", "sa de cv", "s de rl", "pty ltd"}
 _SHORT_FORMS = {"ab", "ag", "as", "bv", "cv", "kg", "nv", "oy", "sa", "se", "lp", "ug", "nl"}
-_NOT_FORMS = {"spa", "sad", "sem", "gag", "sia", "ops"}
+# ... and "& CIA" (and company) stays: on the Brazilian ledger "X & CIA LTDA" and "X LTDA"
+# are other companies (their tax numbers differ)
+_NOT_FORMS = {"spa", "sad", "sem", "gag", "sia", "ops", "cia"}
 # Words that label a trailing reference ("REF 8812", "INV NO 12345", "ORDER #3").
 _REFERENCE_WORDS = {"ref", "reference", "inv", "invoice", "order", "ord", "no", "nr", "num",
                     "number", "txn", "trx", "id", "receipt", "acct", "pmt"}
@@ -65,8 +67,10 @@ def _key(name: str, prefix: re.Pattern | None) -> str:
     if prefix is not None:          # a processor may wrap another: "PAYPAL *SQ *ACME"
         while (m := prefix.match(text)) and text[m.end():].strip():
             text = text[m.end():].strip()
-    text = "".join(c for c in unicodedata.normalize("NFKD", text)
-                   if not unicodedata.combining(c)).casefold()
+    if not text.isascii():      # accents off ("Dévlab" is "Devlab"); most names are ASCII
+        text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                       if not unicodedata.combining(c))
+    text = text.casefold()
     text = _HASH_SPACE.sub("#", _APOSTROPHE.sub("", _ACRONYM_DOT.sub("", text)))
     tokens = text.split()
     whole = " ".join(_WORD.findall(text))
@@ -80,7 +84,7 @@ def _strip_end(tokens: list[str]) -> list[str]:
     while True:
         while len(tokens) > 1 and _is_reference(tokens[-1]):     # '#12', '01/02/2024'
             tokens.pop()
-        words = [w for t in tokens for w in _WORD.findall(t)]
+        words = _WORD.findall(" ".join(tokens))
         count = len(words)
         while len(words) > 1 and (_is_number(words[-1]) or (
                 words[-1].isdigit() and len(words) > 2 and words[-2] in _REFERENCE_WORDS)):
@@ -122,31 +126,34 @@ def _is_reference(token: str) -> bool:
 
 
 def _legal_form_at_end(words: list[str]) -> int:
-    """How many trailing words form a legal form (the longest of up to 5), else 0."""
-    for n in range(min(5, len(words) - 1), 0, -1):
-        tail = " ".join(words[-n:])
-        if tail in _EXTRA_FORMS:
-            return n
-        # a short word rigour would take along ("II LTDA": a second filling station) stays
-        if all((len(w) > 2 or w in _SHORT_FORMS) and w not in _NOT_FORMS for w in words[-n:]) \
-                and _is_org_type(tail):
-            return n
-    return 0
+    """How many trailing words form a legal form (never all of them), else 0: rigour's
+    table (one pass over the name), less two-letter forms not in _SHORT_FORMS and words
+    in _NOT_FORMS ("AUTO POSTO II LTDA" loses its LTDA, not its II), plus _EXTRA_FORMS."""
+    if len(words) < 2:
+        return 0
+    best = next((n for n in (3, 2, 1)
+                 if n < len(words) and " ".join(words[-n:]) in _EXTRA_FORMS), 0)
+    matches = _org_types(" ".join(words))
+    if not best and words[-1] not in _NOT_FORMS and not any(
+            m.split()[-1:] == words[-1:] for m, _form in matches):
+        return 0
+    if not best and matches and matches[-1][0].split()[-1:] == words[-1:] \
+            and any(w in _NOT_FORMS for w in matches[-1][0].split()):
+        matches = _org_types(words[-1])     # "& CIA LTDA": the LTDA alone
+    for match, _form in matches:
+        found = match.split()
+        n = len(found)
+        if best < n < len(words) and words[-n:] == found and all(
+                (len(w) > 2 or w in _SHORT_FORMS) and w not in _NOT_FORMS for w in found):
+            best = n
+    return best
 
 
-@functools.lru_cache(maxsize=4096)
-def _is_org_type(text: str) -> bool:
-    """rigour's table, less what ends real names on ledgers: two letters only from a
-    short list (rigour strips 'pc', 'in', 'ii', 'gk', 'lt'...: "AUTO POSTO GK LTDA" is
-    not "AUTO POSTO LT LTDA"), and no English word ("Day Spa" is not an S.p.A.)."""
-    if len(text) <= 2:
-        return text in _SHORT_FORMS
-    if text in _NOT_FORMS:
-        return False
+def _org_types(text: str):
     # Imported on first use: loading rigour's tables takes half a second, which every
     # command would pay at start-up though most never key a name.
-    from rigour.names import remove_org_types
-    return not remove_org_types(text).strip()
+    from rigour.names import extract_org_types
+    return extract_org_types(text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -184,7 +191,7 @@ def fingerprint(settings: PayeeSettings | None) -> str:
     return hashlib.sha256(json.dumps([RULES, prefixes]).encode()).hexdigest()[:16]
 
 
-RULES = 4
+RULES = 6
 
 
 def stored(con: duckdb.DuckDBPyConnection) -> tuple[str, tuple[str, ...]] | None:
