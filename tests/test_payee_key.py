@@ -354,3 +354,27 @@ def test_a_ledger_with_its_names_rewritten_gives_the_same_alerts(tmp_path):
     assert len(theft_v["also_written_as"]) == 4 and theft_v["counterparty"] != "devlab consult"
     assert f"'{theft_v['counterparty']}' (also written as '" in theft_v["sentence"]
 
+
+
+def test_authorize_show_lists_the_names_an_approval_covers(tmp_path):
+    cfg = write_config(tmp_path)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text(
+        "date,amount,payee,card\n2024-01-02,49.00,ACME HOSTING LTD,c1\n"
+        "2024-02-02,49.00,PAYPAL *ACME HOSTING,c1\n2024-03-02,49.00,ACME HOSTING LTD,c1\n"
+        "2024-03-03,99.00,Acme Hosting Services,c1\n", encoding="utf-8")
+    assert monitor("--config", str(cfg), "ingest").returncode == 0
+    proc = monitor("--config", str(cfg), "authorize", "add", "--payee", "Acme Hosting",
+                   "--approver", "J. Smith", "--reference", "PO-1")
+    assert proc.returncode == 0, proc.stderr
+    proc = monitor("--config", str(cfg), "authorize", "show", "1", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    shown = [(r["name"], r["payee_key"], r["charges"]) for r in json.loads(proc.stdout)]
+    assert shown == [("ACME HOSTING LTD", "acme hosting", 2),
+                     ("PAYPAL *ACME HOSTING", "acme hosting", 1)]
+    proc = monitor("--config", str(cfg), "authorize", "add", "--payee", "acme*",
+                   "--approver", "J. Smith", "--reference", "PO-2")
+    proc = monitor("--config", str(cfg), "authorize", "show", "2", "--format", "csv")
+    assert proc.stdout.count("\n") == 4 and "Acme Hosting Services" in proc.stdout
+    line = monitor("--config", str(cfg), "authorize", "show", "9")
+    assert line.returncode == 2 and "no such entry" in line.stderr
