@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from monitor.detection import scan as detect
-from monitor.ledger import registry
+from monitor.ledger import payees, registry
 from monitor.sql import store
 from monitor.settings.config import SEVERITIES, Config
 
@@ -89,6 +89,7 @@ class Ledger:
             self.con.execute(_INSERT, {"file_id": self.batches})
         finally:
             self.con.unregister("pending_rows")
+        payees.add_new(self.con, self.batches)      # as ingest keys a file's new names
         self.pending = []
 
     def refund(self, when, payee: str, amount, account: str = "card-1", **kw) -> str:

@@ -15,16 +15,20 @@ from monitor.detection import scan as detect
 from monitor.sql import store
 
 ACCOUNTS = ["card-1", "card-2", "card-3"]
-PAYEES = ["Cloud Co", "Devlab Consult", "Office Co", "Anna Dev", None]
+# Some payees written several ways: every kept fact is by payee key (table payee_keys).
+PAYEES = ["Cloud Co", "Devlab Consult", "DEVLAB CONSULT LTD", "PAYPAL *Devlab Consult",
+          "Office Co", "Anna Dev", None]
+PAYEE = "coalesce((SELECT payee_key FROM payee_keys k WHERE k.name = counterparty), " \
+        "counterparty, '(no payee)')"
 INITIATORS = [None, "alice", "bob"]
 
-REBUILT = """SELECT account, coalesce(counterparty, '(no payee)'), coalesce(initiator, account),
+REBUILT = f"""SELECT account, {PAYEE}, coalesce(initiator, account),
                     CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
              FROM transactions GROUP BY ALL ORDER BY ALL"""
 KEPT = "SELECT * FROM pair_history ORDER BY ALL"
-PAIRS_REBUILT = """
+PAIRS_REBUILT = f"""
     WITH pairs AS (
-        SELECT account, coalesce(counterparty, '(no payee)') AS payee,
+        SELECT account, {PAYEE} AS payee,
                CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first
         FROM transactions GROUP BY ALL)
     SELECT account, payee, first,
@@ -32,8 +36,8 @@ PAIRS_REBUILT = """
            (SELECT min(first) FROM pairs o WHERE o.payee = p.payee)
     FROM pairs p ORDER BY ALL"""
 PAIRS_KEPT = "SELECT * FROM pair_history_pairs ORDER BY ALL"
-INITIATORS_REBUILT = """
-    SELECT coalesce(initiator, account), coalesce(counterparty, '(no payee)'),
+INITIATORS_REBUILT = f"""
+    SELECT coalesce(initiator, account), {PAYEE},
            CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
     FROM transactions GROUP BY ALL ORDER BY ALL"""
 INITIATORS_KEPT = "SELECT * FROM pair_history_initiators ORDER BY ALL"

@@ -101,11 +101,16 @@ def test_a_charge_that_does_not_fit_does_not_use_up_the_period(led):
     ("zoom.us*", "zoom.us", True),
     ("zoom.us*", "my zoom.us", False),
     ("*hosting*", "Acme Hosting Ltd", True),
-    ("*hosting", "Acme Hosting Ltd", False),
+    ("*hosting", "Acme Hosting Ltd", True),          # its key "acme hosting" ends so
+    ("*hosting", "Acme Hosting Services", False),
     ("a*c", "abbbc", True),
     ("100%_pure", "100%_Pure", True),
     ("100%_pure", "100xypure", False),                  # % and _ are plain text, not wildcards
-    ("acme", "acme ltd", False),                         # no * : the whole name must match
+    ("acme", "acme hosting", False),                     # no * : the whole key must match
+    ("acme", "ACME LTD", True),                          # by payee key: legal form, case
+    ("Acme Hosting", "PAYPAL *ACME HOSTING", True),      # and a processor's prefix
+    ("acme*", "PAYPAL *ACME HOSTING", True),             # a pattern matches the key too
+    ("Acme Hosting", "Acme Hosting Services", False),
 ])
 def test_wildcard_payees(led, pattern, payee, matches):
     txn = led.charge(0, payee, "10.00")

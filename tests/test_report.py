@@ -104,7 +104,9 @@ def test_report_has_every_section_in_the_account_currency(demo):
     cards = re.findall(r'<div class="card (\w+)">.*?<div class="count">(\d+)</div>'
                        r'<div class="money">([^<]*)</div>', html)
     assert [c[0] for c in cards] == ["total", "critical", "high", "warning"]
-    assert int(cards[0][1]) == sum(int(c[1]) for c in cards[1:]) >= 9
+    # (8 since payee keys: 'travelodge gb0553' is the 'travelodge gb0000' card 6308 had
+    # paid, so its rotation through "several new payees" is one new payee, no alert)
+    assert int(cards[0][1]) == sum(int(c[1]) for c in cards[1:]) >= 8
     assert all(re.fullmatch(r"[\d,]+\.\d\d GBP( at risk)?", c[2]) for c in cards), cards
     assert "13,335.90 GBP" in html                  # the injected devlab consult ltd theft
     names = set(charts_of(html))
@@ -278,7 +280,7 @@ def test_in_chromium_the_charts_draw_nothing_is_fetched_and_no_script_runs(demo,
     assert title.startswith("Payment monitor report, ")
     assert HOSTILE[0] in text and HOSTILE[1] in text    # shown as text, not run
     names = {b["name"] for b in boxes}
-    assert {"drift-payees", "drift-initiators", "new-payees"} <= names and len(boxes) >= 12
+    assert {"drift-payees", "drift-initiators", "new-payees"} <= names and len(boxes) >= 11
     image = Image.open(shot).convert("RGB")
     for box in boxes:
         assert box["loaded"] and box["w"] > 300 and box["h"] > 100, box

@@ -387,6 +387,25 @@ def authorize_list(ctx: Context, fmt):
     output.emit(rows, fmt, ["auth_id", *registry.COLUMNS])
 
 
+@authorize.command("show")
+@click.argument("auth_id", type=int)
+@output.format_option()
+@pass_ctx
+def authorize_show(ctx: Context, auth_id, fmt):
+    """The payee names as written that one entry covers. An approval matches by payee
+    key, so "Acme Hosting" covers "ACME HOSTING LTD" and "PAYPAL *ACME HOSTING";
+    a payee with * covers the names or keys the pattern matches.
+
+    \b
+    Example:
+      monitor authorize show 3 --format csv
+    """
+    con = ctx.connect()
+    rows = registry.covers(con, auth_id)
+    con.close()
+    output.emit(rows, fmt, ["name", "payee_key", "charges", "first_posted", "last_posted"])
+
+
 @authorize.command("remove")
 @click.argument("auth_id", type=int)
 @pass_ctx

@@ -16,15 +16,18 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 
 from monitor.detection.catalog import EMPTY_EVENTS, Detector, detectors
 from monitor.detection.engines import duckdb as duckdb_engine, spark as spark_engine
+from monitor.ledger import payees
 from monitor.settings.config import SEVERITY_RANK, Config
 from monitor.settings.engine import engine_of
 from monitor.errors import InputError
 from monitor.output import money
 from monitor.sql.store import dicts, load_query, now, run, transaction
 
+ALSO_WRITTEN_AS = 5     # other names as written a finding lists (the sentence counts the rest)
 
 
 # Longest history any detector looks back over: a year of baseline, lagged.
@@ -46,6 +49,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     The one detection loop: the engine (DuckDB, or Spark over the lake) prepares the
     charges and runs each detector's SQL into `events`; the episodes and their evidence
     are then summarised here, in DuckDB, the same way for both."""
+    if _writable(con):      # payee keys as [payees] says (a reader uses the stored ones)
+        with transaction(con):
+            payees.refresh(con, config.payees)
     engine = spark_engine if engine_of(config).spark else duckdb_engine
     engine.prepare(con, config, as_of, scope)
     ran = detectors(config)
@@ -64,6 +70,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
                     "WHERE NOT rescanned(detector, account, counterparty, initiator)")
     con.execute(load_query("scan/evidence"))
     return ran
+
+
+def _writable(con) -> bool:
+    return con.execute("SELECT NOT readonly FROM duckdb_databases() "
+                       "WHERE database_name = current_database()").fetchone()[0]
 
 
 def today(config: Config) -> date:
@@ -119,7 +130,7 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     full = full or engine_of(config).spark      # Spark rereads the whole lake
     scope = None if full else _incremental_scope(con, previous, settings, as_of)
     ran = evaluate(con, config, as_of, scope)
-    rows = _rows(con, load_query("scan/open_findings"), {"as_of": as_of})
+    rows = named(con, _rows(con, load_query("scan/open_findings"), {"as_of": as_of}))
     if scope:
         rows = _with_carried(con, rows, previous[0], as_of)
     sentences = {d.name: d.sentence for d in ran}
@@ -136,12 +147,12 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
             con.executemany(
                 "INSERT INTO findings (scan_id, detector, severity, account, counterparty, initiator, "
                 "currency, first_alert_at, last_charge_at, since, charges, exposure, evidence_txn_ids, "
-                "sentence, fingerprint, active_until, escalations) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "sentence, fingerprint, active_until, escalations, payee_key, also_written_as) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [[scan_id, r["detector"], r["severity"], r["account"], r["counterparty"],
                   r["initiator"], r["currency"], r["first_alert_at"], r["last_charge_at"], r["since"],
                   r["charges"], r["exposure"], r["evidence_txn_ids"], r["sentence"], r["fingerprint"],
-                  r["active_until"], r["escalations"]]
+                  r["active_until"], r["escalations"], r.get("payee_key"), r.get("also_written_as")]
                  for r in rows])
     for row in rows:
         row["scan_id"] = scan_id
@@ -189,13 +200,14 @@ def settings_hash(con, config: Config) -> str:
     """What the findings depend on besides the ledger: detector settings and registry."""
     state = [(d.name, sorted((k, str(v)) for k, v in d.params.items())) for d in detectors(config)]
     state.append(con.execute("SELECT * FROM authorizations ORDER BY auth_id").fetchall())
+    state.append(payees.fingerprint(config.payees))       # what groups charges by payee
     return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
 
 
 def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> list[dict]:
     """Every alert a daily run from start to end would have raised, at its first firing."""
     ran = evaluate(con, config, end)
-    rows = _rows(con, load_query("scan/first_alerts"), {"start": start, "end": end})
+    rows = named(con, _rows(con, load_query("scan/first_alerts"), {"start": start, "end": end}))
     sentences = {d.name: d.sentence for d in ran}
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
@@ -206,6 +218,10 @@ def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: d
 def sentence(template: str, row: dict) -> str:
     """The detector's plain sentence, filled with this finding's facts."""
     currency = row.get("currency") or ""
+    also = also_written(row)
+    if also:        # after the payee's name, wherever the sentence names it
+        template = template.replace("'{counterparty}'", "'{counterparty}'" + also.replace(
+            "{", "{{").replace("}", "}}"), 1)
     if row.get("charges") == 1:
         template = template.replace("{charges} charges", "{charges} charge").replace(
             "{charges} payments", "{charges} payment")
@@ -233,9 +249,53 @@ def scope(row: dict) -> str:
     return f"on account {account}" if account else "in the ledger"
 
 
+def also_written(row: dict) -> str:
+    """" (also written as 'A', 'B' and 3 more)" for a payee written in several ways."""
+    others = row.get("also_written_as") or []
+    if not others:
+        return ""
+    more = (row.get("names_written") or 0) - 1 - len(others)
+    shown = ", ".join(f"'{name}'" for name in others)
+    return f" (also written as {shown}" + (f" and {more} more)" if more > 0 else ")")
+
+
+def named(con, rows: list[dict]) -> list[dict]:
+    """Findings as people know their payee. A finding is grouped by the payee key (its
+    counterparty from the SQL); this keeps the key in payee_key and names the payee by
+    its most used name as written in the finding's evidence, the others (at most
+    ALSO_WRITTEN_AS) in also_written_as, and how many names in all in names_written."""
+    evidence = {"i": [], "payee_key": [], "txn_id": []}
+    for i, row in enumerate(rows):
+        row["payee_key"] = row["counterparty"]
+        row["also_written_as"], row["names_written"] = [], 0
+        if row["counterparty"] is None:
+            continue
+        for txn_id in row.get("evidence_txn_ids") or []:
+            evidence["i"].append(i)
+            evidence["payee_key"].append(row["counterparty"])
+            evidence["txn_id"].append(txn_id)
+    if not evidence["i"]:
+        return rows
+    con.register("finding_evidence", pa.table(evidence))
+    try:
+        found = con.execute(load_query("scan/payee_names")).fetchall()
+    finally:
+        con.unregister("finding_evidence")
+    for i, names, _charges in found:
+        row = rows[i]
+        row["counterparty"] = names[0]
+        row["also_written_as"] = names[1:1 + ALSO_WRITTEN_AS]
+        row["names_written"] = len(names)
+    return rows
+
+
 def fingerprint(row: dict) -> str:
-    key = "\x1f".join(str(row.get(k) or "") for k in
-                      ("detector", "account", "counterparty", "initiator"))
+    """An alert's identity: detector, account, payee KEY (so a payee written another way
+    is the same alert), initiator. Rows without a key (findings from before keys, a feed)
+    use the counterparty."""
+    payee = row.get("payee_key") if row.get("payee_key") is not None else row.get("counterparty")
+    key = "\x1f".join(str(v or "") for v in
+                      (row.get("detector"), row.get("account"), payee, row.get("initiator")))
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

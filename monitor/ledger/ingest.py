@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 from fastexcel import FastExcelError
 
+from monitor.ledger import payees
 from monitor.ledger.formats import detect as formats
 from monitor.settings.config import BANK_FORMATS, CANONICAL_COLUMNS, Config, Source
 from monitor.errors import InputError, MonitorError, first_line
@@ -356,6 +357,8 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
                                  params | {"derive_ids": derive}).fetchone()[0]
         else:
             loaded = con.execute(load_query("ingest/insert_transactions"), params).fetchone()[0]
+        if loaded:      # the file's new payee names get their keys with its rows
+            payees.add_new(con, file_id)
         result.rows_read = staged + len(structural_rejects)
         result.rejected = rejected + len(structural_rejects)
         result.loaded = loaded

@@ -19,9 +19,10 @@ from pathlib import Path
 import duckdb
 
 from monitor.audit import log as audit
+from monitor.ledger import payees
 from monitor.settings.config import Config, where
 from monitor.errors import ConfigError, InputError
-from monitor.sql.store import dicts, now, transaction
+from monitor.sql.store import dicts, load_query, now, transaction
 
 COLUMNS = ("payee", "account", "expected_amount", "tolerance", "cadence", "valid_from",
            "valid_to", "approver", "reference")
@@ -82,11 +83,25 @@ def replace_all(con: duckdb.DuckDBPyConnection, entries: list[dict]) -> int:
 
 
 def add(con: duckdb.DuckDBPyConnection, entry: dict) -> int:
-    return con.execute(
+    """Insert one entry; its payee gets its payee key (an approval matches by key)."""
+    auth_id = con.execute(
         "INSERT INTO authorizations (payee, account, expected_amount, tolerance, cadence, "
         "valid_from, valid_to, approver, reference, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING auth_id",
-        [entry[k] for k in COLUMNS] + [now()]).fetchone()[0]
+        [entry[k] for k in COLUMNS] + [now()]).fetchall()[0][0]
+    payees.add_names(con, [entry["payee"]])
+    return auth_id
+
+
+def covers(con: duckdb.DuckDBPyConnection, auth_id: int, limit: int = 1000) -> list[dict]:
+    """The payee names as written that entry `auth_id` covers (queries/registry/covers.sql):
+    an approval matches by payee key, so people see what it explains before a scan does."""
+    if not con.execute("SELECT 1 FROM authorizations WHERE auth_id = ?", [auth_id]).fetchall():
+        raise InputError(f"authorization {auth_id}: no such entry; `monitor authorize list` "
+                         "shows the ids")
+    cursor = con.execute(load_query("registry/covers"), {"auth_id": auth_id, "limit": limit})
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def remove(con: duckdb.DuckDBPyConnection, auth_id: int) -> None:

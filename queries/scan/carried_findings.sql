@@ -6,12 +6,15 @@
 -- params:
 --   $scan_id  BIGINT  the previous scan
 --   $as_of    DATE    the current scan date
--- returns: the findings columns as open_findings returns them, plus fingerprint and in_scope.
+-- returns: the findings columns as open_findings returns them, plus fingerprint,
+--   payee_key, also_written_as and in_scope.
 
 SELECT f.detector, f.severity, f.account, f.counterparty, f.initiator, f.currency,
        f.first_alert_at, f.last_charge_at, f.since, f.charges, f.exposure,
        f.evidence_txn_ids, f.escalations,
-       f.active_until, f.fingerprint,
-       rescanned(f.detector, f.account, f.counterparty, f.initiator) AS in_scope
+       f.active_until, f.fingerprint, f.payee_key, f.also_written_as,
+       -- the group is the payee key (findings before keys: the name was the key)
+       rescanned(f.detector, f.account, coalesce(f.payee_key, f.counterparty), f.initiator)
+           AS in_scope
 FROM findings f
 WHERE f.scan_id = $scan_id AND f.active_until >= $as_of;

@@ -1,6 +1,9 @@
 -- name: explain
 -- finds: charges the expected-charges registry explains. A charge is explained by an
---   authorization when the payee matches (case-insensitive; * is a wildcard), the
+--   authorization when the payee matches: the same payee key (table payee_keys: "Acme
+--   Hosting" explains "ACME HOSTING LTD" and "PAYPAL *ACME HOSTING"), or, for a payee
+--   with * (a wildcard), the name as written or its key matches the pattern
+--   (case-insensitive); and the
 --   account matches (or the authorization names none), the date is within its validity,
 --   and the amount is within tolerance of the expected amount (or none is set). A
 --   cadence explains at most one charge per period (week, month, quarter, year, or
@@ -11,21 +14,32 @@
 
 CREATE OR REPLACE TEMP TABLE explained AS
 WITH rules AS (
-    SELECT *, lower(trim(payee)) AS payee_key, contains(payee, '*') AS is_pattern,
-           replace(replace(replace(lower(trim(payee)), '%', '\%'), '_', '\_'), '*', '%') AS like_pattern
-    FROM authorizations
+    SELECT a.*, coalesce(k.payee_key, lower(trim(a.payee))) AS rule_key,
+           contains(a.payee, '*') AS is_pattern,
+           replace(replace(replace(lower(trim(a.payee)), '%', '\%'), '_', '\_'), '*', '%')
+               AS like_pattern
+    FROM authorizations a
+    LEFT JOIN payee_keys k ON k.name = a.payee
+),
+keyed AS (    -- a name not keyed yet (a reader after a change of [payees]) is its own key
+    SELECT t.source, t.txn_id, t.account, t.posted_at, t.amount, t.counterparty,
+           coalesce(k.payee_key, lower(trim(t.counterparty))) AS payee_key
+    FROM transactions t
+    LEFT JOIN payee_keys k ON k.name = t.counterparty
 ),
 candidates AS (
     SELECT t.source, t.txn_id, t.account, t.posted_at, t.amount, r.auth_id,
            r.account AS rule_account, r.expected_amount, r.tolerance, r.cadence,
            r.valid_from, r.valid_to, r.reference
-    FROM transactions t JOIN rules r ON r.payee_key = lower(trim(t.counterparty))
+    FROM keyed t JOIN rules r ON r.rule_key = t.payee_key
     WHERE NOT r.is_pattern
     UNION ALL
     SELECT t.source, t.txn_id, t.account, t.posted_at, t.amount, r.auth_id,
            r.account AS rule_account, r.expected_amount, r.tolerance, r.cadence,
            r.valid_from, r.valid_to, r.reference
-    FROM transactions t JOIN rules r ON lower(trim(t.counterparty)) LIKE r.like_pattern ESCAPE '\'
+    FROM keyed t JOIN rules r
+      ON lower(trim(t.counterparty)) LIKE r.like_pattern ESCAPE '\'
+      OR t.payee_key LIKE r.like_pattern ESCAPE '\'
     WHERE r.is_pattern
 ),
 fitting AS (

@@ -1,13 +1,14 @@
 -- name: pair_firsts
--- finds: the first posting day of every (account, payee, initiator), computed from all
+-- finds: the first posting day of every (account, payee key, initiator), computed from all
 --   of `transactions`: what table pair_history caches, for connections that cannot
 --   keep that cache (read-only ones).
 -- params: none.
 -- returns (temp view `pair_firsts`): account, counterparty, initiator, first_day.
 
 CREATE OR REPLACE TEMP VIEW pair_firsts AS
-SELECT account, coalesce(counterparty, '(no payee)') AS counterparty,
-       coalesce(initiator, account) AS initiator,
-       CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first_day
-FROM transactions
+SELECT t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,
+       coalesce(t.initiator, t.account) AS initiator,
+       CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day
+FROM transactions t
+LEFT JOIN payee_keys k ON k.name = t.counterparty
 GROUP BY ALL;

@@ -12,11 +12,12 @@
 --   rewrites (rewrote: facts of past days changed) for the caller.
 
 CREATE OR REPLACE TEMP TABLE new_pairs AS
-SELECT account, coalesce(counterparty, '(no payee)') AS counterparty,
-       coalesce(initiator, account) AS initiator,
-       CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first_day
-FROM transactions
-WHERE file_id > $after_file_id AND file_id <= $max_file_id
+SELECT t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,
+       coalesce(t.initiator, t.account) AS initiator,
+       CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day
+FROM transactions t
+LEFT JOIN payee_keys k ON k.name = t.counterparty     -- by payee key, as scan/ledger_rows.sql
+WHERE t.file_id > $after_file_id AND t.file_id <= $max_file_id
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE rewrites AS

@@ -13,11 +13,13 @@
 
 CREATE OR REPLACE TEMP TABLE scope AS
 WITH fresh AS (
-    SELECT * FROM transactions
-    WHERE (file_id > $after_file_id OR posted_at > $after_day) AND posted_at <= $as_of
+    SELECT t.*, coalesce(k.payee_key, t.counterparty, '(no payee)') AS payee
+    FROM transactions t
+    LEFT JOIN payee_keys k ON k.name = t.counterparty     -- payees by key
+    WHERE (t.file_id > $after_file_id OR t.posted_at > $after_day) AND t.posted_at <= $as_of
 )
 SELECT DISTINCT 'account' AS kind, account AS key FROM fresh
-UNION SELECT DISTINCT 'payee', coalesce(counterparty, '(no payee)') FROM fresh
+UNION SELECT DISTINCT 'payee', payee FROM fresh
 UNION SELECT DISTINCT 'initiator', coalesce(initiator, account) FROM fresh
 UNION SELECT DISTINCT 'payout', counterparty_account FROM fresh
 WHERE counterparty_account IS NOT NULL;
