@@ -378,3 +378,31 @@ def test_authorize_show_lists_the_names_an_approval_covers(tmp_path):
     assert proc.stdout.count("\n") == 4 and "Acme Hosting Services" in proc.stdout
     line = monitor("--config", str(cfg), "authorize", "show", "9")
     assert line.returncode == 2 and "no such entry" in line.stderr
+
+
+def test_open_alerts_carry_on_when_a_ledger_first_gets_keys(tmp_path):
+    """A ledger upgraded from before payee keys: its open alerts were fingerprinted by
+    the name as written. The first scan with keys moves them to the key's fingerprint,
+    so each carries on (same alert, no resolve and re-fire)."""
+    import hashlib
+    from datetime import datetime
+
+    from monitor.alerting import lifecycle
+    from monitor.detection import scan as detect
+    from monitor.settings.config import AlertSettings
+    led = Ledger(tmp_path)
+    led.series("PAYPAL *Devlab Consult Ltd", "1667.00", start=0, every=4, count=5)
+    now = datetime(2024, 6, 1)
+    lifecycle.apply(led.con, AlertSettings(), led.scan(20), now=now)
+    (alert_id, name, detector, account), = led.con.execute(
+        "SELECT alert_id, counterparty, detector, account FROM alerts").fetchall()
+    before_keys = hashlib.sha256("\x1f".join([detector, account, name, ""]).encode()
+                                 ).hexdigest()[:16]
+    assert before_keys != detect.fingerprint({"detector": detector, "account": account,
+                                              "payee_key": "devlab consult"})
+    led.con.execute("UPDATE alerts SET fingerprint = ?", [before_keys])   # as an old ledger
+    led.con.execute("DELETE FROM payee_key_state")                        # has no keys yet
+    lifecycle.apply(led.con, AlertSettings(), led.scan(20), now=now)
+    assert led.con.execute("SELECT alert_id, state FROM alerts").fetchall() == [
+        (alert_id, "firing")]
+    led.close()

@@ -51,7 +51,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     are then summarised here, in DuckDB, the same way for both."""
     if _writable(con):      # payee keys as [payees] says (a reader uses the stored ones)
         with transaction(con):
-            payees.refresh(con, config.payees)
+            if payees.refresh(con, config.payees):
+                _open_alerts_follow_keys(con)
     engine = spark_engine if engine_of(config).spark else duckdb_engine
     engine.prepare(con, config, as_of, scope)
     ran = detectors(config)
@@ -70,6 +71,28 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
                     "WHERE NOT rescanned(detector, account, counterparty, initiator)")
     con.execute(load_query("scan/evidence"))
     return ran
+
+
+def _open_alerts_follow_keys(con) -> None:
+    """After the payee keys are (re)built, each open alert takes the fingerprint of its
+    payee's key, so an alert raised before keys (or under other processor prefixes)
+    carries on instead of resolving and firing again under the key. Where two open
+    alerts now share one (two spellings of one payee), the older takes it; the newer
+    keeps its own and resolves at this scan, its charges being the older one's."""
+    found = con.execute(
+        "SELECT a.alert_id, a.detector, a.account, a.counterparty, a.initiator, "
+        "a.fingerprint, k.payee_key FROM alerts a "
+        "LEFT JOIN payee_keys k ON k.name = a.counterparty "
+        "WHERE a.state <> 'resolved' ORDER BY a.alert_id").fetchall()
+    taken = set()
+    for alert_id, detector, account, counterparty, initiator, old, key in found:
+        new = fingerprint({"detector": detector, "account": account, "payee_key": key,
+                           "counterparty": counterparty, "initiator": initiator})
+        if new in taken:
+            continue
+        taken.add(new)
+        if new != old:
+            con.execute("UPDATE alerts SET fingerprint = ? WHERE alert_id = ?", [new, alert_id])
 
 
 def _writable(con) -> bool:
