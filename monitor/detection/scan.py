@@ -20,6 +20,7 @@ import duckdb
 
 from monitor.detection.catalog import EMPTY_EVENTS, Detector, detectors
 from monitor.detection.engines import spark as spark_engine
+from monitor.screening import store as screening
 from monitor.settings.config import Config
 from monitor.settings.engine import engine_of
 from monitor.errors import InputError
@@ -182,6 +183,7 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     of a payee (table pair_history notes them) make it a full scan.
     """
     started = now()
+    screening.refresh(con, config)        # payees new since the last scan, against the lists
     settings = settings_hash(con, config)
     high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
     previous = con.execute(
@@ -194,6 +196,7 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     if scope:
         rows = _with_carried(con, rows, previous[0], as_of)
     sentences = {d.name: d.sentence for d in ran}
+    screening.describe(con, rows)
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
         row["fingerprint"] = fingerprint(row)
@@ -261,14 +264,17 @@ def settings_hash(con, config: Config) -> str:
     """What the findings depend on besides the ledger: detector settings and registry."""
     state = [(d.name, sorted((k, str(v)) for k, v in d.params.items())) for d in detectors(config)]
     state.append(con.execute("SELECT * FROM authorizations ORDER BY auth_id").fetchall())
+    state.append(screening.state(con))
     return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
 
 
 def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> list[dict]:
     """Every alert a daily run from start to end would have raised, at its first firing."""
+    screening.refresh(con, config)
     ran = evaluate(con, config, end)
     rows = _rows(con, load_query("scan/first_alerts"), {"start": start, "end": end})
     sentences = {d.name: d.sentence for d in ran}
+    screening.describe(con, rows)
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
         row["escalations"] = [s for s in row["escalations"] if s["severity"] != row["severity"]]
@@ -289,6 +295,7 @@ def sentence(template: str, row: dict) -> str:
         "since": _day(row.get("since")),
         "exposure": f"{money(row.get('exposure'))} {currency}".strip(),
         "scope": scope(row),
+        "match": row.get("match") or "see `monitor screening matches`",
     }
     return template.format(**values)
 

@@ -10,7 +10,7 @@ parameters become Spark's named parameter markers `:name`, bound through
 spark.sql(text, args=...): values are never pasted into the text.
 
 Spark reads `transactions` from the lake; the small tables a detector joins
-(authorizations, statements, files) are shipped from DuckDB. Only the event rows of the
+(authorizations, statements, files, screening_hits) are shipped from DuckDB. Only the event rows of the
 groups that fire come back, into DuckDB's temp table `events`; queries/scan/summarize.sql
 and evidence.sql then run there, so episodes, findings, alerts, the outbox and the audit
 log are the same code on both engines. A Spark scan is always a full scan (Spark's unit
@@ -43,6 +43,7 @@ SHIPPED = {
     "authorizations": ("SELECT * FROM authorizations", None),
     "statements": ("SELECT * FROM statements", None),
     "files": ("SELECT * FROM files", None),
+    "screening_hits": ("SELECT * FROM screening_hits", None),     # sanctioned_payee
     "rejected_rows": ("SELECT * FROM rejected_rows WHERE starts_with(reason, $conflict)",
                       {"conflict": CONFLICT}),
 }
