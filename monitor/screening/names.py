@@ -1,17 +1,23 @@
-"""Names compared: one normal form for list names and payee names alike, the tokens a
+"""Names compared: one normal form for list names and payee names alike, the words a
 candidate pair must share, and the similarity score (0 to 100).
 
-The score is the better of two readings:
-- the whole names, words in any order, letter by letter (rapidfuzz token_sort_ratio):
-  catches spelling, spacing and transliteration ("KIM JONGUN" for "KIM, Jong Un");
-- the words: every word of the listed name present in the payee's, or all but one of a name
-  of three words or more (a dropped word), scored 100 less 6 per missing word and 4 per word
-  the payee adds ("KOREA MINING TRADING" for "KOREA MINING DEVELOPMENT TRADING
-  CORPORATION": 94). A word reading needs two shared words, or one word of five letters or
-  more that is the whole listed name: one common word ("OFFICE", "KOREA") is never a match.
+The normal form folds case, accents, punctuation and spacing and drops legal forms wherever
+they stand ("CO., LTD.", "JSC", "S.A. DE C.V.", "JOINT STOCK COMPANY"), so a payee written
+with another legal form, or none, has the same form. The score is the better of two readings:
 
-Legal forms are dropped wherever they stand ("CO., LTD.", "JSC", "S.A. DE C.V."), so that a
-payee written with another legal form, or none, is the same name.
+- letter by letter (rapidfuzz): the words in any order, or run together ("KIM JONGUN" for
+  "KIM, Jong Un"); the whole names and their distinctive words (without generic business
+  words such as TRADING, INTERNATIONAL, TECHNOLOGIES) must both be alike, so "PH
+  INTERNATIONAL" is not "IPC INTERNATIONAL" and "DMI" is not "DMI TRADING". Names of fewer
+  than five letters must be the same ("E S" is not "S G E").
+- word by word: the same words in any order (100), or all but one of a listed name of
+  three words or more (94: "KOREA MINING TRADING" for "KOREA MINING DEVELOPMENT TRADING
+  CORPORATION") when two distinctive words are shared, or one and the word missing is
+  generic. A payee that adds words gets no word reading ("HONG KONG DISNEYLAND" is not
+  "HONG KONG ELECTRONICS"), and one common word is never a match ("OFFICE", "KOREA").
+
+What these rules cost and catch on the real lists and ledgers is measured by
+benchmarks/screening.py (benchmarks/RESULTS.md, "Sanctions screening").
 """
 from __future__ import annotations
 
@@ -38,7 +44,10 @@ GENERIC = frozenset({
     "national", "holding", "holdings", "enterprise", "enterprises", "commercial", "comercial",
     "center", "centre", "management", "development", "import", "export", "investment",
     "investments", "logistics", "shipping", "solutions", "products", "consulting", "security",
-    "restaurant", "supply", "supplies", "store", "stores", "shop", "electronics", "engineering"})
+    "restaurant", "supply", "supplies", "store", "stores", "shop", "electronics", "engineering",
+    "research", "institute", "communications", "equipment", "technical", "market",
+    "supermarket", "medical", "chemical", "chemicals", "resources", "energy", "finance",
+    "financial", "partners", "associates", "agency", "network", "media"})
 STOPWORDS = frozenset({"the", "of", "and", "for", "de", "da", "do", "dos", "das", "del", "la",
                        "le", "el", "al", "e", "y", "et", "und", "der", "die", "van", "von"})
 SHORT = 5            # letters: a core shorter than this matches only when the same
@@ -64,8 +73,10 @@ def normal(name: str | None) -> str:
 def content(form: str) -> list[str]:
     """The words of a normal form that tell who it is: without particles and single
     letters (digits stay: "RYONG GANG 2" is not "RYONG GANG 3")."""
-    words = form.split()
-    return [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())] or words
+    words = [w for w in form.split() if w not in STOPWORDS] or form.split()
+    named = [w for w in words if len(w) > 1 or w.isdigit()]
+    # initials stay when they are most of the name ("K TECHNOLOGIES", "T A L TECHNOLOGIES")
+    return named if len([w for w in named if w not in GENERIC]) >= 2 else words
 
 
 def _distinct(words: list[str]) -> list[str]:
@@ -109,10 +120,12 @@ def score(payee: str, listed: str) -> float:
     mine_words = set(mine) - (GENERIC if listed_words != set(theirs) else set())
     shared = len(mine_words & listed_words)
     missing, extra = len(listed_words) - shared, len(mine_words) - shared
+    telling = len((mine_words & listed_words) - GENERIC)    # "GLOBAL GROUP" tells nothing
     if shared >= 2 and extra == 0:
         if missing == 0:
             best = max(best, 100.0)
-        elif missing == 1 and len(listed_words) >= 3:
+        elif missing == 1 and len(listed_words) >= 3 and (
+                telling >= 2 or (telling == 1 and not (listed_words - mine_words) - GENERIC)):
             best = max(best, 100.0 - MISSING_WORD)
     return round(float(best), 1)
 
