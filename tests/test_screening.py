@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import ROOT, SHARED, assert_one_line_error, monitor, write_config, write_csv
 from ledger_factory import Ledger
@@ -65,6 +67,25 @@ def test_scores_of_written_variants(payee, listed, least):
 ])
 def test_common_words_do_not_match(payee, listed):
     assert names.score(names.normal(payee), names.normal(listed)) < 90
+
+
+WORD = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(WORD, min_size=1, max_size=5),
+       seps=st.lists(st.sampled_from([" ", "  ", "-", ". ", ", ", "/", " & "]), min_size=4,
+                     max_size=4),
+       form=st.sampled_from(["", " LTD", " Limited", " LLC", " Inc.", " GmbH", " S.A."]))
+def test_a_name_matches_itself_however_it_is_written(words, seps, form):
+    """Invariants: the normal form is idempotent, and case, punctuation, spacing and legal
+    form never lower the score of a name against itself."""
+    listed = " ".join(words)
+    written = "".join(w.lower() if i % 2 else w.title()
+                      for i, w in enumerate(words) for w in (w + seps[i % 4],))[:-1] + form
+    assert names.normal(names.normal(written)) == names.normal(written)
+    assert names.score(names.normal(written), names.normal(listed)) == 100
+    assert names.score(names.normal(listed), names.normal(listed)) == 100
 
 
 # -- the real lists ---------------------------------------------------------------------------
