@@ -53,6 +53,8 @@ def load(ctx, files, published, fmt):
       monitor screening load ~/Downloads/consolidated.xml --format json
     """
     versions = list_files.read(list(files), screening.published_day(published))
+    for note in (n for v in versions for n in v.notes):
+        click.echo(f"note: {note}", err=True)
     con = ctx.connect()
     reports = screening.load(con, ctx.config, versions)
     con.close()

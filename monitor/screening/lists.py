@@ -38,6 +38,7 @@ MAX_BYTES = 512 * 1024 * 1024        # a list is a few MB; anything this large i
 OFAC_ROLES = {12: "sdn", 5: "alt", 6: "add", 2: "sdn_comments"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _PROGRAMMES = re.compile(r"\]\s*\[")
+_REMARK_ALIAS = re.compile(r"\b[afn]\.k\.a\.\s+'([^']+)'")
 
 OFAC_HINT = ("download the SDN legacy CSV files (sdn.csv, alt.csv, add.csv) again from "
              "https://sanctionslist.ofac.treas.gov/ (SDN List, CSV)")
@@ -68,6 +69,7 @@ class ListVersion:
     published: date | None
     files: list[ListFile]
     entries: list[Entry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)     # said on stderr by the command
 
 
 def read(paths: list[Path], published: date | None = None) -> list[ListVersion]:
@@ -170,10 +172,18 @@ def _ofac_rows(path: Path, data: bytes) -> tuple[str, list[list[str]]]:
 
 def _ofac(files: dict, published: date | None) -> ListVersion:
     aliases: dict[str, list[str]] = {}
+    notes = []
     if "alt" in files:
         for row in files["alt"][2]:
             if row[3]:
                 aliases.setdefault(row[0], []).append(row[3])
+    else:       # the remarks name the aliases too ("a.k.a. 'KOMID'"): better than none
+        for row in files["sdn"][2]:
+            found = _REMARK_ALIAS.findall(row[11])
+            if found:
+                aliases[row[0]] = found
+        notes.append(f"{files['sdn'][0]}: no alt.csv beside it; aliases are read from the "
+                     "remarks of sdn.csv (download alt.csv too for the full alias list)")
     entries = []
     for row in files["sdn"][2]:
         programmes = tuple(p.strip(" []") for p in _PROGRAMMES.split(row[3]) if p.strip(" []"))
@@ -183,7 +193,7 @@ def _ofac(files: dict, published: date | None) -> ListVersion:
                              programmes=programmes, aliases=tuple(aliases.get(row[0], ()))))
     listed = [ListFile(str(Path(p).resolve()), role, _sha(Path(p)))
               for role, (p, _, _) in files.items()]
-    return ListVersion(OFAC, "US Treasury OFAC", published, listed, entries)
+    return ListVersion(OFAC, "US Treasury OFAC", published, listed, entries, notes)
 
 
 # -- UN Security Council consolidated list XML -------------------------------------------------
