@@ -177,9 +177,12 @@ def _ofac(files: dict, published: date | None) -> ListVersion:
         for row in files["alt"][2]:
             if row[3]:
                 aliases.setdefault(row[0], []).append(row[3])
-    else:       # the remarks name the aliases too ("a.k.a. 'KOMID'"): better than none
+    else:       # the remarks name the aliases too ("a.k.a. 'KOMID'"): better than none;
+        # OFAC's weak aliases are there, acronyms of four letters or fewer ("BNC", "USC")
+        # are left out: alone they would match any payee of those initials.
         for row in files["sdn"][2]:
-            found = _REMARK_ALIAS.findall(row[11])
+            found = [a for a in _REMARK_ALIAS.findall(row[11])
+                     if " " in a.strip() or len(a.strip()) > 4]
             if found:
                 aliases[row[0]] = found
         notes.append(f"{files['sdn'][0]}: no alt.csv beside it; aliases are read from the "
