@@ -32,6 +32,7 @@ from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
 from monitor.ledger import lake
 from monitor.ledger import ingest as ingest_mod
+from monitor.screening import lists as screening_lists, store as screening
 from monitor.sql import store
 from monitor.sql.store import load_query
 from monitor.settings.engine import EngineSettings
@@ -46,6 +47,7 @@ if not shutil.which("java"):
 from monitor.detection.catalog import catalog  # noqa: E402
 from monitor.ledger import spark as spark_runtime  # noqa: E402
 
+SANCTIONS_EXTRACT = ROOT / "tests" / "fixtures" / "sanctions"
 # Tiny ledgers: one shuffle partition and no adaptive re-planning keep each query short.
 TEST_CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
              "spark.default.parallelism": "1", "spark.driver.memory": "1g"}
@@ -141,7 +143,9 @@ def scaffold(led: Ledger) -> None:
     led.charge(140, "Anna Dev", "300.00", payout="GB00BANK1234")                 # shared payout
     led.charge(142, "Boris Dev", "300.00", "card-2", payout="GB00BANK1234")
     led.series("Rent", "50.00", start=0, every=7, count=20, source="bank")       # stale feed
+    led.charge(160, "Korea Mining Development Trading Corp", "80.00", "card-2")  # sanctioned
     led.flush()
+    screening.load(led.con, led.config, screening_lists.read([SANCTIONS_EXTRACT / "sdn.csv"]))
     file_id = led.con.execute(
         "INSERT INTO files (path, source, format, sha256, size_bytes, status, ingested_at) "
         "VALUES ('s.xml', 'bank', 'camt', 'x', 1, 'loaded', $at) RETURNING file_id",

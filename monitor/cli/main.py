@@ -21,6 +21,7 @@ from monitor.sql.store import dicts
 from monitor.ledger import ingest as ingest_mod
 from monitor.audit import log as audit
 from monitor.cli import audit as cli_audit
+from monitor.cli import screening as cli_screening
 from monitor import output, pipeline
 from monitor.cli import alerts as cli_alerts, lake as cli_lake, report as cli_report, run as cli_run
 from monitor.errors import ExitCode, InputError, MonitorError
@@ -445,6 +446,7 @@ def authorize_load(ctx: Context, path):
 cli.add_command(cli_alerts.alerts)
 cli_audit.register(cli)
 cli_lake.register(cli)
+cli_screening.register(cli)
 cli.add_command(cli_run.run)
 cli.add_command(cli_report.report_command)
 

@@ -22,6 +22,7 @@ from monitor.detection.catalog import EMPTY_EVENTS, Detector, detectors
 from monitor.detection.engines import duckdb as duckdb_engine, spark as spark_engine
 from monitor.ledger import payees
 from monitor.settings.config import SEVERITY_RANK, Config
+from monitor.screening import store as screening
 from monitor.settings.engine import engine_of
 from monitor.errors import InputError
 from monitor.output import money
@@ -145,6 +146,7 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     of a payee (table pair_history notes them) make it a full scan.
     """
     started = now()
+    screening.refresh(con, config)        # payees new since the last scan, against the lists
     settings = settings_hash(con, config)
     high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
     previous = con.execute(
@@ -157,6 +159,7 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     if scope:
         rows = _with_carried(con, rows, previous[0], as_of)
     sentences = {d.name: d.sentence for d in ran}
+    screening.describe(con, rows)
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
         row["fingerprint"] = fingerprint(row)
@@ -224,14 +227,17 @@ def settings_hash(con, config: Config) -> str:
     state = [(d.name, sorted((k, str(v)) for k, v in d.params.items())) for d in detectors(config)]
     state.append(con.execute("SELECT * FROM authorizations ORDER BY auth_id").fetchall())
     state.append(payees.fingerprint(config.payees))       # what groups charges by payee
+    state.append(screening.state(con))
     return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
 
 
 def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> list[dict]:
     """Every alert a daily run from start to end would have raised, at its first firing."""
+    screening.refresh(con, config)
     ran = evaluate(con, config, end)
     rows = named(con, _rows(con, load_query("scan/first_alerts"), {"start": start, "end": end}))
     sentences = {d.name: d.sentence for d in ran}
+    screening.describe(con, rows)
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
         row["escalations"] = [s for s in row["escalations"] if s["severity"] != row["severity"]]
@@ -256,6 +262,7 @@ def sentence(template: str, row: dict) -> str:
         "since": _day(row.get("since")),
         "exposure": money(row.get('exposure'), currency),
         "scope": scope(row),
+        "match": row.get("match") or "see `monitor screening matches`",
     }
     return template.format(**values)
 

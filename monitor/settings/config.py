@@ -26,6 +26,7 @@ from monitor.settings.engine import EngineSettings, engine_settings
 from monitor.settings.ingest import INGEST_LIMITS, ingest_limits
 from monitor.settings.payees import PayeeSettings, payee_settings
 from monitor.settings.schedule import ScheduleSettings, schedule_settings
+from monitor.settings.screening import ScreeningSettings, screening_settings
 from monitor.settings.validator import (ADDRESS, SIZE, Validator, addresses, boolean, duration,
                                         env_name, file_path, key_lines, seconds, strings,
                                         subtable)
@@ -41,7 +42,8 @@ BANK_FORMATS = ("camt", "mt940", "bai2", "ofx")
 FORMATS = TABULAR_FORMATS + BANK_FORMATS + ("auto",)
 
 # Sections later stages read; listed so they are not reported as typos.
-RESERVED_SECTIONS = ("detectors", "registry", "schedule", "engine", "audit", "payees")
+RESERVED_SECTIONS = ("detectors", "registry", "schedule", "engine", "audit", "payees",
+                     "screening")
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Config:
     engine: EngineSettings = None           # [engine]: see monitor/settings/engine.py
     audit: AuditSettings = None             # [audit]: see monitor/settings/audit.py
     payees: PayeeSettings = PayeeSettings()  # [payees]: see monitor/settings/payees.py
+    screening: ScreeningSettings = None     # [screening]: see monitor/settings/screening.py
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -252,7 +255,7 @@ class ConfigValidator(Validator):
         return Config(path=self.path, database=self.base / db_path, memory_limit=memory_limit,
                       outbox=self.base / outbox_path, sources=sources, sections=sections,
                       alerts=alerts, notify=notify, schedule=schedule, engine=engine,
-                      audit=audit, payees=payees)
+                      audit=audit, payees=payees, screening=screening_settings(self, data))
 
     def source(self, index: int, table) -> Source:
         prefix = f"sources[{index}]."

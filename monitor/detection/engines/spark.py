@@ -10,8 +10,9 @@ parameters become Spark's named parameter markers `:name`, bound through
 spark.sql(text, args=...): values are never pasted into the text.
 
 Spark reads `transactions` from the lake; the small tables a detector joins
-(authorizations, statements, files, and payee_keys, which maps each name as written to
-the payee key the scan groups by) are shipped from DuckDB. The detection loop is
+(authorizations, statements, files, screening_hits for sanctioned_payee, and payee_keys,
+which maps each name as written to the payee key the scan groups by) are shipped from
+DuckDB. The detection loop is
 detection/scan.py's evaluate, the same for both engines: it asks this module to
 `prepare` and to `run_detector` (as it asks engines/duckdb.py). Only the event rows of
 the groups that fire come back, into DuckDB's temp table `events`; summarize.sql and
@@ -46,6 +47,7 @@ SHIPPED = {
     "statements": ("SELECT * FROM statements", None),
     "files": ("SELECT * FROM files", None),
     "payee_keys": ("SELECT * FROM payee_keys", None),     # names as written -> payee key
+    "screening_hits": ("SELECT * FROM screening_hits", None),     # sanctioned_payee
     "rejected_rows": ("SELECT * FROM rejected_rows WHERE starts_with(reason, $conflict)",
                       {"conflict": CONFLICT}),
 }
