@@ -120,6 +120,58 @@ def acknowledge(con: duckdb.DuckDBPyConnection, alert_id: int, *, by: str, note:
     return get(con, alert_id)
 
 
+OUTCOMES = {"theft": "theft confirmed", "expected": "honest, expected",
+            "error": "honest, error"}
+
+
+def close(con: duckdb.DuckDBPyConnection, alert_id: int, *, outcome: str, by: str,
+          note: str | None, now: datetime) -> dict:
+    """A person resolves an alert with an outcome (kept in alert_outcomes with the detector,
+    so each detector's precision can be counted). If the scan still finds the pattern it
+    opens a new alert: an honest pattern wants a registry entry or a silence as well."""
+    alert = get(con, alert_id)
+    if outcome not in OUTCOMES:
+        raise InputError(f"outcome '{outcome}' is not known; use one of " + ", ".join(OUTCOMES))
+    if alert["state"] == "resolved":
+        raise InputError(f"alert {alert_id} is already resolved")
+    run(con, "alerts/set_state", {"alert_id": alert_id, "state": "resolved",
+                                  "silence_id": None, "resolved_at": now})
+    _outcome(con, alert, outcome, by, note, now)
+    _event(con, alert_id, now, by, "resolved", alert["state"], "resolved",
+           OUTCOMES[outcome] + (f": {note}" if note else ""))
+    return get(con, alert_id)
+
+
+def not_recognised(con: duckdb.DuckDBPyConnection, alert_id: int, *, by: str,
+                   note: str | None, now: datetime) -> tuple[dict, list[dict]]:
+    """A person does not recognise the charges: the alert goes to the top tier (critical),
+    which makes it owed an escalation notification to every route it matches (see `due`).
+    Returns (the alert, the notifications recorded now: the caller queues them)."""
+    alert = get(con, alert_id)
+    if alert["state"] == "resolved":
+        raise InputError(f"alert {alert_id} is already resolved")
+    run(con, "web/set_severity", {"alert_id": alert_id, "severity": "critical"})
+    _outcome(con, alert, "not_recognised", by, note, now)
+    _event(con, alert_id, now, by, "not recognised", alert["state"], alert["state"],
+           f"{alert['severity']} -> critical" + (f": {note}" if note else ""))
+    found = get(con, alert_id)
+    matched = [a for a in open_alerts(con, now) if a["alert_id"] == alert_id]
+    reason = due(matched[0], now, None) if matched else None
+    return found, ([_notify(con, matched[0], reason, now, None)] if reason else [])
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, alert_id: int) -> list[dict]:
+    return rows(con, "web/outcomes", {"alert_id": alert_id})
+
+
+def _outcome(con, alert: dict, outcome: str, by: str, note, now: datetime) -> None:
+    if not (by or "").strip():
+        raise InputError("say who answers the alert")
+    run(con, "web/insert_outcome", {"alert_id": alert["alert_id"], "detector": alert["detector"],
+                                    "outcome": outcome, "decided_by": by, "decided_at": now,
+                                    "note": note})
+
+
 def silence(con: duckdb.DuckDBPyConnection, matcher: Matcher, *, until: datetime, reason: str,
             by: str, now: datetime) -> int:
     """Record a silence and move the open alerts it matches to silenced."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from monitor.errors import ConfigError
 from monitor.redact import redact, remember
 from monitor.settings.audit import AuditSettings, audit_settings
+from monitor.settings.web import WebSettings, web_settings
 from monitor.settings.detectors import check_detectors
 from monitor.settings.engine import EngineSettings, engine_settings
 from monitor.settings.ingest import INGEST_LIMITS, ingest_limits
@@ -40,7 +41,7 @@ BANK_FORMATS = ("camt", "mt940", "bai2", "ofx")
 FORMATS = TABULAR_FORMATS + BANK_FORMATS + ("auto",)
 
 # Sections later stages read; listed so they are not reported as typos.
-RESERVED_SECTIONS = ("detectors", "registry", "schedule", "engine", "audit")
+RESERVED_SECTIONS = ("detectors", "registry", "schedule", "engine", "audit", "web")
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class Config:
     schedule: ScheduleSettings = None       # [schedule]: see monitor/settings/schedule.py
     engine: EngineSettings = None           # [engine]: see monitor/settings/engine.py
     audit: AuditSettings = None             # [audit]: see monitor/settings/audit.py
+    web: WebSettings = WebSettings()        # [web]: see monitor/settings/web.py
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -248,7 +250,7 @@ class ConfigValidator(Validator):
         return Config(path=self.path, database=self.base / db_path, memory_limit=memory_limit,
                       outbox=self.base / outbox_path, sources=sources, sections=sections,
                       alerts=alerts, notify=notify, schedule=schedule, engine=engine,
-                      audit=audit)
+                      audit=audit, web=web_settings(self, data))
 
     def source(self, index: int, table) -> Source:
         prefix = f"sources[{index}]."
