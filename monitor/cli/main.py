@@ -22,6 +22,7 @@ from monitor.audit import log as audit
 from monitor.cli import audit as cli_audit
 from monitor import output, pipeline
 from monitor.cli import alerts as cli_alerts, lake as cli_lake, report as cli_report, run as cli_run
+from monitor.cli import web as cli_web
 from monitor.errors import ExitCode, InputError, MonitorError
 from monitor.redact import redact
 
@@ -429,6 +430,7 @@ cli_audit.register(cli)
 cli_lake.register(cli)
 cli.add_command(cli_run.run)
 cli.add_command(cli_report.report_command)
+cli_web.register(cli)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:

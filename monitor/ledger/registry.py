@@ -105,11 +105,14 @@ def entries(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 # -- changes, each recorded in the audit log ------------------------------------------------
 
-def approve(con: duckdb.DuckDBPyConnection, entry: dict) -> int:
-    """Add one approval and record it (`monitor authorize add`)."""
+def approve(con: duckdb.DuckDBPyConnection, entry: dict, who: str | None = None,
+            via: str | None = None) -> int:
+    """Add one approval and record it (`monitor authorize add`; the web inbox's Expected
+    answer passes the signed-in person as `who`)."""
     auth_id = add(con, entry)
     audit.record(con, "authorize add", {"auth_id": auth_id, "before": None,
-                                        "after": _shown(entry)})
+                                        "after": _shown(entry)} | ({"via": via} if via else {}),
+                 who=who)
     return auth_id
 
 
@@ -160,6 +163,28 @@ def _difference(before: list[dict], after: list[dict]) -> tuple[list[dict], list
         else:
             added.append(entry)
     return [e for group in left.values() for e in group], added
+
+
+def propose(charges: list[dict]) -> dict:
+    """An approval that would explain these charges (an alert's evidence): the median
+    amount, a tolerance reaching the farthest charge, and the cadence of the median gap
+    between them (None when there is one charge). The person confirms or edits it."""
+    amounts = sorted(Decimal(c["amount"]) for c in charges)
+    if not amounts:
+        return {"expected_amount": None, "tolerance": Decimal(0), "cadence": None}
+    middle = amounts[len(amounts) // 2] if len(amounts) % 2 else \
+        (amounts[len(amounts) // 2 - 1] + amounts[len(amounts) // 2]) / 2
+    middle = middle.quantize(Decimal("0.01"))
+    tolerance = max(abs(a - middle) for a in amounts).quantize(Decimal("0.01"))
+    days = sorted({c["posted_at"] for c in charges})
+    gaps = sorted((b - a).days for a, b in zip(days, days[1:]))
+    cadence = None
+    if gaps:
+        gap = gaps[len(gaps) // 2]
+        cadence = next((name for name, limit in (("weekly", 10), ("monthly", 45),
+                                                 ("quarterly", 120), ("yearly", 400))
+                        if gap <= limit), None) if gap >= 6 else None   # more often: no limit
+    return {"expected_amount": middle, "tolerance": tolerance, "cadence": cadence}
 
 
 # -- a registry managed by a file -----------------------------------------------------------
