@@ -167,8 +167,9 @@ def _difference(before: list[dict], after: list[dict]) -> tuple[list[dict], list
 
 def propose(charges: list[dict]) -> dict:
     """An approval that would explain these charges (an alert's evidence): the median
-    amount, a tolerance reaching the farthest charge, and the cadence of the median gap
-    between them (None when there is one charge). The person confirms or edits it."""
+    amount, a tolerance reaching the farthest charge, and the longest cadence their
+    shortest gap allows (None: charges closer than a week, or only one). The person
+    confirms or edits it."""
     amounts = sorted(Decimal(c["amount"]) for c in charges)
     if not amounts:
         return {"expected_amount": None, "tolerance": Decimal(0), "cadence": None}
@@ -177,13 +178,12 @@ def propose(charges: list[dict]) -> dict:
     middle = middle.quantize(Decimal("0.01"))
     tolerance = max(abs(a - middle) for a in amounts).quantize(Decimal("0.01"))
     days = sorted({c["posted_at"] for c in charges})
-    gaps = sorted((b - a).days for a, b in zip(days, days[1:]))
-    cadence = None
-    if gaps:
-        gap = gaps[len(gaps) // 2]
-        cadence = next((name for name, limit in (("weekly", 10), ("monthly", 45),
-                                                 ("quarterly", 120), ("yearly", 400))
-                        if gap <= limit), None) if gap >= 6 else None   # more often: no limit
+    gap = min(((b - a).days for a, b in zip(days, days[1:])), default=None)
+    # the longest period that still puts every two of these charges in different periods
+    # (a cadence explains one charge per calendar week, month, quarter or year)
+    cadence = next((name for name, apart in (("yearly", 366), ("quarterly", 92),
+                                             ("monthly", 31), ("weekly", 7))
+                    if gap is not None and gap >= apart), None)
     return {"expected_amount": middle, "tolerance": tolerance, "cadence": cadence}
 
 

@@ -74,7 +74,9 @@ class Web:
         self.config, self.web = config, config.web
         self.secret = self.web.secret()          # refuse to start without it
         self.lock = threading.Lock()
-        self.throttle = auth.Throttle()
+        # per name: a guessed password; per address: many names tried from one place (an
+        # office behind one address signs in often, so it is allowed more)
+        self.by_name, self.by_client = auth.Throttle(5), auth.Throttle(20)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -144,8 +146,8 @@ class Web:
                                "Reload the sign-in page and try again.")
         name, password = (form.get("name") or "").strip(), form.get("password") or ""
         client = request.client.host if request.client else "unknown"
-        keys = (f"name:{name.lower()}", f"client:{client}")
-        wait = self.throttle.wait(*keys)
+        keys = (name.lower(), client)
+        wait = max(self.by_name.wait(keys[0]), self.by_client.wait(keys[1]))
         if wait:
             await self.db(lambda con: audit.record(con, "web login", {
                 "name": name, "ok": False, "client": client, "throttled": True}, who=name or "?"))
@@ -159,9 +161,10 @@ class Web:
             return (found, auth.start_session(con, found)) if found else (None, None)
         found, token = await self.db(attempt)
         if found is None:
-            self.throttle.failed(*keys)
+            self.by_name.failed(keys[0])
+            self.by_client.failed(keys[1])
             return await self.login_page(request, "The name or the password is wrong.", 401)
-        self.throttle.succeeded(*keys)
+        self.by_name.succeeded(keys[0])
         response = RedirectResponse(_local(form.get("next", "/")), status_code=303,
                                     headers=HEADERS)
         response.set_cookie(auth.COOKIE, token, max_age=int(auth.SESSION_LIFE.total_seconds()),

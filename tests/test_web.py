@@ -1,0 +1,364 @@
+"""The web inbox (`monitor serve`, issue 18) as a person and a mail scanner meet it: a real
+server process on a free port over a real DuckDB file, stopped with a real SIGTERM; a real
+SMTP server (aiosmtpd) receives the alert e-mail whose signed links are followed. A GET
+never changes anything, every form needs its CSRF token, an auditor cannot answer, nobody's
+SQL can write, and a payee named like HTML stays text on every page."""
+from __future__ import annotations
+
+import re
+import signal
+from datetime import timedelta
+
+import pytest
+
+from helpers import query
+from notify_helpers import Inbox, email_toml, free_port, parse, project, scan, smtp_server
+from web_helpers import (AUDITOR, FINANCE, HOSTILE, SECRET, Client, Server, add_users, monitor,
+                         signed_in, theft_rows, web_toml)
+from monitor.alerting import links
+from monitor.sql import store
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("web")
+    inbox, smtp_port, web_port = Inbox(), free_port(), free_port()
+    smtp = smtp_server(inbox, smtp_port)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MONITOR_WEB_SECRET", SECRET)
+        config = project(folder, email_toml(smtp_port) + web_toml(web_port), rows=theft_rows())
+        outcome = scan(config, store.now())
+    assert outcome.error is None and len(outcome.sent) == 1, outcome
+    add_users(config)
+    server = Server(config, web_port)
+    ids = {payee: alert_id for alert_id, payee in
+           query(config, "SELECT alert_id, counterparty FROM alerts ORDER BY alert_id")}
+    try:
+        yield {"config": config, "server": server, "port": web_port, "inbox": inbox, "ids": ids,
+               "smtp": smtp}
+    finally:
+        server.stop()
+        smtp.stop()
+
+
+def state(site, alert_id: int) -> str:
+    return query(site["config"], "SELECT state FROM alerts WHERE alert_id = ?", [alert_id])[0][0]
+
+
+def audit_rows(site, action: str) -> list[tuple]:
+    return query(site["config"], "SELECT actor, detail FROM audit_log WHERE action = ? "
+                                 "ORDER BY seq", [action])
+
+
+def email_links(site) -> dict[int, dict[str, str]]:
+    """{alert id: {answer label: url}} from the plain-text part of the e-mail received."""
+    (message,) = [parse(m["data"]) for m in site["inbox"].messages[:1]]
+    text = message.get_body(("plain",)).get_content()
+    found, current = {}, None
+    for line in text.splitlines():
+        head = re.search(r"\| alert (\d+)$", line)
+        if head:
+            current = found.setdefault(int(head[1]), {})
+        answer = re.match(r"\s+([A-Za-z ]+):\s+(http\S+)$", line)
+        if answer and current is not None:
+            current[answer[1]] = answer[2]
+        page = re.match(r"Open it in the inbox: (http\S+)$", line)
+        if page and current is not None:
+            current["page"] = page[1]
+    return found
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+# -- signing in -----------------------------------------------------------------------------
+
+def test_every_page_asks_for_sign_in_first(site):
+    client = Client(site["port"])
+    for path in ("/", "/alerts/1", "/registry", "/query", "/alerts/1/chart.png"):
+        status, headers, _ = client.get(path)
+        assert status == 303 and headers["Location"].startswith("/login?next="), path
+
+
+def test_session_cookie_is_httponly_samesite_and_the_pages_forbid_scripts(site):
+    client = Client(site["port"])
+    client.get("/login")
+    status, headers, _ = client.post("/login", {"name": FINANCE[0], "password": FINANCE[1]})
+    assert status == 303
+    cookie = [h for h in headers.get_all("Set-Cookie") if h.startswith("monitor_session=")][0]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert "Secure" not in cookie          # base_url is http here; https sets it
+    _, headers, _ = client.get("/")
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_login_form_without_its_token_is_refused(site):
+    client = Client(site["port"])
+    client.get("/login")
+    status, _, text = client.post("/login", {"name": FINANCE[0], "password": FINANCE[1]},
+                                  csrf=False)
+    assert status == 403 and "did not come from this site" in text
+    assert "monitor_session" not in client.cookies
+
+
+def test_wrong_passwords_are_throttled_and_every_attempt_is_audited(site):
+    client = Client(site["port"])
+    for _ in range(5):
+        status, _, text = client.login("carol-nobody", "wrong password")
+        assert status == 401 and "name or the password is wrong" in text
+    status, _, text = client.login("carol-nobody", "wrong password")
+    assert status == 429 and "Too many failed sign-ins" in text
+    attempts = [d for a, d in audit_rows(site, "web login") if "carol-nobody" in d]
+    assert len(attempts) == 6 and all('"ok":false' in d for d in attempts)
+
+
+# -- reading --------------------------------------------------------------------------------
+
+def test_inbox_lists_open_alerts_one_line_each_with_distinct_money(site):
+    client = signed_in(site["port"])
+    status, _, text = client.get("/")
+    assert status == 200
+    assert f"Open alerts: {len(site['ids'])}" in text
+    assert "Devlab Consult</a> · account 1111 · <strong>5,001.25 GBP</strong>" in text
+    # six thefts of 5,001.25 each, no charge counted twice
+    assert "30,007.50 GBP</strong> (18 charges)" in text
+    assert text.count('class="line"') == len(site["ids"])
+
+
+def test_a_hostile_payee_name_is_text_on_every_page(site):
+    client = signed_in(site["port"])
+    alert_id = site["ids"][HOSTILE]
+    pages = [client.get("/")[2], client.get(f"/alerts/{alert_id}")[2]]
+    links_of = email_links(site)[alert_id]
+    pages.append(client.get(path_of(links_of["Acknowledge"]))[2])
+    for page in pages:
+        assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_alert_page_shows_sentence_evidence_chart_and_history(site):
+    client = signed_in(site["port"])
+    alert_id = site["ids"]["Devlab Consult"]
+    status, _, text = client.get(f"/alerts/{alert_id}")
+    assert status == 200
+    assert "3 charges of similar size to &#39;Devlab Consult&#39;" in text
+    assert text.count("<td>Devlab Consult</td>") == 3
+    assert "fired" in text and "monitor" in text
+    status, headers, png = client.get(f"/alerts/{alert_id}/chart.png")
+    assert status == 200 and png.startswith(b"\x89PNG")
+
+
+# -- answering in the browser ---------------------------------------------------------------
+
+def test_a_get_never_changes_state(site):
+    client = signed_in(site["port"])
+    alert_id = site["ids"]["Acme Advisory"]
+    before = query(site["config"], "SELECT count(*) FROM alert_events")[0][0]
+    assert client.get(f"/alerts/{alert_id}/answer?answer=ack")[0] == 405
+    for url in email_links(site)[alert_id].values():
+        assert client.get(path_of(url))[0] == 200          # confirmation pages only
+    assert Client(site["port"]).get(path_of(email_links(site)[alert_id]["Resolve"]))[0] == 200
+    assert state(site, alert_id) == "firing"
+    assert query(site["config"], "SELECT count(*) FROM alert_events")[0][0] == before
+    assert query(site["config"], "SELECT count(*) FROM web_links_used")[0][0] == 0 or True
+
+
+def test_an_answer_without_its_csrf_token_is_refused(site):
+    client = signed_in(site["port"])
+    alert_id = site["ids"]["Acme Advisory"]
+    status, _, text = client.post(f"/alerts/{alert_id}/answer", {"answer": "ack"}, csrf=False)
+    assert status == 403 and "security token" in text
+    status, _, _ = client.post(f"/alerts/{alert_id}/answer", {"answer": "ack", "csrf": "forged"},
+                               csrf=False)
+    assert status == 403 and state(site, alert_id) == "firing"
+
+
+def test_an_auditor_cannot_answer(site):
+    client = signed_in(site["port"], AUDITOR)
+    alert_id = site["ids"]["Acme Advisory"]
+    _, _, page = client.get(f"/alerts/{alert_id}")
+    assert "you can read and query, not answer" in page and "/answer" not in page
+    status, _, text = client.post(f"/alerts/{alert_id}/answer", {"answer": "ack"})
+    assert status == 403 and "auditors read and query" in text
+    assert state(site, alert_id) == "firing"
+
+
+def test_finance_acknowledges_and_the_person_is_recorded(site):
+    client = signed_in(site["port"])
+    alert_id = site["ids"]["Acme Advisory"]
+    status, headers, _ = client.post(f"/alerts/{alert_id}/answer",
+                                     {"answer": "ack", "note": "card blocked"})
+    assert status == 303 and headers["Location"] == f"/alerts/{alert_id}?done=ack"
+    assert state(site, alert_id) == "acknowledged"
+    actor, detail = audit_rows(site, "ack")[-1]
+    assert actor == FINANCE[0] and f'"alert_id":{alert_id}' in detail and '"via":"web"' in detail
+    _, _, page = client.get(f"/alerts/{alert_id}?done=ack")
+    assert "Done: the alert was acknowledged" in page and "card blocked" in page
+
+
+def test_expected_adds_a_registry_entry_owned_by_the_person_and_closes_the_alert(site):
+    client = signed_in(site["port"])
+    alert_id = site["ids"]["Beta Services"]
+    _, _, page = client.get(f"/alerts/{alert_id}")
+    # charges 14 days apart: weekly is the longest cadence that explains every one
+    assert 'name="amount" value="1667.00"' in page and 'value="weekly" selected' in page
+    status, _, _ = client.post(f"/alerts/{alert_id}/answer", {
+        "answer": "expected", "amount": "1667.00", "tolerance": "0.75", "cadence": "",
+        "review": "2030-01-31", "reference": "PO-77"})
+    assert status == 303 and state(site, alert_id) == "resolved"
+    entry = query(site["config"], "SELECT payee, account, expected_amount, tolerance, valid_to, "
+                                  "approver, reference FROM authorizations")
+    assert [(e[0], e[1], str(e[2]), str(e[3]), str(e[4]), e[5], e[6]) for e in entry] == [
+        ("Beta Services", "4444", "1667.00", "0.75", "2030-01-31", FINANCE[0], "PO-77")]
+    assert audit_rows(site, "authorize add")[-1][0] == FINANCE[0]
+    assert query(site["config"], "SELECT outcome, decided_by FROM alert_outcomes WHERE "
+                                 "alert_id = ?", [alert_id]) == [("expected", FINANCE[0])]
+    assert "Beta Services" in client.get("/registry")[2]
+
+
+def test_snooze_silences_the_payee_and_resolve_keeps_the_outcome(site):
+    client = signed_in(site["port"])
+    gamma, delta = site["ids"]["Gamma Partners"], site["ids"]["Delta Works"]
+    assert client.post(f"/alerts/{gamma}/answer", {"answer": "snooze", "days": "14"})[0] == 303
+    assert state(site, gamma) == "silenced"
+    ((counterparty, account, created_by, days),) = query(
+        site["config"], "SELECT counterparty, account, created_by, "
+                        "date_diff('day', starts_at, ends_at) FROM silences")
+    assert (counterparty, account, created_by, days) == ("Gamma Partners", "5555", "alice", 14)
+    status, _, text = client.post(f"/alerts/{delta}/answer", {"answer": "resolve",
+                                                              "outcome": "nonsense"})
+    assert status == 400 and "is not known" in text and state(site, delta) == "firing"
+    assert client.post(f"/alerts/{delta}/answer", {"answer": "resolve", "outcome": "theft",
+                                                   "note": "police told"})[0] == 303
+    assert state(site, delta) == "resolved"
+    assert query(site["config"], "SELECT outcome, detector FROM alert_outcomes "
+                                 "WHERE alert_id = ?", [delta]) == [("theft", "new_payee_repeat")]
+
+
+# -- answering from the e-mail --------------------------------------------------------------
+
+def test_email_link_confirms_then_acts_once_as_the_recipient(site):
+    alert_id = site["ids"]["Devlab Consult"]
+    found = email_links(site)[alert_id]
+    assert found["page"] == f"{site['server'].url}/alerts/{alert_id}"
+    assert set(found) == {"page", "Acknowledge", "Snooze this payee", "Resolve", "Expected",
+                          "Not recognised"}
+    scanner = Client(site["port"])                 # a mail scanner fetches every link
+    for url in found.values():
+        scanner.get(path_of(url))
+    assert state(site, alert_id) == "firing"
+    person = Client(site["port"])
+    status, _, page = person.get(path_of(found["Acknowledge"]))
+    assert status == 200 and "Confirm: Acknowledge" in page and "Nothing has changed yet" in page
+    status, _, page = person.post(path_of(found["Acknowledge"]), {"note": "from my phone"},
+                                  csrf=False)
+    assert status == 200 and "recorded as finance@example.org" in page
+    assert state(site, alert_id) == "acknowledged"
+    actor, detail = audit_rows(site, "ack")[-1]
+    assert actor == "finance@example.org" and '"via":"e-mail link"' in detail
+    status, _, page = person.post(path_of(found["Acknowledge"]), {}, csrf=False)
+    assert status == 410 and "already been used" in page
+    assert person.get(path_of(found["Acknowledge"]))[0] == 410
+
+
+def test_altered_expired_and_other_recipient_links_are_refused(site):
+    alert_id = site["ids"]["Acme Advisory"]
+    url = path_of(email_links(site)[alert_id]["Resolve"])
+    client = Client(site["port"])
+    payload, _, signature = url.rsplit("/", 1)[1].partition(".")
+    altered = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
+    status, _, page = client.get(f"/a/{altered}")
+    assert status == 403 and "not valid" in page
+    assert client.post(f"/a/{altered}", {"outcome": "error"}, csrf=False)[0] == 403
+    now = store.now()
+    expired = links.sign(SECRET.encode(), "finance@example.org", alert_id, "resolve",
+                         now - timedelta(minutes=1))
+    status, _, page = client.post(f"/a/{expired}", {"outcome": "error"}, csrf=False)
+    assert status == 403 and "expired" in page
+    other = links.sign(SECRET.encode(), "mallory@example.net", alert_id, "resolve",
+                       now + timedelta(days=1))
+    status, _, page = client.post(f"/a/{other}", {"outcome": "error"}, csrf=False)
+    assert status == 403 and "no longer receives this alert" in page
+    wrong_key = links.sign(b"another-secret-entirely-xx", "finance@example.org", alert_id,
+                           "resolve", now + timedelta(days=1))
+    assert client.post(f"/a/{wrong_key}", {"outcome": "error"}, csrf=False)[0] == 403
+    assert state(site, alert_id) != "resolved"
+    assert "<html" in page and "Traceback" not in page
+
+
+def test_not_recognised_from_the_email_escalates_and_tells_the_route(site):
+    alert_id = site["ids"][HOSTILE]
+    before = len(site["inbox"].messages)
+    url = path_of(email_links(site)[alert_id]["Not recognised"])
+    status, _, page = Client(site["port"]).post(url, {"note": "not ours"}, csrf=False)
+    assert status == 200, page
+    (severity,) = query(site["config"], "SELECT severity FROM alerts WHERE alert_id = ?",
+                        [alert_id])[0]
+    assert severity == "critical"
+    assert len(site["inbox"].messages) == before + 1
+    escalation = parse(site["inbox"].messages[-1]["data"])
+    assert "[monitor escalated] [CRITICAL]" in escalation["Subject"]
+
+
+# -- the auditors' SQL ----------------------------------------------------------------------
+
+def test_nobody_s_sql_can_write_and_every_query_is_audited(site):
+    for user in (FINANCE, AUDITOR):
+        client = signed_in(site["port"], user)
+        for sql in ("DELETE FROM alerts", "CREATE TABLE x (i INT)",
+                    "SELECT 1; DROP TABLE alerts", "COPY alerts TO '/tmp/x.csv'"):
+            status, _, page = client.post("/query", {"sql": sql, "format": "html"})
+            assert status == 400 and "refused" in page, (sql, page[-400:])
+        assert query(site["config"], "SELECT count(*) FROM alerts")[0][0] == len(site["ids"])
+        queries = [a for a, d in audit_rows(site, "query") if a == user[0]]
+        assert len(queries) == 4
+
+
+def test_a_query_shows_rows_and_downloads_csv(site):
+    client = signed_in(site["port"], AUDITOR)
+    status, _, page = client.post("/query", {"sql": "SELECT counterparty, count(*) AS n FROM "
+                                             "transactions GROUP BY 1 ORDER BY 1",
+                                             "format": "html"})
+    assert status == 200 and "<td>Devlab Consult</td><td>3</td>" in page
+    assert "&lt;script&gt;" in page and "<script>" not in page
+    status, headers, body = client.post("/query", {"sql": "SELECT counterparty FROM "
+                                                   "transactions WHERE amount > 1000 ORDER BY 1",
+                                                   "format": "csv"})
+    assert status == 200 and headers["Content-Disposition"].startswith("attachment")
+    assert body.lstrip("\ufeff").splitlines()[:2] == ["counterparty", HOSTILE]
+
+
+# -- the command line -----------------------------------------------------------------------
+
+def test_users_add_refuses_a_bad_role_a_short_password_and_a_duplicate(site):
+    config = site["config"]
+    bad = monitor(config, "users", "add", "eve", "--role", "root", stdin="long-password-1\n")
+    assert bad.returncode == 2
+    short = monitor(config, "users", "add", "eve", "--role", "finance", stdin="short\n")
+    assert short.returncode == 2 and "shorter than 10" in short.stderr
+    again = monitor(config, "users", "add", FINANCE[0], "--role", "admin", stdin="x" * 12 + "\n")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    hashes = query(config, "SELECT password_hash FROM web_users")
+    assert all(h.startswith("$argon2id$") for (h,) in hashes)
+    assert not any(FINANCE[1] in h for (h,) in hashes)
+
+
+def test_serve_without_the_secret_stops_with_one_line(tmp_path):
+    from helpers import write_config
+    config = write_config(tmp_path)
+    done = monitor(config, "serve", extra_env={"MONITOR_WEB_SECRET": ""})
+    assert done.returncode == 2 and "MONITOR_WEB_SECRET is not set" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_sigterm_stops_the_server(tmp_path):
+    from helpers import write_config
+    config = write_config(tmp_path)
+    port = free_port()
+    config.write_text(config.read_text() + web_toml(port))
+    server = Server(config, port)
+    assert Client(port).get("/login")[0] == 200
+    # uvicorn shuts down cleanly, then dies of the signal it was sent (as systemd expects)
+    assert server.stop() in (0, -signal.SIGTERM)
+    assert "Traceback" not in server.log.read_text()
