@@ -177,7 +177,7 @@ def propose(charges: list[dict]) -> dict:
         (amounts[len(amounts) // 2 - 1] + amounts[len(amounts) // 2]) / 2
     middle = middle.quantize(Decimal("0.01"))
     tolerance = max(abs(a - middle) for a in amounts).quantize(Decimal("0.01"))
-    days = sorted({c["posted_at"] for c in charges})
+    days = sorted(c["posted_at"] for c in charges)       # two on one day: gap 0
     gap = min(((b - a).days for a, b in zip(days, days[1:])), default=None)
     # the longest period that still puts every two of these charges in different periods
     # (a cadence explains one charge per calendar week, month, quarter or year)
