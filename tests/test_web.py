@@ -5,40 +5,15 @@ never changes anything, every form needs its CSRF token, an auditor cannot answe
 SQL can write, and a payee named like HTML stays text on every page."""
 from __future__ import annotations
 
-import re
 import signal
 from datetime import timedelta
 
-import pytest
-
 from helpers import query
-from notify_helpers import Inbox, email_toml, free_port, parse, project, scan, smtp_server
-from web_helpers import (AUDITOR, FINANCE, HOSTILE, SECRET, Client, Server, add_users, monitor,
-                         signed_in, theft_rows, web_toml)
+from notify_helpers import free_port, parse
+from web_helpers import (AUDITOR, FINANCE, HOSTILE, SECRET, Client, Server, monitor,  # noqa: F401
+                         email_links, path_of, signed_in, site, web_toml)
 from monitor.alerting import links
 from monitor.sql import store
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("web")
-    inbox, smtp_port, web_port = Inbox(), free_port(), free_port()
-    smtp = smtp_server(inbox, smtp_port)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MONITOR_WEB_SECRET", SECRET)
-        config = project(folder, email_toml(smtp_port) + web_toml(web_port), rows=theft_rows())
-        outcome = scan(config, store.now())
-    assert outcome.error is None and len(outcome.sent) == 1, outcome
-    add_users(config)
-    server = Server(config, web_port)
-    ids = {payee: alert_id for alert_id, payee in
-           query(config, "SELECT alert_id, counterparty FROM alerts ORDER BY alert_id")}
-    try:
-        yield {"config": config, "server": server, "port": web_port, "inbox": inbox, "ids": ids,
-               "smtp": smtp}
-    finally:
-        server.stop()
-        smtp.stop()
 
 
 def state(site, alert_id: int) -> str:
@@ -48,28 +23,6 @@ def state(site, alert_id: int) -> str:
 def audit_rows(site, action: str) -> list[tuple]:
     return query(site["config"], "SELECT actor, detail FROM audit_log WHERE action = ? "
                                  "ORDER BY seq", [action])
-
-
-def email_links(site) -> dict[int, dict[str, str]]:
-    """{alert id: {answer label: url}} from the plain-text part of the e-mail received."""
-    (message,) = [parse(m["data"]) for m in site["inbox"].messages[:1]]
-    text = message.get_body(("plain",)).get_content()
-    found, current = {}, None
-    for line in text.splitlines():
-        head = re.search(r"\| alert (\d+)$", line)
-        if head:
-            current = found.setdefault(int(head[1]), {})
-        answer = re.match(r"\s+([A-Za-z ]+):\s+(http\S+)$", line)
-        if answer and current is not None:
-            current[answer[1]] = answer[2]
-        page = re.match(r"Open it in the inbox: (http\S+)$", line)
-        if page and current is not None:
-            current["page"] = page[1]
-    return found
-
-
-def path_of(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
 
 
 # -- signing in -----------------------------------------------------------------------------

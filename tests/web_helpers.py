@@ -16,7 +16,11 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-from helpers import ROOT
+import pytest
+
+from helpers import ROOT, query
+from notify_helpers import Inbox, email_toml, free_port, parse, project, scan, smtp_server
+from monitor.sql import store
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 HOSTILE = "<script>alert(1)</script>"
@@ -143,3 +147,49 @@ def signed_in(port: int, user=FINANCE) -> Client:
     assert status == 303 and headers["Location"] == "/", (status, headers)
     client.get("/")            # the session's CSRF token, from the page's forms
     return client
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A project with six thefts, scanned once with the alert e-mail received by a real
+    SMTP server, two users (alice, finance; bob, auditor) and `monitor serve` running."""
+    folder = tmp_path_factory.mktemp("web")
+    inbox, smtp_port, web_port = Inbox(), free_port(), free_port()
+    smtp = smtp_server(inbox, smtp_port)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MONITOR_WEB_SECRET", SECRET)
+        config = project(folder, email_toml(smtp_port) + web_toml(web_port), rows=theft_rows())
+        outcome = scan(config, store.now())
+    assert outcome.error is None and len(outcome.sent) == 1, outcome
+    add_users(config)
+    server = Server(config, web_port)
+    ids = {payee: alert_id for alert_id, payee in
+           query(config, "SELECT alert_id, counterparty FROM alerts ORDER BY alert_id")}
+    try:
+        yield {"config": config, "server": server, "port": web_port, "inbox": inbox, "ids": ids,
+               "smtp": smtp}
+    finally:
+        server.stop()
+        smtp.stop()
+
+
+def email_links(site) -> dict[int, dict[str, str]]:
+    """{alert id: {answer label: url}} from the plain-text part of the e-mail received."""
+    (message,) = [parse(m["data"]) for m in site["inbox"].messages[:1]]
+    text = message.get_body(("plain",)).get_content()
+    found, current = {}, None
+    for line in text.splitlines():
+        head = re.search(r"\| alert (\d+)$", line)
+        if head:
+            current = found.setdefault(int(head[1]), {})
+        answer = re.match(r"\s+([A-Za-z ]+):\s+(http\S+)$", line)
+        if answer and current is not None:
+            current[answer[1]] = answer[2]
+        page = re.match(r"Open it in the inbox: (http\S+)$", line)
+        if page and current is not None:
+            current["page"] = page[1]
+    return found
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
