@@ -77,6 +77,7 @@ class Web:
         # per name: a guessed password; per address: many names tried from one place (an
         # office behind one address signs in often, so it is allowed more)
         self.by_name, self.by_client = auth.Throttle(5), auth.Throttle(20)
+        self.money_cache = (None, [])
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -109,15 +110,21 @@ class Web:
             raise Refused(400, "The form is not UTF-8 text.") from None
         return {k: v[0] for k, v in pairs.items()}
 
-    async def user(self, request: Request) -> auth.User | None:
+    async def signed_in(self, request: Request, work=None) -> tuple[auth.User, object]:
+        """The signed-in user and what `work(con, user)` returns, on one connection of the
+        ledger (opening one costs more than the rest of most pages); to the sign-in page
+        when there is no live session."""
         token = request.cookies.get(auth.COOKIE)
-        return await self.db(lambda con: auth.session_user(con, token)) if token else None
-
-    async def signed_in(self, request: Request) -> auth.User:
-        found = await self.user(request)
-        if found is None:
+        if not token:
             raise Refused(303, request.url.path)
-        return found
+
+        def run(con):
+            user = auth.session_user(con, token)
+            return user, (work(con, user) if user is not None and work else None)
+        user, result = await self.db(run)
+        if user is None:
+            raise Refused(303, request.url.path)
+        return user, result
 
     def check_csrf(self, user: auth.User, form: dict) -> None:
         if not auth.same(user.csrf, form.get("csrf")):
@@ -173,14 +180,13 @@ class Web:
         return response
 
     async def logout(self, request: Request):
-        user = await self.signed_in(request)
-        self.check_csrf(user, await self.form(request))
-        token = request.cookies.get(auth.COOKIE)
+        form, token = await self.form(request), request.cookies.get(auth.COOKIE)
 
-        def end(con):
+        def end(con, user):
+            self.check_csrf(user, form)
             auth.end_session(con, token)
             audit.record(con, "web logout", {"name": user.name}, who=user.name)
-        await self.db(end)
+        await self.signed_in(request, end)
         response = RedirectResponse("/login", status_code=303, headers=HEADERS)
         response.delete_cookie(auth.COOKIE, path="/")
         return response
@@ -188,20 +194,28 @@ class Web:
     # -- reading ----------------------------------------------------------------------------
 
     async def inbox(self, request: Request):
-        user = await self.signed_in(request)
-
-        def read(con):
+        def read(con, _user):
             lifecycle.refresh(con, store.now())
-            return (store.rows(con, "web/inbox", {"limit": INBOX_ROWS}),
-                    store.rows(con, "web/open_money"))
-        alerts, money = await self.db(read)
+            return store.rows(con, "web/inbox", {"limit": INBOX_ROWS}), self._money(con)
+        user, (alerts, money) = await self.signed_in(request, read)
         return self.page("web_inbox.html.j2", user=user, alerts=[_line(a) for a in alerts],
                          money=money, limit=INBOX_ROWS)
 
+    def _money(self, con) -> list[dict]:
+        """The distinct money at risk of the open alerts. Finding the evidence charges in a
+        ledger of ten million rows takes seconds, so it is kept until the set of open alerts
+        or their evidence changes (a scan updates last_seen_at; an acknowledgement changes
+        neither, a resolution the set)."""
+        version = con.execute(
+            "SELECT count(*), max(last_seen_at), bit_xor(hash(alert_id)) FROM alerts "
+            "WHERE state <> 'resolved'").fetchone()
+        if self.money_cache[0] != version:
+            self.money_cache = (version, store.rows(con, "web/open_money"))
+        return self.money_cache[1]
+
     async def alert_page(self, request: Request):
-        user = await self.signed_in(request)
         alert_id = _int(request.path_params["alert_id"])
-        facts = await self.db(lambda con: self._facts(con, alert_id))
+        user, facts = await self.signed_in(request, lambda con, _: self._facts(con, alert_id))
         return self.page("web_alert.html.j2", user=user, done=ANSWER_DONE.get(
             request.query_params.get("done", "")), **facts)
 
@@ -219,38 +233,38 @@ class Web:
                 "can_answer": found["state"] != "resolved"}
 
     async def chart(self, request: Request):
-        await self.signed_in(request)
         alert_id = _int(request.path_params["alert_id"])
 
-        def draw(con):
+        def draw(con, _user):
             found = lifecycle.get(con, alert_id)
             points = tuple((r["posted_at"], r["amount"]) for r in lifecycle.evidence(con, found))
             line = _line(found)
             return notify.chart_png(line["payee"][:60], line["where"], points,
                                     charts.tiers(self.config, found["detector"])) if points else None
-        png = await self.db(draw)
+        _, png = await self.signed_in(request, draw)
         if png is None:
             raise Refused(404, "This alert has no charges to draw.")
         return Response(png, media_type="image/png", headers=HEADERS)
 
     async def registry_page(self, request: Request):
-        user = await self.signed_in(request)
-        entries = await self.db(registry.entries)
+        user, entries = await self.signed_in(request, lambda con, _: registry.entries(con))
         return self.page("web_registry.html.j2", user=user, entries=entries,
                          managed=registry.managed_by(self.config))
 
     # -- answering --------------------------------------------------------------------------
 
     async def answer(self, request: Request):
-        user = await self.signed_in(request)
         form = await self.form(request)
-        self.check_csrf(user, form)
-        if not user.can_answer:
-            raise Refused(403, f"You are signed in as {user.name}, an {user.role}: auditors "
-                               "read and query; they do not answer alerts.")
         alert_id = _int(request.path_params["alert_id"])
         kind = form.get("answer", "")
-        await self.db(lambda con: self._answer(con, alert_id, kind, form, user.name, "web"))
+
+        def act(con, user):
+            self.check_csrf(user, form)
+            if not user.can_answer:
+                raise Refused(403, f"You are signed in as {user.name}, an {user.role}: "
+                                   "auditors read and query; they do not answer alerts.")
+            return self._answer(con, alert_id, kind, form, user.name, "web")
+        await self.signed_in(request, act)
         return RedirectResponse(f"/alerts/{alert_id}?done={quote(kind)}", status_code=303,
                                 headers=HEADERS)
 
@@ -324,12 +338,12 @@ class Web:
     # -- the auditors' read-only SQL ----------------------------------------------------------
 
     async def query_page(self, request: Request):
-        user = await self.signed_in(request)
+        user, _ = await self.signed_in(request)
         return self.page("web_query.html.j2", user=user, sql="", columns=None, rows=None,
                          error=None, saved=audit.saved_names())
 
     async def query(self, request: Request):
-        user = await self.signed_in(request)
+        user, _ = await self.signed_in(request)
         form = await self.form(request)
         self.check_csrf(user, form)
         sql, fmt = form.get("sql") or "", form.get("format", "html")
@@ -396,6 +410,10 @@ def _local(path: str) -> str:
 
 def create_app(config: Config) -> Starlette:
     web = Web(config)
+    try:              # the inbox's first load is then as quick as the next
+        web._with_db(web._money)
+    except MonitorError:      # the daemon holds the ledger for long: the first load pays
+        pass
 
     def guard(handler):
         async def endpoint(request: Request):
