@@ -315,3 +315,26 @@ def test_sigterm_stops_the_server(tmp_path):
     # uvicorn shuts down cleanly, then dies of the signal it was sent (as systemd expects)
     assert server.stop() in (0, -signal.SIGTERM)
     assert "Traceback" not in server.log.read_text()
+
+
+def test_with_links_need_login_a_link_answers_as_the_signed_in_person(site):
+    config = site["config"].with_name("login-config.toml")
+    config.write_text(site["config"].read_text() + "links_need_login = true\n")
+    port = free_port()
+    server = Server(config, port, extra_args=("--listen", f"127.0.0.1:{port}"))
+    try:
+        alert_id = site["ids"][HOSTILE]
+        url = path_of(email_links(site)[alert_id]["Acknowledge"])
+        status, headers, _ = Client(port).get(url)
+        assert status == 303 and headers["Location"].startswith("/login?next=/a/")
+        assert Client(port).post(url, {}, csrf=False)[0] == 303
+        client = signed_in(port)
+        status, _, page = client.get(url)
+        assert status == 200 and f"You ({FINANCE[0]}) are answering" in page
+        assert client.post(url, {"csrf": "forged"}, csrf=False)[0] == 403
+        status, _, page = client.post(url, {"note": "signed in"})
+        assert status == 200 and f"recorded as {FINANCE[0]}" in page
+        actor, detail = audit_rows(site, "ack")[-1]
+        assert actor == FINANCE[0] and "e-mail link to finance@example.org" in detail
+    finally:
+        server.stop()

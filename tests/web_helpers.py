@@ -64,10 +64,10 @@ def add_users(config: Path) -> None:
 class Server:
     """`monitor serve` in a child process."""
 
-    def __init__(self, config: Path, port: int, extra_env=None):
+    def __init__(self, config: Path, port: int, extra_env=None, extra_args=()):
         self.port, self.log = port, config.parent / f"serve-{port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--config", str(config), "serve"],
+            [sys.executable, "-m", "monitor", "--config", str(config), "serve", *extra_args],
             env=env(**(extra_env or {})), cwd=ROOT, stdout=subprocess.DEVNULL,
             stderr=open(self.log, "w"))
         deadline = time.monotonic() + 60

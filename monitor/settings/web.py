@@ -5,6 +5,7 @@
     base_url = "https://monitor.example.org"   # the address e-mail links point to
     secret_env = "MONITOR_WEB_SECRET"          # signs sessions and e-mail action links
     link_expiry = "7d"                         # how long an e-mail action link works
+    links_need_login = false                   # true: a link answers only once signed in
 
 Without base_url the e-mails carry no links (the command-line answers only). The secret is
 read from the environment when it is used, never from the file: the config is often in a
@@ -19,7 +20,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
-from monitor.settings.validator import Validator, duration, env_name, subtable
+from monitor.settings.validator import Validator, boolean, duration, env_name, subtable
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_SECRET_ENV = "MONITOR_WEB_SECRET"
@@ -35,6 +36,7 @@ class WebSettings:
     base_url: str | None = None
     secret_env: str = DEFAULT_SECRET_ENV
     link_expiry: timedelta = DEFAULT_LINK_EXPIRY
+    links_need_login: bool = False
     where: str = "config.toml"      # file:line of [web], for the secret's error message
 
     @property
@@ -57,7 +59,7 @@ class WebSettings:
 def web_settings(v: Validator, data: dict) -> WebSettings:
     p = "web."
     table = subtable(v, data, "web")
-    v.unknown(table, ("listen", "base_url", "secret_env", "link_expiry"), p)
+    v.unknown(table, ("listen", "base_url", "secret_env", "link_expiry", "links_need_login"), p)
     listen = v.string(table, "listen", p + "listen", default=DEFAULT_LISTEN)
     match = LISTEN.match(listen)
     if not match or not 0 < int(match["port"]) < 65536:
@@ -78,4 +80,5 @@ def web_settings(v: Validator, data: dict) -> WebSettings:
                       'write how long links work, like "7d"')
     return WebSettings(host=match["host"].strip("[]"), port=int(match["port"]),
                        base_url=base_url, secret_env=secret, link_expiry=expiry,
+                       links_need_login=boolean(v, table, "links_need_login", p, False),
                        where=v.where("web"))

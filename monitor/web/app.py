@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from functools import cache
 from urllib.parse import parse_qs, quote
 
+import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -305,35 +306,48 @@ class Web:
     async def link_page(self, request: Request):
         token = request.path_params["token"]
 
-        def read(con):
+        def read(con, _user=None):
             link, _ = self._link(con, token)
             return link, self._facts(con, link.alert_id)
-        link, facts = await self.db(read)
-        return self.page("web_confirm.html.j2", link=link, label=links.ANSWERS[link.answer],
-                         token=token, **facts)
+        user = None
+        if self.web.links_need_login:       # the switch: a link answers only once signed in
+            user, (link, facts) = await self.signed_in(request, read)
+        else:
+            link, facts = await self.db(read)
+        return self.page("web_confirm.html.j2", user=user, link=link,
+                         label=links.ANSWERS[link.answer], token=token, **facts)
 
     async def link_answer(self, request: Request):
         token = request.path_params["token"]
         form = await self.form(request)
 
-        def act(con):
+        def act(con, user=None):
             link, _ = self._link(con, token)
+            by, via = link.recipient, "e-mail link"
+            if user is not None:
+                self.check_csrf(user, form)
+                if not user.can_answer:
+                    raise Refused(403, f"You are signed in as {user.name}, an {user.role}: "
+                                       "auditors do not answer alerts.")
+                by, via = user.name, f"e-mail link to {link.recipient}"
             try:
                 con.execute("INSERT INTO web_links_used VALUES (?, ?, ?, ?, ?)",
                             [link.digest, link.recipient, link.alert_id, link.answer,
                              store.now()])
-            except Exception:       # two clicks at once: the second finds it taken
+            except duckdb.ConstraintException:    # two clicks at once: the second finds it taken
                 raise Refused(410, "This link has already been used.") from None
             try:
-                self._answer(con, link.alert_id, link.answer, form, link.recipient,
-                             "e-mail link")
+                self._answer(con, link.alert_id, link.answer, form, by, via)
             except MonitorError:
                 con.execute("DELETE FROM web_links_used WHERE link_hash = ?", [link.digest])
                 raise
-            return link
-        link = await self.db(act)
+            return link, by
+        if self.web.links_need_login:
+            user, (link, by) = await self.signed_in(request, act)
+        else:
+            user, (link, by) = None, await self.db(act)
         return self.plain(200, f"Done: alert {link.alert_id} {ANSWER_DONE[link.answer]}, "
-                               f"recorded as {notify.clean(link.recipient)}.")
+                               f"recorded as {notify.clean(by)}.", user=user)
 
     # -- the auditors' read-only SQL ----------------------------------------------------------
 
