@@ -338,3 +338,31 @@ def test_with_links_need_login_a_link_answers_as_the_signed_in_person(site):
         assert actor == FINANCE[0] and "e-mail link to finance@example.org" in detail
     finally:
         server.stop()
+
+
+def test_registry_edits_are_recorded_with_the_person_and_auditors_cannot_make_them(site):
+    client = signed_in(site["port"])
+    hostile = "<img src=x onerror=alert(1)>"
+    form = {"payee": hostile, "account": "9999", "amount": "49.00", "tolerance": "1",
+            "cadence": "monthly", "review": "2031-01-31", "reference": "SUB-7"}
+    assert client.post("/registry/add", form, csrf=False)[0] == 403
+    auditor = signed_in(site["port"], AUDITOR)
+    status, _, page = auditor.post("/registry/add", form)
+    assert status == 403 and "auditors do not change the registry" in page
+    assert "/registry/add" not in auditor.get("/registry")[2]
+    status, headers, _ = client.post("/registry/add", form)
+    assert status == 303 and headers["Location"] == "/registry?done=add"
+    ((auth_id, approver, valid_to),) = query(
+        site["config"], "SELECT auth_id, approver, valid_to FROM authorizations "
+                        "WHERE reference = 'SUB-7'")
+    assert approver == FINANCE[0] and str(valid_to) == "2031-01-31"
+    status, _, page = client.post("/registry/add", form | {"amount": "lots"})
+    assert status == 400 and "is not an amount" in page
+    assert client.post("/registry/remove", {"auth_id": str(auth_id)})[0] == 303
+    assert query(site["config"], "SELECT count(*) FROM authorizations WHERE reference = "
+                                 "'SUB-7'")[0][0] == 0
+    _, _, page = client.get("/registry")
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    actions = [(a, d) for a, d in query(site["config"], "SELECT actor, action FROM audit_log "
+                                        "WHERE action LIKE 'authorize%' ORDER BY seq")]
+    assert actions[-2:] == [(FINANCE[0], "authorize add"), (FINANCE[0], "authorize remove")]

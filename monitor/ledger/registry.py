@@ -116,12 +116,15 @@ def approve(con: duckdb.DuckDBPyConnection, entry: dict, who: str | None = None,
     return auth_id
 
 
-def withdraw(con: duckdb.DuckDBPyConnection, auth_id: int) -> None:
-    """Remove one approval and record what it was (`monitor authorize remove`)."""
+def withdraw(con: duckdb.DuckDBPyConnection, auth_id: int, who: str | None = None,
+             via: str | None = None) -> None:
+    """Remove one approval and record what it was (`monitor authorize remove`; the web
+    registry page passes the signed-in person as `who`)."""
     before = [e for e in entries(con) if e["auth_id"] == auth_id]
     remove(con, auth_id)
     audit.record(con, "authorize remove", {"auth_id": auth_id, "before": _shown(before[0]),
-                                           "after": None})
+                                           "after": None} | ({"via": via} if via else {}),
+                 who=who)
 
 
 def load(con: duckdb.DuckDBPyConnection, new: list[dict], origin: str, *,

@@ -248,9 +248,39 @@ class Web:
         return Response(png, media_type="image/png", headers=HEADERS)
 
     async def registry_page(self, request: Request):
-        user, entries = await self.signed_in(request, lambda con, _: registry.entries(con))
-        return self.page("web_registry.html.j2", user=user, entries=entries,
-                         managed=registry.managed_by(self.config))
+        def read(con, _user):
+            return registry.entries(con), store.rows(con, "web/registry_history", {"limit": 50})
+        user, (entries, history) = await self.signed_in(request, read)
+        return self.page("web_registry.html.j2", user=user, entries=entries, history=history,
+                         managed=registry.managed_by(self.config), cadences=registry.CADENCES,
+                         review=date.today() + timedelta(days=365),
+                         done=request.query_params.get("done"))
+
+    async def registry_change(self, request: Request):
+        """Add or remove an entry (finance, admin), as `monitor authorize add/remove` do,
+        with the person in the audit log; a change is a removal and an addition."""
+        form, kind = await self.form(request), request.path_params["change"]
+
+        def change(con, user):
+            self.check_csrf(user, form)
+            if not user.can_answer:
+                raise Refused(403, f"You are signed in as {user.name}, an {user.role}: "
+                                   "auditors do not change the registry.")
+            registry.refuse_if_managed(self.config, kind)
+            if kind == "remove":
+                return registry.withdraw(con, _int(form.get("auth_id"), "the entry number"),
+                                         who=user.name, via="web")
+            entry = {"payee": form.get("payee"), "account": form.get("account"),
+                     "expected_amount": form.get("amount"), "tolerance": form.get("tolerance"),
+                     "cadence": form.get("cadence"), "valid_from": form.get("valid_from"),
+                     "valid_to": form.get("review"), "approver": user.name,
+                     "reference": form.get("reference")}
+            return registry.approve(con, registry.validate(entry, "the new entry"),
+                                    who=user.name, via="web")
+        if kind not in ("add", "remove"):
+            raise Refused(404, "There is no such page.")
+        await self.signed_in(request, change)
+        return RedirectResponse(f"/registry?done={kind}", status_code=303, headers=HEADERS)
 
     # -- answering --------------------------------------------------------------------------
 
@@ -459,6 +489,7 @@ def create_app(config: Config) -> Starlette:
         Route("/a/{token}", guard(web.link_page), methods=["GET"]),
         Route("/a/{token}", guard(web.link_answer), methods=["POST"]),
         Route("/registry", guard(web.registry_page)),
+        Route("/registry/{change}", guard(web.registry_change), methods=["POST"]),
         Route("/query", guard(web.query_page), methods=["GET"]),
         Route("/query", guard(web.query), methods=["POST"]),
     ]
