@@ -366,3 +366,24 @@ def test_registry_edits_are_recorded_with_the_person_and_auditors_cannot_make_th
     actions = [(a, d) for a, d in query(site["config"], "SELECT actor, action FROM audit_log "
                                         "WHERE action LIKE 'authorize%' ORDER BY seq")]
     assert actions[-2:] == [(FINANCE[0], "authorize add"), (FINANCE[0], "authorize remove")]
+
+
+def test_a_saved_query_takes_its_parameters_from_a_form_and_downloads_xlsx_and_parquet(site):
+    import io
+    import pyarrow.parquet as pq
+    client = signed_in(site["port"], AUDITOR)
+    status, _, page = client.get("/query?saved=charges")
+    assert status == 200 and 'name="p_payee"' in page and 'name="p_date_from"' in page
+    form = {"saved": "charges", "p_payee": "devlab*", "p_date_from": "2024-01-10"}
+    status, _, page = client.post("/query", form | {"format": "html"})
+    assert status == 200 and page.count("<td>Devlab Consult</td>") == 2
+    status, _, page = client.post("/query", form | {"p_date_from": "soon", "format": "html"})
+    assert status == 400 and "invalid date field format" in page
+    status, headers, body = client.post("/query", form | {"format": "parquet"})
+    assert status == 200 and headers["Content-Disposition"] == 'attachment; filename="charges.parquet"'
+    table = pq.read_table(io.BytesIO(body))
+    assert table.num_rows == 2 and set(table.column("counterparty").to_pylist()) == {"Devlab Consult"}
+    status, headers, body = client.post("/query", form | {"format": "xlsx"})
+    assert status == 200 and body[:2] == b"PK"
+    (actor, detail) = [r for r in audit_rows(site, "query") if '"saved":"charges"' in r[1]][-1]
+    assert actor == AUDITOR[0] and '"payee":"devlab*"' in detail

@@ -8,7 +8,6 @@ carrying the session's CSRF token; an e-mail link's GET only shows a confirmatio
 """
 from __future__ import annotations
 
-import io
 import secrets
 import sys
 import threading
@@ -25,17 +24,16 @@ from starlette.routing import Route
 
 from monitor import pipeline
 from monitor.alerting import charts, lifecycle, links, notify
-from monitor.audit import export, log as audit
+from monitor.audit import log as audit
 from monitor.errors import InputError, MonitorError
 from monitor.ledger import registry
 from monitor.settings.config import Config
 from monitor.sql import store
 from monitor.redact import redact
-from monitor.web import auth
+from monitor.web import auditor, auth
 
 MAX_FORM = 64 * 1024          # bytes of a form body; the biggest is an auditor's SQL
 EVIDENCE_ROWS = 200           # evidence charges shown on an alert page
-QUERY_ROWS = 500              # rows an auditor's query shows (the CSV download has them all)
 INBOX_ROWS = 1000
 LOGIN_NONCE = "monitor_login"
 HEADERS = {
@@ -79,6 +77,7 @@ class Web:
         # office behind one address signs in often, so it is allowed more)
         self.by_name, self.by_client = auth.Throttle(5), auth.Throttle(20)
         self.money_cache = (None, [])
+        self.headers = HEADERS
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -379,52 +378,6 @@ class Web:
         return self.plain(200, f"Done: alert {link.alert_id} {ANSWER_DONE[link.answer]}, "
                                f"recorded as {notify.clean(by)}.", user=user)
 
-    # -- the auditors' read-only SQL ----------------------------------------------------------
-
-    async def query_page(self, request: Request):
-        user, _ = await self.signed_in(request)
-        return self.page("web_query.html.j2", user=user, sql="", columns=None, rows=None,
-                         error=None, saved=audit.saved_names())
-
-    async def query(self, request: Request):
-        user, _ = await self.signed_in(request)
-        form = await self.form(request)
-        self.check_csrf(user, form)
-        sql, fmt = form.get("sql") or "", form.get("format", "html")
-        detail = {"sql": sql, "params": {}, "via": "web", "format": fmt}
-        database = self.config.database
-
-        def run_query():
-            con, snap, _fresh = audit.open_reader(database, self.config)
-            detail["snapshot"] = str(snap)
-            try:
-                with audit.guarded(con, audit.query_timeout(self.config)):
-                    if fmt == "csv":
-                        buffer = io.StringIO()
-                        written = export.write(con, sql, {}, "csv", stream=buffer)
-                        return None, buffer.getvalue(), written.rows, written.sha256
-                    rel = export.relation(con, sql, {})
-                    columns, rows = rel.columns, rel.limit(QUERY_ROWS + 1).fetchall()
-                    return columns, rows, len(rows), audit.rows_hash(columns, rows)
-            finally:
-                con.close()
-        try:
-            columns, result, count, sha = await run_in_threadpool(run_query)
-        except (InputError, MonitorError) as e:
-            await run_in_threadpool(audit.record_at, database, "query",
-                                    detail | {"error": str(e)}, None, user.name)
-            return self.page("web_query.html.j2", 400, user=user, sql=sql, columns=None,
-                             rows=None, error=str(e), saved=audit.saved_names())
-        await run_in_threadpool(audit.record_at, database, "query", detail | {"rows": count},
-                                sha, user.name)
-        if fmt == "csv":
-            return Response(result.encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
-                            headers=HEADERS | {"Content-Disposition":
-                                               'attachment; filename="query.csv"'})
-        return self.page("web_query.html.j2", user=user, sql=sql, columns=columns,
-                         rows=result[:QUERY_ROWS], more=len(result) > QUERY_ROWS, error=None,
-                         saved=audit.saved_names())
-
 
 def _line(alert: dict) -> dict:
     """What a person reads about an alert, outside text cleaned of control characters (the
@@ -490,7 +443,8 @@ def create_app(config: Config) -> Starlette:
         Route("/a/{token}", guard(web.link_answer), methods=["POST"]),
         Route("/registry", guard(web.registry_page)),
         Route("/registry/{change}", guard(web.registry_change), methods=["POST"]),
-        Route("/query", guard(web.query_page), methods=["GET"]),
-        Route("/query", guard(web.query), methods=["POST"]),
+        Route("/query", guard(lambda request: auditor.query_page(web, request)),
+              methods=["GET"]),
+        Route("/query", guard(lambda request: auditor.query(web, request)), methods=["POST"]),
     ]
     return Starlette(routes=routes)
