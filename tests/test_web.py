@@ -387,3 +387,32 @@ def test_a_saved_query_takes_its_parameters_from_a_form_and_downloads_xlsx_and_p
     assert status == 200 and body[:2] == b"PK"
     (actor, detail) = [r for r in audit_rows(site, "query") if '"saved":"charges"' in r[1]][-1]
     assert actor == AUDITOR[0] and '"payee":"devlab*"' in detail
+
+
+def _sso_server(site, proxies: str):
+    config = site["config"].with_name(f"sso-{len(proxies)}.toml")
+    config.write_text(site["config"].read_text()
+                      + f'user_header = "X-Remote-User"\ntrusted_proxies = {proxies}\n')
+    port = free_port()
+    return Server(config, port, extra_args=("--listen", f"127.0.0.1:{port}")), port
+
+
+def test_single_sign_on_trusts_the_header_only_from_a_configured_proxy(site):
+    server, port = _sso_server(site, '["127.0.0.1"]')
+    try:
+        status, _, page = Client(port, {"X-Remote-User": AUDITOR[0]}).get("/")
+        assert status == 200 and f"{AUDITOR[0]} (auditor)" in page
+        assert Client(port, {"X-Remote-User": "nobody"}).get("/")[0] == 303
+        client = Client(port, {"X-Remote-User": FINANCE[0]})
+        alert_id = site["ids"]["Devlab Consult"]
+        client.get(f"/alerts/{alert_id}")
+        assert client.post(f"/alerts/{alert_id}/answer", {"answer": "ack"}, csrf=False)[0] == 403
+        assert client.post(f"/alerts/{alert_id}/answer", {"answer": "ack", "note": "sso"})[0] == 303
+        assert audit_rows(site, "ack")[-1][0] == FINANCE[0]
+    finally:
+        server.stop()
+    server, port = _sso_server(site, '["192.0.2.7"]')      # the header from anyone else
+    try:
+        assert Client(port, {"X-Remote-User": FINANCE[0]}).get("/")[0] == 303
+    finally:
+        server.stop()

@@ -90,7 +90,10 @@ def test_web_section_reads_as_written(tmp_path):
     ('listen = "8080"', "is not host:port"), ('listen = "127.0.0.1:99999"', "is not host:port"),
     ('base_url = "monitor.example.org"', "is not a web address"),
     ('secret_env = "not a name"', "is not an environment variable name"),
-    ('link_expiry = "0"', "expire at once")])
+    ('link_expiry = "0"', "expire at once"),
+    ('user_header = "X-Remote-User"', "trusted_proxies is missing"),
+    ('user_header = "X-Remote-User"\ntrusted_proxies = ["proxy.local"]', "not an IP address"),
+    ('user_header = "X Remote"\ntrusted_proxies = ["127.0.0.1"]', "not a header name")])
 def test_bad_web_keys_name_the_line_and_the_fix(tmp_path, line, problem):
     path = write_config(tmp_path)
     path.write_text(path.read_text() + f"\n[web]\n{line}\n")

@@ -101,13 +101,13 @@ class Server:
 class Client:
     """HTTP/1.1 to the server: keeps cookies, never follows a redirect."""
 
-    def __init__(self, port: int):
-        self.port, self.cookies = port, {}
+    def __init__(self, port: int, headers: dict | None = None):
+        self.port, self.cookies, self.headers = port, {}, headers or {}
         self.csrf = None
 
     def request(self, method: str, path: str, form: dict | None = None):
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} | self.headers
         body = None
         if form is not None:
             body = urlencode(form)

@@ -114,17 +114,28 @@ class Web:
         """The signed-in user and what `work(con, user)` returns, on one connection of the
         ledger (opening one costs more than the rest of most pages); to the sign-in page
         when there is no live session."""
-        token = request.cookies.get(auth.COOKIE)
-        if not token:
+        token, proxied = request.cookies.get(auth.COOKIE), self._proxied(request)
+        if not token and not proxied:
             raise Refused(303, request.url.path)
 
         def run(con):
-            user = auth.session_user(con, token)
+            user = auth.session_user(con, token) if token else None
+            if user is None and proxied:
+                user = auth.proxy_user(con, proxied, self.secret)
             return user, (work(con, user) if user is not None and work else None)
         user, result = await self.db(run)
         if user is None:
             raise Refused(303, request.url.path)
         return user, result
+
+    def _proxied(self, request: Request) -> str | None:
+        """The user a trusted reverse proxy names (single sign-on): only when the
+        connection comes from one of [web] trusted_proxies; anyone else's header is
+        ignored. The name must be a user added with `monitor users add` (for the role)."""
+        if not self.web.user_header or request.client is None \
+                or request.client.host not in self.web.trusted_proxies:
+            return None
+        return (request.headers.get(self.web.user_header) or "").strip() or None
 
     def check_csrf(self, user: auth.User, form: dict) -> None:
         if not auth.same(user.csrf, form.get("csrf")):
