@@ -416,3 +416,24 @@ def test_single_sign_on_trusts_the_header_only_from_a_configured_proxy(site):
         assert Client(port, {"X-Remote-User": FINANCE[0]}).get("/")[0] == 303
     finally:
         server.stop()
+
+
+def test_a_new_password_or_removal_ends_the_sessions(site):
+    config = site["config"]
+    name, password = "carol", "carol-password-1"
+    assert monitor(config, "users", "add", name, "--role", "finance",
+                   stdin=password + "\n").returncode == 0
+    client = signed_in(site["port"], (name, password))
+    assert client.get("/")[0] == 200
+    done = monitor(config, "users", "password", name, stdin="carol-password-2\n")
+    assert done.returncode == 0, done.stderr
+    assert client.get("/")[0] == 303                       # the old session is gone
+    assert Client(site["port"]).login(name, password)[0] == 401
+    client = signed_in(site["port"], (name, "carol-password-2"))
+    assert monitor(config, "users", "remove", name).returncode == 0
+    assert client.get("/")[0] == 303
+    gone = monitor(config, "users", "remove", name)
+    assert gone.returncode == 2 and "no user 'carol'" in gone.stderr
+    actions = [a for (a,) in query(config, "SELECT action FROM audit_log WHERE action LIKE "
+                                           "'user %' ORDER BY seq")]
+    assert actions[-3:] == ["user add", "user password", "user remove"]

@@ -65,11 +65,7 @@ def users_add(ctx, name, role):
     Example:
       monitor users add jsmith --role finance
     """
-    if sys.stdin.isatty():
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True,
-                                err=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    password = _password()
     con = ctx.connect()
     try:
         auth.add_user(con, name, role, password, created_by=audit.actor())
@@ -77,6 +73,52 @@ def users_add(ctx, name, role):
     finally:
         con.close()
     click.echo(f"added {role} user {name}", err=True)
+
+
+@users.command("password")
+@click.argument("name")
+@click.pass_obj
+def users_password(ctx, name):
+    """Set a user's password (read like `users add` reads it); their sessions end.
+
+    \b
+    Example:
+      monitor users password jsmith
+    """
+    password = _password()
+    con = ctx.connect()
+    try:
+        auth.set_password(con, name, password)
+        audit.record(con, "user password", {"name": name})
+    finally:
+        con.close()
+    click.echo(f"new password set for {name}; their sessions ended", err=True)
+
+
+@users.command("remove")
+@click.argument("name")
+@click.pass_obj
+def users_remove(ctx, name):
+    """Remove a user; their sessions end at once.
+
+    \b
+    Example:
+      monitor users remove jsmith
+    """
+    con = ctx.connect()
+    try:
+        auth.remove_user(con, name)
+        audit.record(con, "user remove", {"name": name})
+    finally:
+        con.close()
+    click.echo(f"removed user {name}", err=True)
+
+
+def _password() -> str:
+    """From standard input when it is not a terminal (one line), else asked twice."""
+    if sys.stdin.isatty():
+        return click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @users.command("list")

@@ -67,6 +67,24 @@ def add_user(con: duckdb.DuckDBPyConnection, name: str, role: str, password: str
                 [name, role, _HASHER.hash(password), now(), created_by])
 
 
+def remove_user(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Remove a user and end their sessions at once."""
+    if not con.execute("DELETE FROM web_users WHERE name = ? RETURNING name", [name]).fetchall():
+        raise InputError(f"no user '{name}'; `monitor users list` shows them")
+    con.execute("DELETE FROM web_sessions WHERE name = ?", [name])
+
+
+def set_password(con: duckdb.DuckDBPyConnection, name: str, password: str) -> None:
+    """A new password; every session of the user ends (a stolen one among them)."""
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"the password is shorter than {MIN_PASSWORD} characters; "
+                         "choose a longer one")
+    if not con.execute("UPDATE web_users SET password_hash = ? WHERE name = ? RETURNING name",
+                       [_HASHER.hash(password), name]).fetchall():
+        raise InputError(f"no user '{name}'; `monitor users list` shows them")
+    con.execute("DELETE FROM web_sessions WHERE name = ?", [name])
+
+
 def users(con: duckdb.DuckDBPyConnection) -> list[dict]:
     cursor = con.execute("SELECT name, role, created_at, created_by FROM web_users ORDER BY name")
     names = [d[0] for d in cursor.description]
