@@ -437,3 +437,21 @@ def test_a_new_password_or_removal_ends_the_sessions(site):
     actions = [a for (a,) in query(config, "SELECT action FROM audit_log WHERE action LIKE "
                                            "'user %' ORDER BY seq")]
     assert actions[-3:] == ["user add", "user password", "user remove"]
+
+
+def test_the_evidence_pack_downloads_as_a_zip_that_verifies(site, tmp_path):
+    import io
+    import zipfile
+    client = signed_in(site["port"], AUDITOR)
+    alert_id = site["ids"]["Devlab Consult"]
+    client.get(f"/alerts/{alert_id}")
+    assert client.get(f"/alerts/{alert_id}/evidence")[0] == 405
+    assert client.post(f"/alerts/{alert_id}/evidence", {}, csrf=False)[0] == 403
+    status, headers, body = client.post(f"/alerts/{alert_id}/evidence", {})
+    assert status == 200 and headers["Content-Type"] == "application/zip"
+    zipfile.ZipFile(io.BytesIO(body)).extractall(tmp_path)
+    folder = tmp_path / f"alert-{alert_id}"
+    assert '"actor": "bob"' in (folder / "manifest.json").read_text()
+    done = monitor(site["config"], "evidence", "--verify", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert audit_rows(site, "evidence")[-1][0] == AUDITOR[0]

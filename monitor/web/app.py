@@ -450,6 +450,8 @@ def create_app(config: Config) -> Starlette:
         Route("/alerts/{alert_id}", guard(web.alert_page)),
         Route("/alerts/{alert_id}/chart.png", guard(web.chart)),
         Route("/alerts/{alert_id}/answer", guard(web.answer), methods=["POST"]),
+        Route("/alerts/{alert_id}/evidence", guard(lambda request: auditor.evidence(web, request)),
+              methods=["POST"]),
         Route("/a/{token}", guard(web.link_page), methods=["GET"]),
         Route("/a/{token}", guard(web.link_answer), methods=["POST"]),
         Route("/registry", guard(web.registry_page)),

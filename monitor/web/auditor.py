@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import zipfile
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -101,3 +102,37 @@ async def query(web, request: Request):
     return web.page("web_query.html.j2", user=user, **_context(
         request, saved_name=name, sql=sql, columns=columns, rows=result[:QUERY_ROWS],
         more=len(result) > QUERY_ROWS, values=values))
+
+
+async def evidence(web, request: Request):
+    """An alert's evidence pack (`monitor evidence`) as a zip: alert.json, evidence.csv, the
+    query and parameters, and the manifest with every file's SHA-256 and the data version;
+    `monitor evidence --verify` checks the unzipped folder. A POST: it writes the audit log."""
+    form = await web.form(request)
+    user, _ = await web.signed_in(request, lambda con, user: web.check_csrf(user, form))
+    alert_id = int(request.path_params["alert_id"]) if request.path_params["alert_id"] \
+        .isdigit() else 0
+    database, config = web.config.database, web.config
+
+    def export():
+        with tempfile.TemporaryDirectory(prefix="monitor-evidence-") as folder:
+            out = Path(folder) / f"alert-{alert_id}"
+            con, snap, _fresh = audit.open_reader(database, config)
+            try:
+                manifest = audit.export_evidence(con, alert_id, out, snapshot_path=snap,
+                                                 timeout=audit.query_timeout(config),
+                                                 who=user.name)
+            finally:
+                con.close()
+            sha = audit.file_sha256(out / "manifest.json")
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(out.iterdir()):
+                    archive.write(path, f"alert-{alert_id}/{path.name}")
+            return manifest, sha, buffer.getvalue()
+    manifest, sha, data = await run_in_threadpool(export)
+    await run_in_threadpool(audit.record_at, database, "evidence", {
+        "alert_id": alert_id, "out": "web download", "rows": manifest["rows"],
+        "data_version": manifest["data_version"]}, sha, user.name)
+    return Response(data, media_type="application/zip", headers=web.headers | {
+        "Content-Disposition": f'attachment; filename="alert-{alert_id}-evidence.zip"'})
