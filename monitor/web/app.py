@@ -237,6 +237,8 @@ class Web:
         return {"alert": _line(found), "evidence": charges[:EVIDENCE_ROWS],
                 "evidence_count": len(charges),
                 "history": lifecycle.history(con, alert_id),
+                "related": [r | {"sentence": notify.clean(r["sentence"])} for r in
+                            store.rows(con, "web/related_alerts", {"alert_id": alert_id})],
                 "outcomes": lifecycle.outcomes(con, alert_id),
                 "proposal": registry.propose(charges),
                 "review": date.today() + timedelta(days=365),
