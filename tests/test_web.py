@@ -455,3 +455,21 @@ def test_the_evidence_pack_downloads_as_a_zip_that_verifies(site, tmp_path):
     done = monitor(site["config"], "evidence", "--verify", str(folder))
     assert done.returncode == 0, done.stderr
     assert audit_rows(site, "evidence")[-1][0] == AUDITOR[0]
+
+
+def test_the_inbox_shows_each_detector_s_precision_from_the_outcomes(site):
+    import duckdb
+    from monitor.settings import config as config_mod
+    cfg = config_mod.load(site["config"], warn=lambda line: None)
+    con = duckdb.connect(str(cfg.database), read_only=True)
+    try:
+        expected = con.execute(
+            "WITH l AS (SELECT alert_id, arg_max(outcome, decided_at) o FROM alert_outcomes "
+            "GROUP BY 1) SELECT count(*), count(*) FILTER (WHERE o IN ('theft', "
+            "'not_recognised')) FROM l").fetchone()
+    finally:
+        con.close()
+    _, _, page = signed_in(site["port"]).get("/")
+    assert expected[0] > 0
+    assert (f"<td>new_payee_repeat</td><td>{expected[0]}</td><td>{expected[1]}</td>"
+            f"<td>{expected[0] - expected[1]}</td>") in page

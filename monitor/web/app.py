@@ -207,10 +207,11 @@ class Web:
     async def inbox(self, request: Request):
         def read(con, _user):
             lifecycle.refresh(con, store.now())
-            return store.rows(con, "web/inbox", {"limit": INBOX_ROWS}), self._money(con)
-        user, (alerts, money) = await self.signed_in(request, read)
+            return (store.rows(con, "web/inbox", {"limit": INBOX_ROWS}), self._money(con),
+                    store.rows(con, "web/precision"))
+        user, (alerts, money, precision) = await self.signed_in(request, read)
         return self.page("web_inbox.html.j2", user=user, alerts=[_line(a) for a in alerts],
-                         money=money, limit=INBOX_ROWS)
+                         money=money, limit=INBOX_ROWS, precision=precision)
 
     def _money(self, con) -> list[dict]:
         """The distinct money at risk of the open alerts. Finding the evidence charges in a
