@@ -473,3 +473,21 @@ def test_the_inbox_shows_each_detector_s_precision_from_the_outcomes(site):
     assert expected[0] > 0
     assert (f"<td>new_payee_repeat</td><td>{expected[0]}</td><td>{expected[1]}</td>"
             f"<td>{expected[0] - expected[1]}</td>") in page
+
+
+def test_an_https_base_url_makes_the_cookie_secure_and_a_huge_form_is_refused(site):
+    config = site["config"].with_name("https.toml")
+    config.write_text(site["config"].read_text().replace(
+        'base_url = "http://', 'base_url = "https://'))
+    port = free_port()
+    server = Server(config, port, extra_args=("--listen", f"127.0.0.1:{port}"))
+    try:
+        client = Client(port)
+        client.get("/login")
+        status, headers, _ = client.post("/login", {"name": FINANCE[0], "password": FINANCE[1]})
+        cookie = [h for h in headers.get_all("Set-Cookie") if h.startswith("monitor_session=")]
+        assert status == 303 and "Secure" in cookie[0] and "HttpOnly" in cookie[0]
+        status, _, page = client.post("/login", {"name": "x" * 200_000, "password": "y"})
+        assert status == 413 and "too large" in page
+    finally:
+        server.stop()

@@ -101,9 +101,11 @@ class Web:
         return self.page("web_message.html.j2", status, user=user, message=message)
 
     async def form(self, request: Request) -> dict:
-        body = await request.body()
-        if len(body) > MAX_FORM:
-            raise Refused(413, "The form is too large.")
+        body = b""
+        async for chunk in request.stream():      # never more than MAX_FORM in memory
+            body += chunk
+            if len(body) > MAX_FORM:
+                raise Refused(413, "The form is too large.")
         try:
             pairs = parse_qs(body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
