@@ -491,3 +491,27 @@ def test_an_https_base_url_makes_the_cookie_secure_and_a_huge_form_is_refused(si
         assert status == 413 and "too large" in page
     finally:
         server.stop()
+
+
+def test_a_scan_does_not_reopen_what_a_person_resolved_unless_a_charge_is_new(site):
+    from helpers import ingest, write_csv
+    from notify_helpers import scan
+    from web_helpers import SECRET
+    import os
+    delta = site["ids"]["Delta Works"]
+    client = signed_in(site["port"])
+    if state(site, delta) != "resolved":
+        assert client.post(f"/alerts/{delta}/answer", {"answer": "resolve",
+                                                       "outcome": "theft"})[0] == 303
+    os.environ["MONITOR_WEB_SECRET"] = SECRET
+    try:
+        scan(site["config"], store.now())
+        count = "SELECT count(*) FROM alerts WHERE counterparty = 'Delta Works'"
+        assert query(site["config"], count)[0][0] == 1          # the same charges: judged
+        write_csv(site["config"].parent / "in" / "more.csv",
+                  [["2024-02-13", "1667.10", "Delta Works", "6666"]])
+        ingest(site["config"])
+        scan(site["config"], store.now())
+        assert query(site["config"], count)[0][0] == 2          # a new charge: a new alert
+    finally:
+        os.environ.pop("MONITOR_WEB_SECRET", None)

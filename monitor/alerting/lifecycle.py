@@ -58,6 +58,8 @@ def apply(con: duckdb.DuckDBPyConnection, settings: AlertSettings, findings: lis
         seen.add(fp)
         facts = _facts(con, finding, now, scan_id)
         current = open_by_fp.get(fp)
+        if current is None and _judged(con, fp, facts["evidence_txn_ids"]):
+            continue          # a person closed it with an outcome, and nothing is new since
         if current is None:
             (alert_id,), = run(con, "alerts/insert_alert", facts).fetchall()
             _event(con, alert_id, now, SYSTEM, "fired", None, "firing",
@@ -150,7 +152,7 @@ def not_recognised(con: duckdb.DuckDBPyConnection, alert_id: int, *, by: str,
     alert = get(con, alert_id)
     if alert["state"] == "resolved":
         raise InputError(f"alert {alert_id} is already resolved")
-    run(con, "web/set_severity", {"alert_id": alert_id, "severity": "critical"})
+    run(con, "alerts/set_severity", {"alert_id": alert_id, "severity": "critical"})
     _outcome(con, alert, "not_recognised", by, note, now)
     _event(con, alert_id, now, by, "not recognised", alert["state"], alert["state"],
            f"{alert['severity']} -> critical" + (f": {note}" if note else ""))
@@ -161,13 +163,13 @@ def not_recognised(con: duckdb.DuckDBPyConnection, alert_id: int, *, by: str,
 
 
 def outcomes(con: duckdb.DuckDBPyConnection, alert_id: int) -> list[dict]:
-    return rows(con, "web/outcomes", {"alert_id": alert_id})
+    return rows(con, "alerts/outcomes", {"alert_id": alert_id})
 
 
 def _outcome(con, alert: dict, outcome: str, by: str, note, now: datetime) -> None:
     if not (by or "").strip():
         raise InputError("say who answers the alert")
-    run(con, "web/insert_outcome", {"alert_id": alert["alert_id"], "detector": alert["detector"],
+    run(con, "alerts/insert_outcome", {"alert_id": alert["alert_id"], "detector": alert["detector"],
                                     "outcome": outcome, "decided_by": by, "decided_at": now,
                                     "note": note})
 
@@ -236,6 +238,13 @@ def _facts(con, finding: dict, now: datetime, scan_id) -> dict:
             "sentence")
     return {k: finding.get(k) for k in keys} | {
         "sources": sources, "evidence_txn_ids": evidence_ids, "now": now, "scan_id": scan_id}
+
+
+def _judged(con, fingerprint: str, evidence: list[str]) -> bool:
+    """True when a person resolved this fingerprint's latest alert with an outcome and the
+    finding holds no charge that alert did not: judged already, not to be opened again."""
+    closed = rows(con, "alerts/closed_by_person", {"fingerprint": fingerprint})
+    return bool(closed) and set(evidence) <= set(closed[0]["evidence_txn_ids"])
 
 
 def _follow_silences(con, alert: dict, now: datetime, actor: str = SYSTEM) -> dict:
