@@ -207,8 +207,7 @@ class Web:
     # -- reading ----------------------------------------------------------------------------
 
     async def inbox(self, request: Request):
-        def read(con, _user):
-            lifecycle.refresh(con, store.now())
+        def read(con, _user):      # readers write nothing: states are the last scan's or answer's
             return (store.rows(con, "web/inbox", {"limit": INBOX_ROWS}), self._money(con),
                     store.rows(con, "web/precision"))
         user, (alerts, money, precision) = await self.signed_in(request, read)
@@ -234,7 +233,6 @@ class Web:
             request.query_params.get("done", "")), **facts)
 
     def _facts(self, con, alert_id: int) -> dict:
-        lifecycle.refresh(con, store.now())
         found = lifecycle.get(con, alert_id)
         charges = lifecycle.evidence(con, found)
         return {"alert": _line(found), "evidence": charges[:EVIDENCE_ROWS],
