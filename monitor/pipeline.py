@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from monitor.alerting import channels, notify
+from monitor.alerting import channels, lifecycle, notify
 from monitor.audit import log as audit
 from monitor.detection import scan as detect
 from monitor.ledger import ingest as ingest_mod, lake, registry
 from monitor.settings.config import Config
 from monitor.sql import store
+from monitor.errors import InputError
 
 
 def ingest(con, config: Config, planned: list, *, on_file=None, reload: bool = False,
@@ -90,3 +91,73 @@ def send_outbox(con, config: Config, wait: timedelta):
     result = channels.deliver(con, config, wait=wait)
     audit.record_notification(con, result)
     return result
+
+
+# -- a person's answer to an alert (the web inbox and its e-mail links) -----------------------
+
+ANSWERS = ("ack", "snooze", "resolve", "expected", "not_recognised")
+
+
+def answer(con, config: Config, alert_id: int, kind: str, *, by: str, note: str | None = None,
+           days: int | None = None, outcome: str | None = None, entry: dict | None = None,
+           via: str = "web") -> dict:
+    """One answer to one alert, with its audit entry naming the person (`by`):
+
+    - ack: acknowledge (no more reminders at this tier);
+    - snooze: silence this payee on this account for `days` days;
+    - resolve: close with an `outcome` (theft / expected / error), kept for precision;
+    - expected: add `entry` to the registry (owner = by, valid_to = its review date), then
+      close the alert as honest, expected: the next scan no longer counts those charges;
+    - not_recognised: raise it to critical and notify its routes at once (an escalation).
+
+    Returns {"alert": the alert after, "detail": what was recorded}."""
+    now = store.now()
+    note = (note or "").strip() or None
+    found = lifecycle.get(con, alert_id)
+    detail = {"alert_id": alert_id, "by": by, "note": note, "via": via}
+    told = []
+    if kind == "ack":
+        action = "ack"
+        with store.transaction(con):
+            after = lifecycle.acknowledge(con, alert_id, by=by, note=note, now=now)
+    elif kind == "snooze":
+        if not days or not 0 < days <= 366:
+            raise InputError("snooze for 1 to 366 days")
+        until = now + timedelta(days=days)
+        matcher = lifecycle.Matcher(account=found["account"],
+                                    counterparty=found["counterparty"],
+                                    detector=None if found["counterparty"] else found["detector"])
+        with store.transaction(con):
+            silence_id = lifecycle.silence(con, matcher, until=until, by=by, now=now,
+                                           reason=note or f"snoozed from alert {alert_id}")
+        action, after = "silence", lifecycle.get(con, alert_id)
+        detail |= {"silence_id": silence_id, "account": matcher.account,
+                   "counterparty": matcher.counterparty, "detector": matcher.detector,
+                   "until": until, "reason": note or f"snoozed from alert {alert_id}"}
+    elif kind == "resolve":
+        action = "resolve"
+        with store.transaction(con):
+            after = lifecycle.close(con, alert_id, outcome=outcome or "", by=by, note=note,
+                                    now=now)
+        detail["outcome"] = outcome
+    elif kind == "expected":
+        registry.refuse_if_managed(config, "add")
+        clean = registry.validate((entry or {}) | {"approver": by}, "expected")
+        with store.transaction(con):       # the entry and the closing, or neither
+            after = lifecycle.close(con, alert_id, outcome="expected", by=by, note=note,
+                                    now=now)
+            auth_id = registry.approve(con, clean, who=by, via=f"{via}: alert {alert_id}")
+        action = "resolve"
+        detail |= {"outcome": "expected", "auth_id": auth_id}
+    elif kind == "not_recognised":
+        action = "not recognised"
+        with store.transaction(con):
+            after, told = lifecycle.not_recognised(con, alert_id, by=by, note=note, now=now)
+            queued = notify.enqueue(con, config, told, now=now) if told else []
+        detail["queued"] = queued
+    else:
+        raise InputError(f"unknown answer '{kind}'; use one of " + ", ".join(ANSWERS))
+    audit.record(con, action, detail, audit.digest(after), who=by)
+    if told:
+        audit.record_notification(con, channels.deliver(con, config, wait=timedelta(0)))
+    return {"alert": after, "detail": detail}

@@ -1,7 +1,7 @@
 """The package's folders are layers, and imports go one way: down.
 
-    cli/  ->  daemon/  ->  pipeline.py  ->  report/  ->  alerting/  ->  detection/  ->  screening/
-          ->  ledger/
+    cli/  ->  web/  ->  daemon/  ->  pipeline.py  ->  report/  ->  alerting/  ->  detection/
+          ->  screening/  ->  ledger/
           ->  audit/  ->  settings/  ->  sql/  ->  errors.py, output.py (and other top-level
           helpers: anyone may import them)
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "monitor"
 
 # the layers, top first; a layer of several folders is a set of siblings
-LAYERS = [{"__main__"}, {"cli"}, {"daemon"}, {"pipeline"}, {"report"}, {"alerting"},
+LAYERS = [{"__main__"}, {"cli"}, {"web"}, {"daemon"}, {"pipeline"}, {"report"}, {"alerting"},
           {"detection"}, {"screening"}, {"ledger"}, {"audit"}, {"settings"}, {"sql"}]
 BOTTOM = len(LAYERS)     # errors.py, output.py and any other top-level helper module
 

@@ -57,6 +57,8 @@ def apply(con: duckdb.DuckDBPyConnection, settings: AlertSettings, findings: lis
         seen.add(fp)
         facts = _facts(con, finding, now, scan_id)
         current = open_by_fp.get(fp)
+        if current is None and _judged(con, fp, facts["evidence_txn_ids"]):
+            continue          # a person closed it with an outcome, and nothing is new since
         if current is None:
             (alert_id,), = run(con, "alerts/insert_alert", facts).fetchall()
             _event(con, alert_id, now, SYSTEM, "fired", None, "firing",
@@ -123,6 +125,58 @@ def acknowledge(con: duckdb.DuckDBPyConnection, alert_id: int, *, by: str, note:
                                       "silence_id": alert["silence_id"], "resolved_at": None})
     _event(con, alert_id, now, by, "acknowledged", alert["state"], new_state, note)
     return get(con, alert_id)
+
+
+OUTCOMES = {"theft": "theft confirmed", "expected": "honest, expected",
+            "error": "honest, error"}
+
+
+def close(con: duckdb.DuckDBPyConnection, alert_id: int, *, outcome: str, by: str,
+          note: str | None, now: datetime) -> dict:
+    """A person resolves an alert with an outcome (kept in alert_outcomes with the detector,
+    so each detector's precision can be counted). If the scan still finds the pattern it
+    opens a new alert: an honest pattern wants a registry entry or a silence as well."""
+    alert = get(con, alert_id)
+    if outcome not in OUTCOMES:
+        raise InputError(f"outcome '{outcome}' is not known; use one of " + ", ".join(OUTCOMES))
+    if alert["state"] == "resolved":
+        raise InputError(f"alert {alert_id} is already resolved")
+    run(con, "alerts/set_state", {"alert_id": alert_id, "state": "resolved",
+                                  "silence_id": None, "resolved_at": now})
+    _outcome(con, alert, outcome, by, note, now)
+    _event(con, alert_id, now, by, "resolved", alert["state"], "resolved",
+           OUTCOMES[outcome] + (f": {note}" if note else ""))
+    return get(con, alert_id)
+
+
+def not_recognised(con: duckdb.DuckDBPyConnection, alert_id: int, *, by: str,
+                   note: str | None, now: datetime) -> tuple[dict, list[dict]]:
+    """A person does not recognise the charges: the alert goes to the top tier (critical),
+    which makes it owed an escalation notification to every route it matches (see `due`).
+    Returns (the alert, the notifications recorded now: the caller queues them)."""
+    alert = get(con, alert_id)
+    if alert["state"] == "resolved":
+        raise InputError(f"alert {alert_id} is already resolved")
+    run(con, "alerts/set_severity", {"alert_id": alert_id, "severity": "critical"})
+    _outcome(con, alert, "not_recognised", by, note, now)
+    _event(con, alert_id, now, by, "not recognised", alert["state"], alert["state"],
+           f"{alert['severity']} -> critical" + (f": {note}" if note else ""))
+    found = get(con, alert_id)
+    matched = [a for a in open_alerts(con, now) if a["alert_id"] == alert_id]
+    reason = due(matched[0], now, None) if matched else None
+    return found, ([_notify(con, matched[0], reason, now, None)] if reason else [])
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, alert_id: int) -> list[dict]:
+    return rows(con, "alerts/outcomes", {"alert_id": alert_id})
+
+
+def _outcome(con, alert: dict, outcome: str, by: str, note, now: datetime) -> None:
+    if not (by or "").strip():
+        raise InputError("say who answers the alert")
+    run(con, "alerts/insert_outcome", {"alert_id": alert["alert_id"], "detector": alert["detector"],
+                                    "outcome": outcome, "decided_by": by, "decided_at": now,
+                                    "note": note})
 
 
 def silence(con: duckdb.DuckDBPyConnection, matcher: Matcher, *, until: datetime, reason: str,
@@ -206,6 +260,13 @@ def _facts(con, finding: dict, now: datetime, scan_id) -> dict:
             "sentence")
     return {k: finding.get(k) for k in keys} | {
         "sources": sources, "evidence_txn_ids": evidence_ids, "now": now, "scan_id": scan_id}
+
+
+def _judged(con, fingerprint: str, evidence: list[str]) -> bool:
+    """True when a person resolved this fingerprint's latest alert with an outcome and the
+    finding holds no charge that alert did not: judged already, not to be opened again."""
+    closed = rows(con, "alerts/closed_by_person", {"fingerprint": fingerprint})
+    return bool(closed) and set(evidence) <= set(closed[0]["evidence_txn_ids"])
 
 
 def _follow_silences(con, alert: dict, now: datetime, actor: str = SYSTEM) -> dict:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from monitor.alerting import lifecycle as alert, charts
+from monitor.alerting import lifecycle as alert, charts, links
 from monitor.alerting.channels import deliver, write_file
 from monitor.settings.config import Config, Route, check_outbox
 from monitor.output import money, safe_cell
@@ -307,6 +307,8 @@ def render_email(config: Config, recipient: str, views: list[dict], *, key: str,
     """A multipart message: plain text and HTML (with the charts inline), one evidence
     CSV per alert attached. Boundaries derive from the key, so it renders the same twice."""
     subject = clean(subject_line(views, digest_day))
+    views = [v | {"links": links.for_alert(config.web, recipient, v["alert_id"], now)}
+             for v in views]          # [web] base_url: the alert's page and signed answers
     context = {"items": views, "subject": subject, "digest_day": digest_day,
                "generated": now.strftime("%Y-%m-%d %H:%M UTC")}
     env = _templates()

@@ -244,7 +244,8 @@ def _write_pending(database: Path | str, entry: dict) -> None:
             return
 
 
-def record_at(database: Path | str, action: str, detail: dict, result_hash=None) -> str:
+def record_at(database: Path | str, action: str, detail: dict, result_hash=None,
+              who: str | None = None) -> str:
     """Record from a reader: in the ledger when no one holds it, else in the pending file
     the next writer folds in. Returns where it went ('log' or 'pending').
 
@@ -259,12 +260,12 @@ def record_at(database: Path | str, action: str, detail: dict, result_hash=None)
         except MonitorError:
             pass
     if con is None:
-        _write_pending(database, {"at": store.now().isoformat(), "actor": actor(),
+        _write_pending(database, {"at": store.now().isoformat(), "actor": who or actor(),
                                   "action": action, "detail": redact(canonical(detail)),
                                   "result_hash": result_hash})
         return "pending"
     try:
-        record(con, action, detail, result_hash)
+        record(con, action, detail, result_hash, who=who)
     finally:
         con.close()
     if current:

@@ -301,8 +301,10 @@ def _show(value) -> str:
 # -- evidence --------------------------------------------------------------------------------
 
 def export_evidence(con: duckdb.DuckDBPyConnection, alert_id: int, out: Path, *,
-                    snapshot_path: Path | None = None, timeout: float | None = None) -> dict:
-    """Write an alert's evidence folder; returns the manifest."""
+                    snapshot_path: Path | None = None, timeout: float | None = None,
+                    who: str | None = None) -> dict:
+    """Write an alert's evidence folder; returns the manifest. `who`: the person exporting
+    (the web inbox's signed-in user), else actor()."""
     found = store.rows(con, "alerts/get_alert", {"alert_id": alert_id})
     if not found:
         raise InputError(f"no alert {alert_id}; see `monitor alerts list --state all`")
@@ -320,7 +322,7 @@ def export_evidence(con: duckdb.DuckDBPyConnection, alert_id: int, out: Path, *,
     (out / "query.sql").write_text(sql, encoding="utf-8")
     (out / "params.json").write_text(output.dumps(params) + "\n", encoding="utf-8")
     manifest = {
-        "alert_id": alert_id, "created_at": store.now().isoformat(), "actor": actor(),
+        "alert_id": alert_id, "created_at": store.now().isoformat(), "actor": who or actor(),
         "query": f"queries/{EVIDENCE_QUERY}.sql", "params": params, "columns": columns,
         "rows": len(rows), "data_version": data_version,
         "data_version_means": "sha256 of the column names and the rows the query read, "

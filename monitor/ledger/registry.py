@@ -119,20 +119,26 @@ def entries(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 # -- changes, each recorded in the audit log ------------------------------------------------
 
-def approve(con: duckdb.DuckDBPyConnection, entry: dict) -> int:
-    """Add one approval and record it (`monitor authorize add`)."""
+def approve(con: duckdb.DuckDBPyConnection, entry: dict, who: str | None = None,
+            via: str | None = None) -> int:
+    """Add one approval and record it (`monitor authorize add`; the web inbox's Expected
+    answer passes the signed-in person as `who`)."""
     auth_id = add(con, entry)
     audit.record(con, "authorize add", {"auth_id": auth_id, "before": None,
-                                        "after": _shown(entry)})
+                                        "after": _shown(entry)} | ({"via": via} if via else {}),
+                 who=who)
     return auth_id
 
 
-def withdraw(con: duckdb.DuckDBPyConnection, auth_id: int) -> None:
-    """Remove one approval and record what it was (`monitor authorize remove`)."""
+def withdraw(con: duckdb.DuckDBPyConnection, auth_id: int, who: str | None = None,
+             via: str | None = None) -> None:
+    """Remove one approval and record what it was (`monitor authorize remove`; the web
+    registry page passes the signed-in person as `who`)."""
     before = [e for e in entries(con) if e["auth_id"] == auth_id]
     remove(con, auth_id)
     audit.record(con, "authorize remove", {"auth_id": auth_id, "before": _shown(before[0]),
-                                           "after": None})
+                                           "after": None} | ({"via": via} if via else {}),
+                 who=who)
 
 
 def load(con: duckdb.DuckDBPyConnection, new: list[dict], origin: str, *,
@@ -174,6 +180,28 @@ def _difference(before: list[dict], after: list[dict]) -> tuple[list[dict], list
         else:
             added.append(entry)
     return [e for group in left.values() for e in group], added
+
+
+def propose(charges: list[dict]) -> dict:
+    """An approval that would explain these charges (an alert's evidence): the median
+    amount, a tolerance reaching the farthest charge, and the longest cadence their
+    shortest gap allows (None: charges closer than a week, or only one). The person
+    confirms or edits it."""
+    amounts = sorted(Decimal(c["amount"]) for c in charges)
+    if not amounts:
+        return {"expected_amount": None, "tolerance": Decimal(0), "cadence": None}
+    middle = amounts[len(amounts) // 2] if len(amounts) % 2 else \
+        (amounts[len(amounts) // 2 - 1] + amounts[len(amounts) // 2]) / 2
+    middle = middle.quantize(Decimal("0.01"))
+    tolerance = max(abs(a - middle) for a in amounts).quantize(Decimal("0.01"))
+    days = sorted(c["posted_at"] for c in charges)       # two on one day: gap 0
+    gap = min(((b - a).days for a, b in zip(days, days[1:])), default=None)
+    # the longest period that still puts every two of these charges in different periods
+    # (a cadence explains one charge per calendar week, month, quarter or year)
+    cadence = next((name for name, apart in (("yearly", 366), ("quarterly", 92),
+                                             ("monthly", 31), ("weekly", 7))
+                    if gap is not None and gap >= apart), None)
+    return {"expected_amount": middle, "tolerance": tolerance, "cadence": cadence}
 
 
 # -- a registry managed by a file -----------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from monitor.errors import ConfigError
 from monitor.redact import redact, remember
 from monitor.settings.audit import AuditSettings, audit_settings
+from monitor.settings.web import WebSettings, web_settings
 from monitor.settings.detectors import check_detectors
 from monitor.settings.engine import EngineSettings, engine_settings
 from monitor.settings.ingest import INGEST_LIMITS, ingest_limits
@@ -43,7 +44,7 @@ FORMATS = TABULAR_FORMATS + BANK_FORMATS + ("auto",)
 
 # Sections later stages read; listed so they are not reported as typos.
 RESERVED_SECTIONS = ("detectors", "registry", "schedule", "engine", "audit", "payees",
-                     "screening")
+                     "screening", "web")
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class Config:
     audit: AuditSettings = None             # [audit]: see monitor/settings/audit.py
     payees: PayeeSettings = PayeeSettings()  # [payees]: see monitor/settings/payees.py
     screening: ScreeningSettings = None     # [screening]: see monitor/settings/screening.py
+    web: WebSettings = WebSettings()        # [web]: see monitor/settings/web.py
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -255,7 +257,8 @@ class ConfigValidator(Validator):
         return Config(path=self.path, database=self.base / db_path, memory_limit=memory_limit,
                       outbox=self.base / outbox_path, sources=sources, sections=sections,
                       alerts=alerts, notify=notify, schedule=schedule, engine=engine,
-                      audit=audit, payees=payees, screening=screening_settings(self, data))
+                      audit=audit, payees=payees, screening=screening_settings(self, data),
+                      web=web_settings(self, data))
 
     def source(self, index: int, table) -> Source:
         prefix = f"sources[{index}]."
