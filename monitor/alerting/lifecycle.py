@@ -236,6 +236,14 @@ def _as_of(con, found: list[dict], now: datetime) -> list[dict]:
     return [a | {"state": judged.get(a["alert_id"], a["state"])} for a in found]
 
 
+def money_at_risk(con: duckdb.DuckDBPyConnection, alert_ids: list[int]) -> list[dict]:
+    """The money at risk in these alerts per currency ({currency, money, charges}), each
+    charge counted once: what the report, the inbox and the e-mail total."""
+    if not alert_ids:
+        return []
+    return rows(con, "alerts/money_at_risk", {"alert_ids": list(alert_ids)})
+
+
 def history(con: duckdb.DuckDBPyConnection, alert_id: int) -> list[dict]:
     return rows(con, "alerts/alert_events", {"alert_id": alert_id})
 

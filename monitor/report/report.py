@@ -93,8 +93,8 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, *, period: Period = Pe
         "currency": currency,
         "currencies": ", ".join(currencies),
         "open_count": len(open_rows),
-        "severity": _by_severity(open_rows, currency),
-        "at_risk": _sum_money([(a["exposure"], a["currency"]) for a in open_rows], currency),
+        "severity": _by_severity(con, open_rows, currency),
+        "at_risk": _at_risk(con, open_rows, currency),
         "alerts": [_alert_view(con, config, a, currency, drawn=i < MAX_CHARTS)
                    for i, a in enumerate(open_rows[:OPEN_LIMIT])],
         "max_charts": MAX_CHARTS, "open_limit": OPEN_LIMIT,
@@ -107,13 +107,21 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, *, period: Period = Pe
     }
 
 
-def _by_severity(open_rows: list[dict], currency: str) -> list[dict]:
-    """One card per severity (zero when none), money summed per currency."""
+def _by_severity(con, open_rows: list[dict], currency: str) -> list[dict]:
+    """One card per severity (zero when none), its money per currency."""
     cards = []
     for name in reversed(SEVERITIES):
-        mine = [(a["exposure"], a["currency"]) for a in open_rows if a["severity"] == name]
-        cards.append({"severity": name, "alerts": len(mine), "money": _sum_money(mine, currency)})
+        mine = [a for a in open_rows if a["severity"] == name]
+        cards.append({"severity": name, "alerts": len(mine),
+                      "money": _at_risk(con, mine, currency)})
     return cards
+
+
+def _at_risk(con, alerts: list[dict], currency: str) -> str:
+    """The money at risk in these alerts, each charge counted once however many of them
+    cite it (their exposures added up counted the same charges twice)."""
+    found = alert.money_at_risk(con, [a["alert_id"] for a in alerts])
+    return _sum_money([(r["money"], r["currency"]) for r in found], currency)
 
 
 def _alert_view(con, config: Config, item: dict, currency: str, *, drawn: bool) -> dict:

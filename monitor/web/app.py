@@ -223,7 +223,9 @@ class Web:
             "SELECT count(*), max(last_seen_at), bit_xor(hash(alert_id)) FROM alerts "
             "WHERE state <> 'resolved'").fetchone()
         if self.money_cache[0] != version:
-            self.money_cache = (version, store.rows(con, "web/open_money"))
+            ids = [i for (i,) in con.execute(
+                "SELECT alert_id FROM alerts WHERE state <> 'resolved'").fetchall()]
+            self.money_cache = (version, lifecycle.money_at_risk(con, ids))
         return self.money_cache[1]
 
     async def alert_page(self, request: Request):
