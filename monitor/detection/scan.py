@@ -11,6 +11,8 @@ daily runs in one go, and why `scan --as-of` and a backtest agree.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +28,10 @@ from monitor.errors import InputError
 from monitor.sql.store import drop_temp, load_query, now, run, transaction
 
 SEVERITIES = ("warning", "high", "critical")
+# Facts a detector may name in its sentence beyond a finding's own, from its `detail`.
+DETAIL_FIELDS = ("lookalike", "lookalike_since", "lookalike_paid", "previous_account",
+                 "previous_paid")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 # Longest history any detector looks back over: a year of baseline, lagged.
@@ -63,11 +69,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
             params["as_of"] = as_of
         # The SQL text is our own file; only values are bound. Only groups that fire at
         # some point are kept: the rest can neither alert nor be evidence.
-        con.execute(f"""INSERT INTO events
+        con.execute(f"""INSERT INTO events BY NAME
             WITH run AS MATERIALIZED ({detector.sql}),
             hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
                     WHERE severity IS NOT NULL)
-            SELECT $detector, run.* FROM run SEMI JOIN hot
+            SELECT $detector AS detector, run.* FROM run SEMI JOIN hot
               ON run.account IS NOT DISTINCT FROM hot.account
              AND run.counterparty IS NOT DISTINCT FROM hot.counterparty
              AND run.initiator IS NOT DISTINCT FROM hot.initiator""",
@@ -194,8 +200,9 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     if scope:
         rows = _with_carried(con, rows, previous[0], as_of)
     sentences = {d.name: d.sentence for d in ran}
-    for row in rows:
-        row["sentence"] = sentence(sentences[row["detector"]], row)
+    for row in rows:       # a carried finding keeps its sentence: its detail is not kept
+        row["sentence"] = row.get("sentence") or sentence(sentences[row["detector"]], row)
+        row.pop("detail", None)
         row["fingerprint"] = fingerprint(row)
     with transaction(con):
         scan_id = con.execute(
@@ -271,6 +278,7 @@ def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: d
     sentences = {d.name: d.sentence for d in ran}
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
+        row.pop("detail", None)
         row["escalations"] = [s for s in row["escalations"] if s["severity"] != row["severity"]]
     return rows
 
@@ -290,7 +298,27 @@ def sentence(template: str, row: dict) -> str:
         "exposure": f"{money(row.get('exposure'))} {currency}".strip(),
         "scope": scope(row),
     }
-    return template.format(**values)
+    return template.format_map(_Facts(_details(row.get("detail")), **values))
+
+
+class _Facts(dict):
+    """A sentence's facts; one the finding lacks (a detail not kept) reads as '?'
+    rather than failing the scan."""
+    def __missing__(self, key):
+        return "?"
+
+
+def _details(text: str | None) -> dict:
+    """The further facts a detector gave in its `detail` column (a JSON object), as
+    sentence text: a `..._since` ISO date written as the other dates of sentences are."""
+    if not text:
+        return {}
+    facts = {}
+    for key, value in json.loads(text).items():
+        if key.endswith("_since") and isinstance(value, str) and _ISO_DAY.fullmatch(value):
+            value = _day(date.fromisoformat(value))
+        facts[key] = "" if value is None else value
+    return facts
 
 
 def scope(row: dict) -> str:

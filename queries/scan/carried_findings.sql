@@ -3,6 +3,7 @@
 --   when the current incremental scan judged its group again (macro `rescanned` from
 --   scope.sql: its account, payee or initiator is in temp table `scope`; findings about
 --   feeds and bank statements, which do not come from charges, are always judged again).
+--   A carried finding keeps its sentence (its detail facts are not kept).
 -- params:
 --   $scan_id  BIGINT  the previous scan
 --   $as_of    DATE    the current scan date
@@ -11,7 +12,7 @@
 SELECT f.detector, f.severity, f.account, f.counterparty, f.initiator, f.currency,
        f.first_alert_at, f.last_charge_at, f.since, f.charges, f.exposure,
        f.evidence_txn_ids, f.escalations,
-       f.active_until, f.fingerprint,
+       f.active_until, f.fingerprint, f.sentence,
        rescanned(f.detector, f.account, f.counterparty, f.initiator) AS in_scope
 FROM findings f
 WHERE f.scan_id = $scan_id AND f.active_until >= $as_of;

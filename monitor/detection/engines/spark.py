@@ -129,10 +129,11 @@ def _evaluate(con, spark, settings: EngineSettings, config, as_of: date) -> list
             "WHERE severity IS NOT NULL) h "
             "ON r.account <=> h.account AND r.counterparty <=> h.counterparty "
             "AND r.initiator <=> h.initiator", args={"detector": detector.name})
-        batch = hot.select("detector", *EVENT_COLUMNS).toArrow()
+        batch = hot.select("detector", *EVENT_COLUMNS,
+                           *(["detail"] if "detail" in hot.columns else [])).toArrow()
         con.register("spark_events", batch)
         try:
-            con.execute("INSERT INTO events SELECT * FROM spark_events")
+            con.execute("INSERT INTO events BY NAME SELECT * FROM spark_events")
         finally:
             con.unregister("spark_events")
         timings[detector.name] = time.perf_counter() - began

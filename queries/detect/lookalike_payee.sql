@@ -1,0 +1,127 @@
+-- name: lookalike_payee
+-- finds: A payee new to the organisation whose name is very close to, but not the same
+--   as, a payee the account or the organisation has paid for months: one letter changed,
+--   0 for O, two letters swapped, one word added ('AMAZ0N MKTPLACE' for 'AMAZON
+--   MKTPLACE'). A name is compared lower-cased with punctuation made spaces, so spelling
+--   variants of one payee (case, punctuation, spacing) are not look-alikes, and names
+--   that differ only in digits (store and branch numbers of one chain) are not either.
+--   Severity follows the money (tiers) but warns from the first charge: a look-alike
+--   is worth a look before any sum builds up, and the tiers escalate it as it does.
+-- params:
+--   $new_days       INTEGER  default 90     days a payee counts as new to the organisation
+--   $trusted_days   INTEGER  default 90     the look-alike's original was first paid at least
+--                                            this many days before the new payee appeared
+--   $history_days   INTEGER  default 180    an account's charges to the original are counted
+--                                            over this many days before the new payee appeared
+--   $min_paid       INTEGER  default 3      charges by the account in that time that make the
+--                                            original one it trusts
+--   $min_accounts   INTEGER  default 3      or: accounts that had paid the original by then
+--   $min_length     INTEGER  default 6      shortest original name compared (letters and digits)
+--   $long_name      INTEGER  default 10     from this length, two edits still look alike
+--   $tier_warning   DECIMAL  default 0      exposure that fires at severity warning
+--   $tier_high      DECIMAL  default 5000   exposure that escalates to high
+--   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
+-- returns: the detector event columns (see queries/scan/summarize.sql), and `detail`
+--   (JSON: lookalike, lookalike_since, lookalike_paid) for the sentence.
+-- sentence: '{counterparty}' looks like '{lookalike}', a payee paid since {lookalike_since} ({lookalike_paid}); {charges} charges to the new name from account {account} since {since}, {exposure}
+
+-- Names are compared once per distinct pair, after blocking: only names that share their
+-- first or last three letters and differ in length by at most two (or by one added word)
+-- are ever given to levenshtein, so tens of thousands of payees cost a few hundred
+-- thousand comparisons, not their square. Whether the original was trusted comes from
+-- pair_facts (every account-payee pair's first day, all history) and, for one account's
+-- own habit, from that account's charges (an incremental scan judges a group again only
+-- when its account is in scope, so they are all there; see scan/scope.sql).
+WITH counted AS (
+    SELECT * FROM charges
+    WHERE explained_by IS NULL AND amount > 0 AND day <= payee_first_day + $new_days
+),
+names AS (      -- every payee ever paid, with its name as compared
+    SELECT counterparty, first_day, n, replace(n, ' ', '') AS squeezed,
+        regexp_replace(n, '[0-9 ]', '', 'g') AS bare
+    FROM (SELECT counterparty, min(payee_first_day) AS first_day,
+              trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')) AS n
+          FROM pair_facts GROUP BY counterparty) f
+),
+fresh AS (      -- the payees new to the organisation that a charge here was made to
+    SELECT * FROM names SEMI JOIN (SELECT DISTINCT counterparty FROM counted) c USING (counterparty)
+),
+blocked AS (
+    SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
+        p.bare AS p_bare, t.bare AS t_bare, length(t.squeezed) AS t_len
+    FROM fresh p JOIN names t ON left(p.squeezed, 3) = left(t.squeezed, 3)
+    WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
+      AND (abs(length(p.squeezed) - length(t.squeezed)) <= 2 OR starts_with(p.n, t.n || ' '))
+    UNION
+    SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
+        p.bare AS p_bare, t.bare AS t_bare, length(t.squeezed) AS t_len
+    FROM fresh p JOIN names t ON right(p.squeezed, 3) = right(t.squeezed, 3)
+    WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
+      AND (abs(length(p.squeezed) - length(t.squeezed)) <= 2 OR ends_with(p.n, ' ' || t.n))
+),
+matches AS (    -- close but not the same name, and not only other digits or spacing
+    SELECT counterparty, first_day, lookalike,
+        CASE WHEN starts_with(pn, tn || ' ') OR ends_with(pn, ' ' || tn) THEN 3
+             ELSE levenshtein(pn, tn) END AS distance
+    FROM blocked
+    WHERE p_bare <> t_bare
+      AND ((starts_with(pn, tn || ' ') AND strpos(substr(pn, length(tn) + 2), ' ') = 0)
+        OR (ends_with(pn, ' ' || tn) AND strpos(substr(pn, 1, length(pn) - length(tn) - 1), ' ') = 0)
+        OR levenshtein(pn, tn) <= CASE WHEN t_len >= $long_name THEN 2 ELSE 1 END)
+),
+by_account AS (  -- originals the paying account itself used for months
+    SELECT a.account, m.counterparty, m.lookalike, m.distance, 0 AS level,
+        count(*) AS paid, min(f.pair_first_day) AS since_day
+    FROM matches m
+    JOIN (SELECT DISTINCT account, counterparty FROM counted) a USING (counterparty)
+    JOIN pair_facts f ON f.account = a.account AND f.counterparty = m.lookalike
+                     AND f.pair_first_day <= m.first_day - $trusted_days
+    JOIN charges c ON c.account = a.account AND c.counterparty = m.lookalike AND c.amount > 0
+                  AND c.day >= m.first_day - $history_days AND c.day < m.first_day
+    GROUP BY a.account, m.counterparty, m.lookalike, m.distance
+    HAVING count(*) >= $min_paid
+),
+by_organisation AS (   -- originals several accounts had paid
+    SELECT m.counterparty, m.lookalike, m.distance, 1 AS level,
+        count(*) AS paid, min(f.pair_first_day) AS since_day
+    FROM matches m
+    JOIN pair_facts f ON f.counterparty = m.lookalike
+                     AND f.pair_first_day <= m.first_day - $trusted_days
+    GROUP BY m.counterparty, m.lookalike, m.distance
+    HAVING count(*) >= $min_accounts
+),
+candidates AS (
+    SELECT * FROM by_account
+    UNION ALL
+    SELECT a.account, o.* FROM by_organisation o
+    JOIN (SELECT DISTINCT account, counterparty FROM counted) a USING (counterparty)
+),
+best AS (        -- one original per account and new payee: its own first, then the closest
+    SELECT account, counterparty, lookalike, level, paid, since_day
+    FROM (SELECT *, row_number() OVER (PARTITION BY account, counterparty
+                                       ORDER BY level, distance, paid DESC, lookalike) AS rank
+          FROM candidates) r
+    WHERE rank = 1
+),
+running AS (
+    SELECT c.*, b.lookalike, b.level, b.paid, b.since_day,
+        sum(c.amount) OVER run AS total,
+        count(*) OVER run AS n,
+        min(c.posted_at) OVER run AS first_at
+    FROM counted c JOIN best b USING (account, counterparty)
+    WINDOW run AS (PARTITION BY c.account, c.counterparty ORDER BY c.day, c.txn_id
+                   ROWS UNBOUNDED PRECEDING)
+)
+SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
+    amount, currency, total AS exposure, CAST(n AS INTEGER) AS charges, first_at AS since,
+    CASE WHEN total >= $tier_critical THEN 'critical'
+         WHEN total >= $tier_high THEN 'high'
+         WHEN total >= $tier_warning THEN 'warning' END AS severity,
+    posted_at + $new_days AS active_until,
+    to_json({'lookalike': lookalike,
+             'lookalike_since': CAST(DATE '1970-01-01' + since_day AS VARCHAR),
+             'lookalike_paid': CASE WHEN level = 0
+                 THEN 'this account paid it ' || CAST(paid AS VARCHAR) || ' times in the '
+                      || CAST($history_days AS VARCHAR) || ' days before'
+                 ELSE CAST(paid AS VARCHAR) || ' accounts had paid it' END}) AS detail
+FROM running
