@@ -30,7 +30,7 @@ from monitor.sql.store import drop_temp, load_query, now, run, transaction
 SEVERITIES = ("warning", "high", "critical")
 # Facts a detector may name in its sentence beyond a finding's own, from its `detail`.
 DETAIL_FIELDS = ("lookalike", "lookalike_since", "lookalike_paid", "previous_account",
-                 "previous_paid")
+                 "previous_paid", "payees")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 

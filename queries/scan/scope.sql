@@ -19,8 +19,14 @@ WITH fresh AS (
 SELECT DISTINCT 'account' AS kind, account AS key FROM fresh
 UNION SELECT DISTINCT 'payee', coalesce(counterparty, '(no payee)') FROM fresh
 UNION SELECT DISTINCT 'initiator', coalesce(initiator, account) FROM fresh
-UNION SELECT DISTINCT 'payout', counterparty_account FROM fresh
-WHERE counterparty_account IS NOT NULL;
+-- A payout account as the detectors compare it (upper case, no spaces, dashes, dots or
+-- slashes), and every spelling of it in the ledger, so its rows all come along.
+UNION SELECT DISTINCT 'payout', upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g'))
+FROM fresh WHERE counterparty_account IS NOT NULL
+UNION SELECT DISTINCT 'payout', counterparty_account FROM transactions
+WHERE posted_at <= $as_of
+  AND upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) IN (
+      SELECT upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) FROM fresh);
 
 -- Whether a finding's group was judged again on complete data: a group keyed by a payee
 -- alone needs all the payee's rows, so only a payee in scope counts for it, and so on.
