@@ -5,6 +5,8 @@
 --   MKTPLACE'). A name is compared lower-cased with punctuation made spaces, so spelling
 --   variants of one payee (case, punctuation, spacing) are not look-alikes, and names
 --   that differ only in digits (store and branch numbers of one chain) are not either.
+--   Each letter outside ASCII is compared as '?' (DuckDB's levenshtein counts bytes,
+--   Spark's characters: so both engines measure the same distance).
 --   Severity follows the money (tiers) but warns from the first charge: a look-alike
 --   is worth a look before any sum builds up, and the tiers escalate it as it does.
 -- params:
@@ -40,7 +42,8 @@ names AS (      -- every payee ever paid, with its name as compared
     SELECT counterparty, first_day, n, replace(n, ' ', '') AS squeezed,
         regexp_replace(n, '[0-9 ]', '', 'g') AS bare
     FROM (SELECT counterparty, min(payee_first_day) AS first_day,
-              trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')) AS n
+              regexp_replace(trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')),
+                             '[^ -~]', '?', 'g') AS n
           FROM pair_facts GROUP BY counterparty) f
 ),
 fresh AS (      -- the payees new to the organisation that a charge here was made to

@@ -2,7 +2,8 @@
 -- finds: One payout account (IBAN, PayPal, card) that receives money under several payees:
 --   the advisory's sign of one worker behind many "freelancers", or of payee names that
 --   differ from the account holder. Payees are told apart by their key (`counterparty`,
---   compared without regard to case), so spellings of one payee ('DEVLAB CONSULT LTD',
+--   compared lower-cased with punctuation made spaces), so spellings of one payee
+--   ('Devlab Consult', 'DEVLAB-CONSULT'; with payee keys also 'DEVLAB CONSULT LTD' and
 --   'PAYPAL *DEVLAB CONSULT') are one payee, not several; account numbers are compared
 --   upper-cased without spaces, dashes, dots or slashes.
 -- params:
@@ -17,13 +18,14 @@
 -- Windows run over one row per group and day (a RANGE frame over many charges of one day
 -- costs time quadratic in them), then each charge takes its day's figures.
 WITH counted AS (
-    SELECT *, upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) AS payout
+    SELECT *, upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) AS payout,
+        trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')) AS payee
     FROM charges
     WHERE explained_by IS NULL AND amount > 0 AND counterparty_account IS NOT NULL
 ),
 daily AS (
-    SELECT payout, day, min(lower(counterparty)) AS one_name,
-        max(lower(counterparty)) AS other_name, count(*) AS n, sum(amount) AS total,
+    SELECT payout, day, min(payee) AS one_name, max(payee) AS other_name, count(*) AS n,
+        sum(amount) AS total,
         min(posted_at) AS first_at
     FROM counted
     GROUP BY payout, day
