@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 
 from helpers import ingest, monitor, source, write_config, write_csv
+from ledger_factory import Ledger, day
 from monitor.detection import scan as detect
 from monitor.ledger.payees import payee_key
 from monitor.settings import config as config_mod
@@ -245,3 +246,37 @@ def test_spellings_that_only_the_payee_key_joins_are_silent(tmp_path):
     rows = [[10 + i, "300.00", name, "card-1", "GB00BANK1234"]
             for i, name in enumerate(KEYED_SPELLINGS + SPELLINGS)]
     assert backtest(load(tmp_path, rows), "shared_payout_account") == []
+
+
+# -- incremental scans ------------------------------------------------------------------------
+
+def test_incremental_scans_report_what_a_full_scan_reports(tmp_path):
+    """Daily files: each scan after the first re-judges only what the new rows touch (a
+    look-alike by its account, a payout account by every spelling of it), and still
+    reports exactly what a full scan of the same ledger reports."""
+    led = Ledger(tmp_path)
+    for week in range(60):                       # a year of history, a file a week
+        when = 7 * week
+        led.charge(when, "Amazon Mktplace", "40.00", "card-1")
+        for card in ("card-2", "card-3", "card-4"):
+            led.charge(when + 1, "Devlab Consulting", "600.00", card, payout="GB82 WEST 1234")
+        led.charge(when + 2, "Office Co", "90.00", "card-5")
+        if week == 55:
+            led.charge(when + 3, "AMAZ0N MKTPLACE", "300.00", "card-1")
+            led.charge(when + 3, "Devlab Consultlng", "1667.00", "card-9")
+            led.charge(when + 4, "Devlab Consulting", "1667.00", "card-2", payout="DE89 3704")
+            led.charge(when + 4, "Anna Dev", "300.00", "card-7", payout="gb82west1234")
+        if week >= 50:
+            led.scan(when + 6)
+    modes = [m for (m,) in led.con.execute("SELECT mode FROM scans ORDER BY scan_id").fetchall()]
+    incremental = led.scan(7 * 59 + 6)
+    full = detect.scan(led.con, led.config, day(7 * 59 + 6), full=True)
+    led.close()
+    assert modes[0] == "full" and set(modes[1:]) == {"incremental"}
+    keys = ("detector", "severity", "account", "counterparty", "exposure", "charges", "since",
+            "evidence_txn_ids", "first_alert_at", "sentence")
+    mine = ("lookalike_payee", "changed_payout_account", "shared_payout_account")
+    picked = [sorted(tuple(str(f[k]) for k in keys) for f in found if f["detector"] in mine)
+              for found in (incremental, full)]
+    assert picked[0] == picked[1]
+    assert {f[0] for f in picked[1]} == set(mine)
