@@ -94,15 +94,26 @@ def test_a_look_alike_of_a_payee_the_account_trusts_fires_with_its_own_sentence(
     "AMAZON MKTPLACF",            # one letter changed
     "AMAZ0N MKTPLACE",            # 0 for O
     "AMAZON MKTPLCAE",            # two letters swapped
-    "AMAZON MKTPLACE SERVICES",   # a word added
     "AMAZONN MKTPLACE",           # a letter doubled
-    "Amazon Mktplace Payments",   # a word added, in another case
+    "AMAZON MKPLACE",             # a letter dropped
+    "Amazon Mktplacf",            # one letter changed, in another case
 ])
 def test_each_kind_of_look_alike_fires(tmp_path, lookalike):
     cfg = load(tmp_path, TRUSTED + [[400, "25.00", lookalike, "card-1", ""]])
     (alert,) = backtest(cfg, "lookalike_payee")
     assert alert["counterparty"] == lookalike and alert["charges"] == 1
     assert "looks like 'AMAZON MKTPLACE'" in alert["sentence"]
+
+
+@pytest.mark.parametrize("added", ["AMAZON MKTPLACE SERVICES", "PAYMENTS Amazon Mktplace"])
+def test_a_word_added_fires_only_when_asked(tmp_path, added):
+    """Off by default: on Birmingham's cards an added word is mostly a branch or a place."""
+    cfg = load(tmp_path, TRUSTED + [[400, "25.00", added, "card-1", ""]])
+    assert backtest(cfg, "lookalike_payee") == []
+    with open(cfg, "a", encoding="utf-8") as f:
+        f.write("\n[detectors.lookalike_payee]\nextra_word = true\n")
+    (alert,) = backtest(cfg, "lookalike_payee")
+    assert alert["counterparty"] == added
 
 
 def test_a_look_alike_of_a_payee_the_organisation_trusts_fires_on_another_account(tmp_path):
@@ -122,6 +133,10 @@ def test_a_look_alike_of_a_payee_the_organisation_trusts_fires_on_another_accoun
     ["AMAZON MKTPLACE", "AMAZON  MKTPLACE"],             # ... spacing
     ["SHELL 01234", "SHELL 1234"],                       # a store number written two ways
     ["BOOTS", "ROOTS"],                                  # short names are not compared
+    ["HYATT REGENCY BIRMINGHAM", "HYATT REGENCY BIRMINGH"],  # a name cut short
+    ["TESCO STORES 2371", "TESCO STORE 2571"],           # another store of the chain
+    ["WWW.TES.CO.UK", "WWW.BES.CO.UK"],                  # web affixes are not the name
+    ["HOLIDAY INN EXPRESS GR", "HOLIDAY INN EXPRESS SP"],  # two letters changed
     ["ASDA SUPERSTORE", "TESCO SUPERSTORE"],             # not close
 ])
 def test_honest_look_alikes_are_silent(tmp_path, honest):
@@ -150,7 +165,7 @@ def test_an_original_paid_once_long_ago_or_approved_look_alike_is_silent(tmp_pat
     assert backtest(cfg, "lookalike_payee") == []
 
 
-@pytest.mark.parametrize("name", ["AMAZ0N MKTPLACE'", "AMAZON MKTPLACE {charges}",
+@pytest.mark.parametrize("name", ["AMAZ0N MKTPLACE'", "{AMAZ0N} MKTPLACE {}",
                                   'AMAZ0N "MKTPLACE"', "AMAZON MKTPLÄCE\u202e"])
 def test_hostile_look_alike_names_are_told_as_written(tmp_path, name):
     cfg = load(tmp_path, TRUSTED + [[400, "25.00", name, "card-1", ""]])

@@ -1,10 +1,12 @@
 -- name: lookalike_payee
 -- finds: A payee new to the organisation whose name is very close to, but not the same
 --   as, a payee the account or the organisation has paid for months: one letter changed,
---   0 for O, two letters swapped, one word added ('AMAZ0N MKTPLACE' for 'AMAZON
---   MKTPLACE'). A name is compared lower-cased with punctuation made spaces, so spelling
---   variants of one payee (case, punctuation, spacing) are not look-alikes, and names
---   that differ only in digits (store and branch numbers of one chain) are not either.
+--   added or dropped, 0 for O, two letters swapped, and (when asked) one word added
+--   ('AMAZ0N MKTPLACE' for 'AMAZON MKTPLACE'). A name is compared lower-cased with
+--   punctuation made spaces and web affixes ('www.', '.co.uk') dropped, so spelling
+--   variants of one payee (case, punctuation, spacing) are not look-alikes; nor are a
+--   name cut short ('HYATT REGENCY BIRMINGH'), names that differ only in digits, or
+--   other store numbers of one chain ('TESCO STORE 2571', 'TESCO STORES 2371').
 --   Each letter outside ASCII is compared as '?' (DuckDB's levenshtein counts bytes,
 --   Spark's characters: so both engines measure the same distance).
 --   Severity follows the money (tiers) but warns from the first charge: a look-alike
@@ -19,7 +21,9 @@
 --                                            original one it trusts
 --   $min_accounts   INTEGER  default 3      or: accounts that had paid the original by then
 --   $min_length     INTEGER  default 6      shortest original name compared (letters and digits)
---   $long_name      INTEGER  default 10     from this length, two edits still look alike
+--   $extra_word     BOOLEAN  default false  a name that adds one word to the original looks
+--                                            alike too (off: on purchase cards it is mostly a
+--                                            branch or a place, 'COSTA COFFEE STOCKTON')
 --   $tier_warning   DECIMAL  default 0      exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
@@ -28,7 +32,7 @@
 -- sentence: '{counterparty}' looks like '{lookalike}', a payee paid since {lookalike_since} ({lookalike_paid}); {charges} charges to the new name from account {account} since {since}, {exposure}
 
 -- Names are compared once per distinct pair, after blocking: only names that share their
--- first or last three letters and differ in length by at most two (or by one added word)
+-- first or last three letters and differ in length by at most one (or by one added word)
 -- are ever given to levenshtein, so tens of thousands of payees cost a few hundred
 -- thousand comparisons, not their square. Whether the original was trusted comes from
 -- pair_facts (every account-payee pair's first day, all history) and, for one account's
@@ -40,10 +44,13 @@ WITH counted AS (
 ),
 names AS (      -- every payee ever paid, with its name as compared
     SELECT counterparty, first_day, n, replace(n, ' ', '') AS squeezed,
-        regexp_replace(n, '[0-9 ]', '', 'g') AS bare
+        regexp_replace(n, '[0-9 ]', '', 'g') AS bare,
+        regexp_replace(n, '[^0-9]', '', 'g') AS digits
     FROM (SELECT counterparty, min(payee_first_day) AS first_day,
-              regexp_replace(trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')),
-                             '[^ -~]', '?', 'g') AS n
+              regexp_replace(regexp_replace(regexp_replace(
+                  trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')),
+                  '^www ', ''), ' (co uk|org uk|com|co|net|org|uk)$', ''),
+                  '[^ -~]', '?', 'g') AS n
           FROM pair_facts GROUP BY counterparty) f
 ),
 fresh AS (      -- the payees new to the organisation that a charge here was made to
@@ -51,26 +58,33 @@ fresh AS (      -- the payees new to the organisation that a charge here was mad
 ),
 blocked AS (
     SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
-        p.bare AS p_bare, t.bare AS t_bare, length(t.squeezed) AS t_len
+        p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
+        p.digits AS p_digits, t.digits AS t_digits
     FROM fresh p JOIN names t ON left(p.squeezed, 3) = left(t.squeezed, 3)
     WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
-      AND (abs(length(p.squeezed) - length(t.squeezed)) <= 2 OR starts_with(p.n, t.n || ' '))
+      AND (abs(length(p.squeezed) - length(t.squeezed)) <= 1 OR starts_with(p.n, t.n || ' '))
     UNION
     SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
-        p.bare AS p_bare, t.bare AS t_bare, length(t.squeezed) AS t_len
+        p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
+        p.digits AS p_digits, t.digits AS t_digits
     FROM fresh p JOIN names t ON right(p.squeezed, 3) = right(t.squeezed, 3)
     WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
-      AND (abs(length(p.squeezed) - length(t.squeezed)) <= 2 OR ends_with(p.n, ' ' || t.n))
+      AND (abs(length(p.squeezed) - length(t.squeezed)) <= 1 OR ends_with(p.n, ' ' || t.n))
 ),
-matches AS (    -- close but not the same name, and not only other digits or spacing
-    SELECT counterparty, first_day, lookalike,
-        CASE WHEN starts_with(pn, tn || ' ') OR ends_with(pn, ' ' || tn) THEN 3
-             ELSE levenshtein(pn, tn) END AS distance
+matches AS (    -- close but not the same name: one edit, two letters swapped, or (when
+                -- asked) a word added; not one cut short, nor other digits of a chain
+    SELECT counterparty, first_day, lookalike, levenshtein(pn, tn) AS distance
     FROM blocked
     WHERE p_bare <> t_bare
-      AND ((starts_with(pn, tn || ' ') AND strpos(substr(pn, length(tn) + 2), ' ') = 0)
-        OR (ends_with(pn, ' ' || tn) AND strpos(substr(pn, 1, length(pn) - length(tn) - 1), ' ') = 0)
-        OR levenshtein(pn, tn) <= CASE WHEN t_len >= $long_name THEN 2 ELSE 1 END)
+      AND NOT (p_digits <> '' AND t_digits <> '' AND p_digits <> t_digits)
+      AND (($extra_word AND starts_with(pn, tn || ' ')
+                        AND strpos(substr(pn, length(tn) + 2), ' ') = 0)
+        OR ($extra_word AND ends_with(pn, ' ' || tn)
+                        AND strpos(substr(pn, 1, length(pn) - length(tn) - 1), ' ') = 0)
+        OR (NOT starts_with(p_sq, t_sq) AND NOT starts_with(t_sq, p_sq)
+            AND (levenshtein(pn, tn) = 1
+              OR (levenshtein(pn, tn) = 2 AND length(pn) = length(tn)
+                  AND list_sort(string_split(pn, '')) = list_sort(string_split(tn, ''))))))
 ),
 by_account AS (  -- originals the paying account itself used for months
     SELECT a.account, m.counterparty, m.lookalike, m.distance, 0 AS level,
