@@ -195,7 +195,7 @@ def test_a_payee_suddenly_paid_to_another_account_fires(tmp_path):
         "DE89370400440532013000", "Devlab Consult", 1)
     assert alert["sentence"] == (
         "1 payment since 09 Sep 2023 to 'Devlab Consult' at payout account "
-        "DE89370400440532013000, 1,667.00 GBP; before, this payee was paid at "
+        "DE89370400440532013000, 1,667.00 GBP; before, this payee was paid only at "
         "GB82WEST12345698765432 (8 payments in the 365 days before), none of them approved")
     (finding,) = scan(cfg, "changed_payout_account", 281)        # both spellings: one account
     assert finding["charges"] == 2 and finding["exposure"] == Decimal("3334.00")

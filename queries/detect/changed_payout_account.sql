@@ -1,7 +1,9 @@
 -- name: changed_payout_account
 -- finds: Changed bank details: a payee paid to one payout account (IBAN, account number)
 --   for months that is suddenly paid to another one, where the source carries the
---   payee's account (camt, MT940, BAI2, OFX, many platform exports). Account numbers are
+--   payee's account (camt, MT940, BAI2, OFX, many platform exports). Only a payee paid
+--   at a single account over the lookback counts as having "its" account: a chain paid
+--   at many (card merchant numbers of its stores) is not judged. Account numbers are
 --   compared upper-cased without spaces, dashes, dots or slashes, so 'gb82 west-1234'
 --   and 'GB82WEST1234' are one account. An account the payee was paid at within the last
 --   $lookback_days is not new; one used again after a longer pause is. Severity follows
@@ -19,7 +21,7 @@
 -- returns: the detector event columns (see queries/scan/summarize.sql), keyed by the new
 --   payout account (as `account`) and the payee, and `detail` (JSON: previous_account,
 --   previous_paid) for the sentence.
--- sentence: {charges} payments since {since} to '{counterparty}' at payout account {account}, {exposure}; before, this payee was paid at {previous_account} ({previous_paid}), none of them approved
+-- sentence: {charges} payments since {since} to '{counterparty}' at payout account {account}, {exposure}; before, this payee was paid only at {previous_account} ({previous_paid}), none of them approved
 
 -- Windows run over one row per group and day (a RANGE frame over many charges of one day
 -- costs time quadratic in them), then each charge takes its day's figures.
@@ -35,9 +37,10 @@ payout_days AS (   -- each payee's payments per payout account and day
 payee_days AS (    -- what the payee had been paid before each day, at any account
     SELECT counterparty, payout, day,
         lag(day) OVER (PARTITION BY counterparty, payout ORDER BY day) AS previous_use,
-        lag(payout) OVER (PARTITION BY counterparty ORDER BY day, payout) AS previous_payout,
         sum(n) OVER before AS paid_before,
-        min(day) OVER before AS first_before
+        min(day) OVER before AS first_before,
+        min(payout) OVER before AS low_payout,
+        max(payout) OVER before AS high_payout
     FROM payout_days
     WINDOW before AS (PARTITION BY counterparty ORDER BY day
                       RANGE BETWEEN $lookback_days PRECEDING AND 1 PRECEDING)
@@ -46,6 +49,7 @@ switches AS (      -- the first day of an account the payee was not paid at late
     SELECT *,
         CASE WHEN (previous_use IS NULL OR day - previous_use > $lookback_days)
                   AND paid_before >= $min_paid AND day - first_before >= $established_days
+                  AND low_payout = high_payout   -- paid at one account until then
              THEN day END AS switch_day
     FROM payee_days
 ),
@@ -53,7 +57,7 @@ runs AS (          -- each payment to an account since its latest switch, and wh
                    -- payee was paid at before that switch
     SELECT p.*,
         max(s.switch_day) OVER run AS since_switch,
-        last_value(CASE WHEN s.switch_day IS NOT NULL THEN s.previous_payout END IGNORE NULLS)
+        last_value(CASE WHEN s.switch_day IS NOT NULL THEN s.low_payout END IGNORE NULLS)
             OVER run AS switched_from,
         last_value(CASE WHEN s.switch_day IS NOT NULL THEN s.paid_before END IGNORE NULLS)
             OVER run AS switched_after
