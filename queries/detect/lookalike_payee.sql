@@ -71,20 +71,33 @@ blocked AS (
     WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
       AND (abs(length(p.squeezed) - length(t.squeezed)) <= 1 OR ends_with(p.n, ' ' || t.n))
 ),
-matches AS (    -- close but not the same name: one edit, two letters swapped, or (when
-                -- asked) a word added; not one cut short, nor other digits of a chain
-    SELECT counterparty, first_day, lookalike, levenshtein(pn, tn) AS distance
+near AS (       -- one edit (or a swap) at position i leaves the part before i and the
+                -- part after it alike: the first or the last half (less one) is the same,
+                -- a cheap test that spares levenshtein most pairs of long names
+    SELECT *, CAST(floor(least(length(p_sq), length(t_sq)) / 2) AS INTEGER) - 1 AS half
     FROM blocked
     WHERE p_bare <> t_bare
       AND NOT (p_digits <> '' AND t_digits <> '' AND p_digits <> t_digits)
-      AND (($extra_word AND starts_with(pn, tn || ' ')
-                        AND strpos(substr(pn, length(tn) + 2), ' ') = 0)
-        OR ($extra_word AND ends_with(pn, ' ' || tn)
-                        AND strpos(substr(pn, 1, length(pn) - length(tn) - 1), ' ') = 0)
-        OR (NOT starts_with(p_sq, t_sq) AND NOT starts_with(t_sq, p_sq)
-            AND (levenshtein(pn, tn) = 1
-              OR (levenshtein(pn, tn) = 2 AND length(pn) = length(tn)
-                  AND list_sort(string_split(pn, '')) = list_sort(string_split(tn, ''))))))
+),
+scored AS (
+    SELECT *, levenshtein(pn, tn) AS distance
+    FROM near
+    WHERE ($extra_word AND starts_with(pn, tn || ' ')
+                       AND strpos(substr(pn, length(tn) + 2), ' ') = 0)
+       OR ($extra_word AND ends_with(pn, ' ' || tn)
+                       AND strpos(substr(pn, 1, length(pn) - length(tn) - 1), ' ') = 0)
+       OR (NOT starts_with(p_sq, t_sq) AND NOT starts_with(t_sq, p_sq)
+           AND (left(p_sq, half) = left(t_sq, half) OR right(p_sq, half) = right(t_sq, half)))
+),
+matches AS (    -- close but not the same name: one edit, two letters swapped, or (when
+                -- asked) a word added; not one cut short, nor other digits of a chain
+    SELECT counterparty, first_day, lookalike, distance
+    FROM scored
+    WHERE ($extra_word AND (starts_with(pn, tn || ' ') OR ends_with(pn, ' ' || tn)))
+       OR (NOT starts_with(p_sq, t_sq) AND NOT starts_with(t_sq, p_sq)
+           AND (distance = 1
+             OR (distance = 2 AND length(pn) = length(tn)
+                 AND list_sort(string_split(pn, '')) = list_sort(string_split(tn, '')))))
 ),
 by_account AS (  -- originals the paying account itself used for months
     SELECT a.account, m.counterparty, m.lookalike, m.distance, 0 AS level,
