@@ -46,7 +46,8 @@ names AS (      -- every payee ever paid, with its name as compared
     SELECT counterparty, first_day, n, replace(n, ' ', '') AS squeezed,
         regexp_replace(n, '[0-9 ]', '', 'g') AS bare,
         regexp_replace(n, '[^0-9]', '', 'g') AS digits,
-        array_to_string(list_sort(string_split(n, '')), '') AS letters   -- for swaps
+        array_to_string(list_sort(string_split(n, '')), '') AS letters,  -- for swaps
+        min(first_day) OVER (PARTITION BY n) AS name_first_day
     FROM (SELECT counterparty, min(payee_first_day) AS first_day,
               regexp_replace(regexp_replace(regexp_replace(
                   trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')),
@@ -54,8 +55,10 @@ names AS (      -- every payee ever paid, with its name as compared
                   '[^ -~]', '?', 'g') AS n
           FROM pair_facts GROUP BY counterparty) f
 ),
-fresh AS (      -- the payees new to the organisation that a charge here was made to
+fresh AS (      -- the payees new to the organisation that a charge here was made to,
+                -- unless a payee of the same name as compared came first (a spelling of it)
     SELECT * FROM names SEMI JOIN (SELECT DISTINCT counterparty FROM counted) c USING (counterparty)
+    WHERE first_day = name_first_day
 ),
 blocked AS (
     SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
