@@ -72,7 +72,7 @@ def test_the_sentence_names_only_facts_a_finding_has(name):
     template = store.query_header(f"detect/{name}")["sentence"]
     placeholders = set(re.findall(r"\{(\w+)\}", template))
     assert placeholders <= {"charges", "counterparty", "account", "initiator", "since",
-                            "exposure", "scope", "match"}, placeholders
+                            "exposure", "scope", "match", *detect.DETAIL_FIELDS}, placeholders
     assert "{exposure}" in template or name == "stale_feed"
     filled = detect.sentence(template, {"charges": 3, "counterparty": "Acme", "account": "c-1",
                                         "exposure": 1667, "currency": "GBP"})

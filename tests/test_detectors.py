@@ -440,7 +440,8 @@ def test_one_payout_account_under_several_names_fires(led):
     f = only(found, "shared_payout_account")
     assert f["evidence_txn_ids"] == [a, b] and f["exposure"] == Decimal("600.00")
     assert f["sentence"] == ("2 payments since 04 Jan 2024 to one payout account (GB00BANK1234) "
-                             "under several payee names, 600.00 GBP, none of them approved")
+                             "under different payees ('anna dev', 'boris dev'), 600.00 GBP, "
+                             "none of them approved")
 
 
 def test_one_name_in_any_case_or_separate_payout_accounts_are_silent(led):

@@ -142,6 +142,16 @@ def scaffold(led: Ledger) -> None:
     led.charge(121, "QuickCash Kiosk", "300.00", "card-2", mcc="6051")
     led.charge(140, "Anna Dev", "300.00", payout="GB00BANK1234")                 # shared payout
     led.charge(142, "Boris Dev", "300.00", "card-2", payout="GB00BANK1234")
+    led.charge(143, "Boris Dev", "300.00", "card-3", payout="gb00 bank-1234")   # one account
+    led.series("Amazon Mktplace", "40.00", start=0, every=7, count=30, account="card-5")
+    led.charge(260, "AMAZ0N MKTPLACE", "120.00", "card-5")                      # look-alike
+    led.charge(262, "Amazon Mktplace Servicés", "80.00", "card-5")               # a word added
+    for card in ("card-6", "card-7", "card-8"):
+        led.series("Devlab Consulting", "600.00", start=0, every=30, count=6, account=card,
+                   payout="GB82 WEST 1234 5698 7654 32")
+    led.charge(200, "Devlab Consultlng", "1667.00", "card-9")                    # by the org
+    led.charge(210, "Devlab Consulting", "1667.00", "card-6",                    # new bank
+               payout="DE89370400440532013000")
     led.series("Rent", "50.00", start=0, every=7, count=20, source="bank")       # stale feed
     led.charge(160, "Korea Mining Development Trading Corp", "80.00", "card-2")  # sanctioned
     led.flush()

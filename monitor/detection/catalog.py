@@ -59,4 +59,6 @@ EMPTY_EVENTS = """SELECT NULL::VARCHAR AS account, NULL::VARCHAR AS counterparty
     NULL::VARCHAR AS initiator, NULL::VARCHAR AS txn_id, NULL::DATE AS posted_at,
     NULL::INTEGER AS day, NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS currency,
     NULL::DECIMAL(38,2) AS exposure, NULL::INTEGER AS charges, NULL::DATE AS since,
-    NULL::VARCHAR AS severity, NULL::DATE AS active_until"""
+    NULL::VARCHAR AS severity, NULL::DATE AS active_until, NULL::VARCHAR AS detail"""
+# `detail` is optional: a detector that names further facts in its sentence (a look-alike's
+# original, say) returns them as a JSON object; the others leave it out and get NULL.

@@ -11,6 +11,8 @@ daily runs in one go, and why `scan --as-of` and a backtest agree.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,6 +31,11 @@ from monitor.output import money
 from monitor.sql.store import dicts, load_query, now, run, transaction
 
 ALSO_WRITTEN_AS = 5     # other names as written a finding lists (the sentence counts the rest)
+# Facts a detector may name in its sentence beyond a finding's own, from its `detail`.
+DETAIL_FIELDS = ("lookalike", "lookalike_since", "lookalike_paid", "previous_account",
+                 "previous_paid", "payees")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_QUOTED = re.compile(r"'([^']*)'")
 
 
 # Longest history any detector looks back over: a year of baseline, lagged.
@@ -160,8 +167,9 @@ def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         rows = _with_carried(con, rows, previous[0], as_of)
     sentences = {d.name: d.sentence for d in ran}
     screening.describe(con, rows)
-    for row in rows:
-        row["sentence"] = sentence(sentences[row["detector"]], row)
+    for row in rows:       # a carried finding keeps its sentence: its detail is not kept
+        row["sentence"] = row.get("sentence") or sentence(sentences[row["detector"]], row)
+        row.pop("detail", None)
         row["fingerprint"] = fingerprint(row)
     with transaction(con):
         scan_id = con.execute(
@@ -240,6 +248,7 @@ def backtest(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: d
     screening.describe(con, rows)
     for row in rows:
         row["sentence"] = sentence(sentences[row["detector"]], row)
+        row.pop("detail", None)
         row["escalations"] = [s for s in row["escalations"] if s["severity"] != row["severity"]]
     return rows
 
@@ -264,7 +273,27 @@ def sentence(template: str, row: dict) -> str:
         "scope": scope(row),
         "match": row.get("match") or "see `monitor screening matches`",
     }
-    return template.format(**values)
+    return template.format_map(_Facts(_details(row.get("detail")), **values))
+
+
+class _Facts(dict):
+    """A sentence's facts; one the finding lacks (a detail not kept) reads as '?'
+    rather than failing the scan."""
+    def __missing__(self, key):
+        return "?"
+
+
+def _details(text: str | None) -> dict:
+    """The further facts a detector gave in its `detail` column (a JSON object), as
+    sentence text: a `..._since` ISO date written as the other dates of sentences are."""
+    if not text:
+        return {}
+    facts = {}
+    for key, value in json.loads(text).items():
+        if key.endswith("_since") and isinstance(value, str) and _ISO_DAY.fullmatch(value):
+            value = _day(date.fromisoformat(value))
+        facts[key] = "" if value is None else value
+    return facts
 
 
 def scope(row: dict) -> str:
@@ -316,6 +345,34 @@ def named(con, rows: list[dict]) -> list[dict]:
         row["counterparty"] = names[0]
         row["also_written_as"] = names[1:1 + ALSO_WRITTEN_AS]
         row["names_written"] = len(names)
+    return _details_named(con, rows)
+
+
+def _details_named(con, rows: list[dict]) -> list[dict]:
+    """Payees a detector names in its `detail` (the look-alike's original, the payees of
+    one payout account) are payee keys, as the SQL groups by them: people read each by
+    its most used name as written."""
+    cache: dict[str, str] = {}
+
+    def written(key: str) -> str:
+        if key not in cache:
+            found = con.execute(
+                "SELECT k.name FROM payee_keys k JOIN transactions t ON t.counterparty = k.name "
+                "WHERE k.payee_key = ? GROUP BY k.name ORDER BY count(*) DESC, k.name LIMIT 1",
+                [key]).fetchall()
+            cache[key] = found[0][0] if found else key
+        return cache[key]
+
+    for row in rows:
+        if not row.get("detail"):
+            continue
+        facts = json.loads(row["detail"])
+        if isinstance(facts.get("lookalike"), str):
+            facts["lookalike"] = written(facts["lookalike"])
+        if isinstance(facts.get("payees"), str):       # "'a', 'b'": keys hold no quote
+            facts["payees"] = _QUOTED.sub(lambda m: "'" + written(m.group(1)) + "'",
+                                          facts["payees"])
+        row["detail"] = json.dumps(facts)
     return rows
 
 

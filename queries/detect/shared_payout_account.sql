@@ -1,46 +1,54 @@
 -- name: shared_payout_account
--- finds: One payout account (IBAN, PayPal, card) that receives money under several payee
---   names: the advisory's sign of one worker behind many "freelancers", or of payee names
---   that differ from the account holder.
+-- finds: One payout account (IBAN, PayPal, card) that receives money under several payees:
+--   the advisory's sign of one worker behind many "freelancers", or of payee names that
+--   differ from the account holder. Payees are told apart by their key (`counterparty`,
+--   compared lower-cased with punctuation made spaces), so spellings of one payee
+--   ('Devlab Consult', 'DEVLAB-CONSULT'; with payee keys also 'DEVLAB CONSULT LTD' and
+--   'PAYPAL *DEVLAB CONSULT') are one payee, not several; account numbers are compared
+--   upper-cased without spaces, dashes, dots or slashes.
 -- params:
 --   $window_days    INTEGER  default 365    names are compared over this many days
 --   $tier_warning   DECIMAL  default 0      exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
--- returns: the detector event columns (see queries/scan/summarize.sql).
--- sentence: {charges} payments since {since} to one payout account ({account}) under several payee names, {exposure}, none of them approved
+-- returns: the detector event columns (see queries/scan/summarize.sql), and `detail`
+--   (JSON: payees, two of the payees seen) for the sentence.
+-- sentence: {charges} payments since {since} to one payout account ({account}) under different payees ({payees}), {exposure}, none of them approved
 
 -- Windows run over one row per group and day (a RANGE frame over many charges of one day
 -- costs time quadratic in them), then each charge takes its day's figures.
 WITH counted AS (
-    SELECT * FROM charges
+    SELECT *, upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) AS payout,
+        trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')) AS payee
+    FROM charges
     WHERE explained_by IS NULL AND amount > 0 AND counterparty_account IS NOT NULL
 ),
 daily AS (
-    SELECT counterparty_account, day, min(counterparty) AS one_name,
-        max(counterparty) AS other_name, count(*) AS n, sum(amount) AS total,
+    SELECT payout, day, min(payee) AS one_name, max(payee) AS other_name, count(*) AS n,
+        sum(amount) AS total,
         min(posted_at) AS first_at
     FROM counted
-    GROUP BY counterparty_account, day
+    GROUP BY payout, day
 ),
 paid AS (
-    SELECT counterparty_account, day,
+    SELECT payout, day,
         min(one_name) OVER w AS one_name,
         max(other_name) OVER w AS other_name,
         sum(n) OVER w AS n,
         sum(total) OVER w AS total,
         min(first_at) OVER w AS first_at
     FROM daily
-    WINDOW w AS (PARTITION BY counterparty_account ORDER BY day
+    WINDOW w AS (PARTITION BY payout ORDER BY day
                  RANGE BETWEEN $window_days PRECEDING AND CURRENT ROW)
 )
-SELECT c.counterparty_account AS account, CAST(NULL AS VARCHAR) AS counterparty,
+SELECT c.payout AS account, CAST(NULL AS VARCHAR) AS counterparty,
     CAST(NULL AS VARCHAR) AS initiator, c.txn_id, c.posted_at, c.day, c.amount, c.currency,
     p.total AS exposure, CAST(p.n AS INTEGER) AS charges, p.first_at AS since,
-    CASE WHEN lower(p.one_name) <> lower(p.other_name) THEN
+    CASE WHEN p.one_name <> p.other_name THEN
         CASE WHEN p.total >= $tier_critical THEN 'critical'
              WHEN p.total >= $tier_high THEN 'high'
              WHEN p.total >= $tier_warning THEN 'warning' END
     END AS severity,
-    c.posted_at + $window_days AS active_until
-FROM counted c JOIN paid p USING (counterparty_account, day)
+    c.posted_at + $window_days AS active_until,
+    to_json({'payees': '''' || p.one_name || ''', ''' || p.other_name || ''''}) AS detail
+FROM counted c JOIN paid p USING (payout, day)

@@ -5,7 +5,8 @@
 -- params:
 --   $as_of  DATE  the scan date
 -- returns: detector, severity, account, counterparty, initiator, currency, first_alert_at,
---   last_charge_at, since, charges, exposure, evidence_txn_ids, escalations, active_until.
+--   last_charge_at, since, charges, exposure, evidence_txn_ids, escalations, active_until,
+--   detail.
 
 SELECT e.detector, e.severity, e.account, e.counterparty, e.initiator, e.currency,
        e.first_alert_at, e.last_alert_at AS last_charge_at, e.first_since AS since,
@@ -13,7 +14,7 @@ SELECT e.detector, e.severity, e.account, e.counterparty, e.initiator, e.currenc
        -- an alert with no charge behind it (a quiet feed, a statement) keeps its own figure
        CAST(CASE WHEN e.episode_charges > 0 THEN e.episode_exposure ELSE e.exposure END
             AS DECIMAL(38,2)) AS exposure,
-       e.evidence AS evidence_txn_ids, e.escalations, e.active_until
+       e.evidence AS evidence_txn_ids, e.escalations, e.active_until, e.detail
 FROM episodes e
 WHERE e.active_until >= $as_of
 ORDER BY CASE e.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END,

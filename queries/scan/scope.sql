@@ -21,19 +21,28 @@ WITH fresh AS (
 SELECT DISTINCT 'account' AS kind, account AS key FROM fresh
 UNION SELECT DISTINCT 'payee', payee FROM fresh
 UNION SELECT DISTINCT 'initiator', coalesce(initiator, account) FROM fresh
-UNION SELECT DISTINCT 'payout', counterparty_account FROM fresh
-WHERE counterparty_account IS NOT NULL;
+-- A payout account as the detectors compare it (upper case, no spaces, dashes, dots or
+-- slashes), and every spelling of it in the ledger, so its rows all come along.
+UNION SELECT DISTINCT 'payout', upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g'))
+FROM fresh WHERE counterparty_account IS NOT NULL
+UNION SELECT DISTINCT 'payout', counterparty_account FROM transactions
+WHERE posted_at <= $as_of
+  AND upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) IN (
+      SELECT upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) FROM fresh);
 
 -- Whether a finding's group was judged again on complete data: a group keyed by a payee
 -- alone needs all the payee's rows, so only a payee in scope counts for it, and so on.
 -- (Rows of other groups come along, e.g. an account's charges to a payee not in scope;
 -- what the detectors make of such partial groups is dropped, and the previous scan's
--- findings about them carry over.)
+-- findings about them carry over.) A look-alike payee is judged by its account's
+-- other payees too: only an account in scope has all of those rows.
 CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiator) AS
     coalesce(detector IN ('stale_feed', 'statement_check_failed', 'conflicting_duplicate')
     OR (detector = 'shared_payout_account'
         AND account IN (SELECT key FROM scope WHERE kind = 'payout'))
-    OR (detector <> 'shared_payout_account' AND (
+    OR (detector = 'lookalike_payee'
+        AND account IN (SELECT key FROM scope WHERE kind = 'account'))
+    OR (detector NOT IN ('shared_payout_account', 'lookalike_payee') AND (
            account IN (SELECT key FROM scope WHERE kind = 'account')
         OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
         OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))), false);

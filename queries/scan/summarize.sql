@@ -4,12 +4,14 @@
 --   state in force (none yet, or the last one expired: its active_until has passed), and
 --   lasts while firing rows keep it in force; a quiet row in between does not end it.
 -- reads: temp table `events` (detector, account, counterparty, initiator, txn_id,
---   posted_at, day, amount, currency, exposure, charges, since, severity, active_until).
+--   posted_at, day, amount, currency, exposure, charges, since, severity, active_until,
+--   detail: further facts for the sentence, or NULL).
 -- params: none.
 -- returns (temp table `episodes`): detector, account, counterparty, initiator, episode,
 --   currency, first_alert_at, first_severity, first_exposure, first_charges, first_since,
 --   first_txn_id, last_alert_at, severity (highest reached), exposure, charges, since,
---   last_txn_id, active_until, escalations (LIST of {severity, at, exposure}).
+--   last_txn_id, active_until, escalations (LIST of {severity, at, exposure}), first_detail,
+--   detail (the detail of the first and of the latest firing row).
 
 CREATE OR REPLACE TEMP TABLE episodes AS
 WITH ordered AS (
@@ -54,6 +56,8 @@ SELECT f.detector, f.account, f.counterparty, f.initiator, f.episode,
     arg_max(f.since, (f.day, f.txn_id)) AS since,
     arg_max(f.txn_id, (f.day, f.txn_id)) AS last_txn_id,
     arg_max(f.active_until, (f.day, f.txn_id)) AS active_until,
+    arg_min(f.detail, (f.day, f.txn_id)) AS first_detail,
+    arg_max(f.detail, (f.day, f.txn_id)) AS detail,
     (SELECT list({'severity': s.severity, 'at': s.at, 'exposure': s.exposure} ORDER BY s.rank)
      FROM steps s
      WHERE s.detector = f.detector AND s.episode = f.episode

@@ -40,11 +40,13 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
                  params: dict) -> None:
     """One detector's rows into temp table `events`, only those of the groups that fire."""
     # The SQL text is our own file; only values are bound.
-    con.execute(f"""INSERT INTO events
+    # BY NAME: a detector may add a `detail` column (facts for its sentence); the
+    # others leave it NULL.
+    con.execute(f"""INSERT INTO events BY NAME
         WITH run AS MATERIALIZED ({detector.sql}),
         hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
                 WHERE severity IS NOT NULL)
-        SELECT $detector, run.* FROM run SEMI JOIN hot
+        SELECT $detector AS detector, run.* FROM run SEMI JOIN hot
           ON run.account IS NOT DISTINCT FROM hot.account
          AND run.counterparty IS NOT DISTINCT FROM hot.counterparty
          AND run.initiator IS NOT DISTINCT FROM hot.initiator""",

@@ -138,10 +138,11 @@ def run_detector(con: duckdb.DuckDBPyConnection, config, detector, params: dict)
         "WHERE severity IS NOT NULL) h "
         "ON r.account <=> h.account AND r.counterparty <=> h.counterparty "
         "AND r.initiator <=> h.initiator", args={"detector": detector.name})
-    batch = hot.select("detector", *EVENT_COLUMNS).toArrow()
+    batch = hot.select("detector", *EVENT_COLUMNS,
+                       *(["detail"] if "detail" in hot.columns else [])).toArrow()
     con.register("spark_events", batch)
     try:
-        con.execute("INSERT INTO events SELECT * FROM spark_events")
+        con.execute("INSERT INTO events BY NAME SELECT * FROM spark_events")
     finally:
         con.unregister("spark_events")
     timings[detector.name] = time.perf_counter() - began

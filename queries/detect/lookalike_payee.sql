@@ -1,0 +1,161 @@
+-- name: lookalike_payee
+-- finds: A payee new to the organisation whose name is very close to, but not the same
+--   as, a payee the account or the organisation has paid for months: one letter changed,
+--   added or dropped, 0 for O, two letters swapped, and (when asked) one word added
+--   ('AMAZ0N MKTPLACE' for 'AMAZON MKTPLACE'). A name is compared lower-cased with
+--   punctuation made spaces and web affixes ('www.', '.co.uk') dropped, so spelling
+--   variants of one payee (case, punctuation, spacing) are not look-alikes; nor are a
+--   name cut short ('HYATT REGENCY BIRMINGH'), names that differ only in digits, or
+--   other store numbers of one chain ('TESCO STORE 2571', 'TESCO STORES 2371').
+--   Each letter outside ASCII is compared as '?' (DuckDB's levenshtein counts bytes,
+--   Spark's characters: so both engines measure the same distance).
+--   Severity follows the money (tiers) but warns from the first charge: a look-alike
+--   is worth a look before any sum builds up, and the tiers escalate it as it does.
+-- params:
+--   $new_days       INTEGER  default 90     days a payee counts as new to the organisation
+--   $trusted_days   INTEGER  default 90     the look-alike's original was first paid at least
+--                                            this many days before the new payee appeared
+--   $history_days   INTEGER  default 180    an account's charges to the original are counted
+--                                            over this many days before the new payee appeared
+--   $min_paid       INTEGER  default 3      charges by the account in that time that make the
+--                                            original one it trusts
+--   $min_accounts   INTEGER  default 3      or: accounts that had paid the original by then
+--   $min_length     INTEGER  default 6      shortest original name compared (letters and digits)
+--   $extra_word     BOOLEAN  default false  a name that adds one word to the original looks
+--                                            alike too (off: on purchase cards it is mostly a
+--                                            branch or a place, 'COSTA COFFEE STOCKTON')
+--   $tier_warning   DECIMAL  default 0      exposure that fires at severity warning
+--   $tier_high      DECIMAL  default 5000   exposure that escalates to high
+--   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
+-- returns: the detector event columns (see queries/scan/summarize.sql), and `detail`
+--   (JSON: lookalike, lookalike_since, lookalike_paid) for the sentence.
+-- sentence: '{counterparty}' looks like '{lookalike}', a payee paid since {lookalike_since} ({lookalike_paid}); {charges} charges to the new name from account {account} since {since}, {exposure}
+
+-- Names are compared once per distinct pair, after blocking: only names that share their
+-- first or last three letters and differ in length by at most one (or by one added word)
+-- are ever given to levenshtein, so tens of thousands of payees cost a few hundred
+-- thousand comparisons, not their square. Whether the original was trusted comes from
+-- pair_facts (every account-payee pair's first day, all history) and, for one account's
+-- own habit, from that account's charges (an incremental scan judges a group again only
+-- when its account is in scope, so they are all there; see scan/scope.sql).
+WITH counted AS (
+    SELECT * FROM charges
+    WHERE explained_by IS NULL AND amount > 0 AND day <= payee_first_day + $new_days
+),
+names AS (      -- every payee ever paid, with its name as compared
+    SELECT counterparty, first_day, n, replace(n, ' ', '') AS squeezed,
+        regexp_replace(n, '[0-9 ]', '', 'g') AS bare,
+        regexp_replace(n, '[^0-9]', '', 'g') AS digits,
+        array_to_string(list_sort(string_split(n, '')), '') AS letters,  -- for swaps
+        min(first_day) OVER (PARTITION BY n) AS name_first_day
+    FROM (SELECT counterparty, min(payee_first_day) AS first_day,
+              regexp_replace(regexp_replace(regexp_replace(
+                  trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')),
+                  '^www ', ''), ' (co uk|org uk|com|co|net|org|uk)$', ''),
+                  '[^ -~]', '?', 'g') AS n
+          FROM pair_facts GROUP BY counterparty) f
+),
+fresh AS (      -- the payees new to the organisation that a charge here was made to,
+                -- unless a payee of the same name as compared came first (a spelling of it)
+    SELECT * FROM names SEMI JOIN (SELECT DISTINCT counterparty FROM counted) c USING (counterparty)
+    WHERE first_day = name_first_day
+),
+blocked AS (
+    SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
+        p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
+        p.digits AS p_digits, t.digits AS t_digits, p.letters = t.letters AS anagram
+    FROM fresh p JOIN names t ON left(p.squeezed, 3) = left(t.squeezed, 3)
+    WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
+      AND (abs(length(p.squeezed) - length(t.squeezed)) <= 1 OR starts_with(p.n, t.n || ' '))
+    UNION
+    SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
+        p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
+        p.digits AS p_digits, t.digits AS t_digits, p.letters = t.letters AS anagram
+    FROM fresh p JOIN names t ON right(p.squeezed, 3) = right(t.squeezed, 3)
+    WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
+      AND (abs(length(p.squeezed) - length(t.squeezed)) <= 1 OR ends_with(p.n, ' ' || t.n))
+),
+near AS (       -- one edit (or a swap) at position i leaves the part before i and the
+                -- part after it alike: the first or the last half (less one) is the same,
+                -- a cheap test that spares levenshtein most pairs of long names
+    SELECT *, CAST(floor(least(length(p_sq), length(t_sq)) / 2) AS INTEGER) - 1 AS half
+    FROM blocked
+    WHERE p_bare <> t_bare
+      AND NOT (p_digits <> '' AND t_digits <> '' AND p_digits <> t_digits)
+),
+scored AS (
+    SELECT *, levenshtein(pn, tn) AS distance
+    FROM near
+    WHERE ($extra_word AND starts_with(pn, tn || ' ')
+                       AND strpos(substr(pn, length(tn) + 2), ' ') = 0)
+       OR ($extra_word AND ends_with(pn, ' ' || tn)
+                       AND strpos(substr(pn, 1, length(pn) - length(tn) - 1), ' ') = 0)
+       OR (NOT starts_with(p_sq, t_sq) AND NOT starts_with(t_sq, p_sq)
+           AND (left(p_sq, half) = left(t_sq, half) OR right(p_sq, half) = right(t_sq, half)))
+),
+matches AS (    -- close but not the same name: one edit, two letters swapped, or (when
+                -- asked) a word added; not one cut short, nor other digits of a chain
+    SELECT counterparty, first_day, lookalike, distance
+    FROM scored
+    WHERE ($extra_word AND (starts_with(pn, tn || ' ') OR ends_with(pn, ' ' || tn)))
+       OR (NOT starts_with(p_sq, t_sq) AND NOT starts_with(t_sq, p_sq)
+           -- one edit, or two that swap letters; `distance` named once, since DuckDB
+           -- computes levenshtein again for each mention
+           AND distance * 2 - CASE WHEN anagram THEN 1 ELSE 0 END IN (2, 3))
+),
+by_account AS (  -- originals the paying account itself used for months
+    SELECT a.account, m.counterparty, m.lookalike, m.distance, 0 AS level,
+        count(*) AS paid, min(f.pair_first_day) AS since_day
+    FROM matches m
+    JOIN (SELECT DISTINCT account, counterparty FROM counted) a USING (counterparty)
+    JOIN pair_facts f ON f.account = a.account AND f.counterparty = m.lookalike
+                     AND f.pair_first_day <= m.first_day - $trusted_days
+    JOIN charges c ON c.account = a.account AND c.counterparty = m.lookalike AND c.amount > 0
+                  AND c.day >= m.first_day - $history_days AND c.day < m.first_day
+    GROUP BY a.account, m.counterparty, m.lookalike, m.distance
+    HAVING count(*) >= $min_paid
+),
+by_organisation AS (   -- originals several accounts had paid
+    SELECT m.counterparty, m.lookalike, m.distance, 1 AS level,
+        count(*) AS paid, min(f.pair_first_day) AS since_day
+    FROM matches m
+    JOIN pair_facts f ON f.counterparty = m.lookalike
+                     AND f.pair_first_day <= m.first_day - $trusted_days
+    GROUP BY m.counterparty, m.lookalike, m.distance
+    HAVING count(*) >= $min_accounts
+),
+candidates AS (
+    SELECT * FROM by_account
+    UNION ALL
+    SELECT a.account, o.* FROM by_organisation o
+    JOIN (SELECT DISTINCT account, counterparty FROM counted) a USING (counterparty)
+),
+best AS (        -- one original per account and new payee: its own first, then the closest
+    SELECT account, counterparty, lookalike, level, paid, since_day
+    FROM (SELECT *, row_number() OVER (PARTITION BY account, counterparty
+                                       ORDER BY level, distance, paid DESC, lookalike) AS rank
+          FROM candidates) r
+    WHERE rank = 1
+),
+running AS (
+    SELECT c.*, b.lookalike, b.level, b.paid, b.since_day,
+        sum(c.amount) OVER run AS total,
+        count(*) OVER run AS n,
+        min(c.posted_at) OVER run AS first_at
+    FROM counted c JOIN best b USING (account, counterparty)
+    WINDOW run AS (PARTITION BY c.account, c.counterparty ORDER BY c.day, c.txn_id
+                   ROWS UNBOUNDED PRECEDING)
+)
+SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
+    amount, currency, total AS exposure, CAST(n AS INTEGER) AS charges, first_at AS since,
+    CASE WHEN total >= $tier_critical THEN 'critical'
+         WHEN total >= $tier_high THEN 'high'
+         WHEN total >= $tier_warning THEN 'warning' END AS severity,
+    posted_at + $new_days AS active_until,
+    to_json({'lookalike': lookalike,
+             'lookalike_since': CAST(DATE '1970-01-01' + since_day AS VARCHAR),
+             'lookalike_paid': CASE WHEN level = 0
+                 THEN 'this account paid it ' || CAST(paid AS VARCHAR) || ' times in the '
+                      || CAST($history_days AS VARCHAR) || ' days before'
+                 ELSE CAST(paid AS VARCHAR) || ' accounts had paid it' END}) AS detail
+FROM running
