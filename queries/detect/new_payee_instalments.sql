@@ -4,17 +4,19 @@
 --   usually spends with one payee in a month (its mean over the past months' account-payee
 --   months, this payee's own months left out), and at least the warning tier. Small charges
 --   count: there is no lower cut-off, so 40 charges of 150 add up as one charge of 6,000
---   would. An account with little history is judged by the organisation's mean over all
---   accounts. Refunds from the payee cancel charges. A payee that many accounts used before
+--   would. An account with too little history (fewer than $min_pair_months account-payee
+--   months) is not judged: its usual spend is not known yet. Refunds from the payee cancel charges. A payee that many accounts used before
 --   this one (a shop) is left to other detectors.
 -- params:
 --   $new_days       INTEGER  default 180    days a payee counts as new for the account
 --   $history_months INTEGER  default 12     months of history the usual spend is taken over
---   $min_pair_months INTEGER default 12     account-payee months the account needs before its
---                                            own mean is used (else the organisation's)
+--   $min_pair_months INTEGER default 6      account-payee months (other payees') the account
+--                                            needs in its history before it is judged
 --   $multiple       DOUBLE   default 10.0   running sum over the usual monthly spend with one payee
 --   $min_charges    INTEGER  default 4      charges (net of refunds) needed to fire
 --   $min_days       INTEGER  default 3      days with charges needed to fire
+--   $similarity     DOUBLE   default 0.25   largest spread of the amounts so far, as a share of the
+--                                            largest (instalments are alike; shopping is not)
 --   $max_other_accounts INTEGER default 2   accounts that may have used the payee before
 --   $tier_warning   DECIMAL  default 1000   running sum that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   running sum that escalates to high
@@ -44,6 +46,8 @@ daily AS (
         count(CASE WHEN c.amount < 0 THEN 1 END) AS refunded,
         count(CASE WHEN c.amount > 0 THEN 1 END) > 0 AS charge_day,
         sum(c.amount) AS total,
+        min(CASE WHEN c.amount > 0 THEN c.amount END) AS low,
+        max(c.amount) AS high,
         min(c.posted_at) AS first_at
     FROM counted c SEMI JOIN possible p USING (account, counterparty)
     GROUP BY c.account, c.counterparty, c.day
@@ -53,6 +57,7 @@ running AS (
         CAST(sum(charged) OVER run - sum(refunded) OVER run AS BIGINT) AS net_charges,
         count(CASE WHEN charge_day THEN 1 END) OVER run AS days_charged,
         sum(total) OVER run AS running_total,
+        min(low) OVER run AS low_so_far, max(high) OVER run AS high_so_far,
         min(first_at) OVER run AS since
     FROM daily
     WINDOW run AS (PARTITION BY account, counterparty ORDER BY day ROWS UNBOUNDED PRECEDING)
@@ -79,17 +84,6 @@ account_usual AS (
     WINDOW past AS (PARTITION BY account ORDER BY month_no
                     RANGE BETWEEN $history_months PRECEDING AND 1 PRECEDING)
 ),
-org_months AS (
-    SELECT month_no, sum(total) AS total, count(*) AS pairs
-    FROM pair_months GROUP BY month_no
-),
-org_usual AS (
-    SELECT month_no,
-        coalesce(sum(total) OVER past, 0) AS usual_total,
-        coalesce(sum(pairs) OVER past, 0) AS usual_pairs
-    FROM org_months
-    WINDOW past AS (ORDER BY month_no RANGE BETWEEN $history_months PRECEDING AND 1 PRECEDING)
-),
 own_months AS (      -- this payee's own months, taken out of the account's usual spend
     SELECT account, counterparty, month_no,
         coalesce(sum(total) OVER past, 0) AS own_total,
@@ -100,21 +94,19 @@ own_months AS (      -- this payee's own months, taken out of the account's usua
 ),
 judged AS (
     SELECT r.*,
-        CASE WHEN coalesce(a.usual_pairs, 0) - coalesce(o.own_pairs, 0) >= $min_pair_months
-             THEN a.usual_total - coalesce(o.own_total, 0) ELSE g.usual_total END AS usual_total,
-        CASE WHEN coalesce(a.usual_pairs, 0) - coalesce(o.own_pairs, 0) >= $min_pair_months
-             THEN a.usual_pairs - coalesce(o.own_pairs, 0) ELSE g.usual_pairs END AS usual_pairs
+        a.usual_total - coalesce(o.own_total, 0) AS usual_total,
+        a.usual_pairs - coalesce(o.own_pairs, 0) AS usual_pairs
     FROM running r
     LEFT JOIN account_usual a USING (account, month_no)
     LEFT JOIN own_months o USING (account, counterparty, month_no)
-    LEFT JOIN org_usual g USING (month_no)
 )
 SELECT c.account, c.counterparty, CAST(NULL AS VARCHAR) AS initiator, c.txn_id, c.posted_at,
     c.day, c.amount, c.currency, w.running_total AS exposure,
     CAST(w.net_charges AS INTEGER) AS charges, w.since,
     CASE WHEN c.amount > 0 AND w.net_charges >= $min_charges AND w.days_charged >= $min_days
               AND w.running_total >= $tier_warning
-              AND w.usual_pairs > 0
+              AND w.usual_pairs >= $min_pair_months
+              AND w.high_so_far - w.low_so_far <= CAST($similarity AS DECIMAL(18, 4)) * w.high_so_far
               AND w.running_total * w.usual_pairs
                   >= CAST($multiple AS DECIMAL(18, 4)) * w.usual_total THEN
         CASE WHEN w.running_total >= $tier_critical THEN 'critical'

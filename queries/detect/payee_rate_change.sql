@@ -12,14 +12,18 @@
 -- params:
 --   $short_days     INTEGER  default 30     the short recent window, in days (fast thefts)
 --   $long_days      INTEGER  default 120    the long recent window, in days (slow thefts)
---   $baseline_days  INTEGER  default 365    the baseline ends where each window starts and
---                                            begins this many days before the charge
+--   $baseline_days  INTEGER  default 395    the baseline ends where each window starts and
+--                                            begins this many days before the charge (over a
+--                                            year, so last year's busy season is in it)
 --   $min_history    INTEGER  default 5      baseline charges needed before the pair is judged
 --   $min_baseline_days INTEGER default 90   days of baseline (from the pair's first charge) needed
 --   $ratio          DOUBLE   default 3.0    recent charges over what the baseline rate expects
 --   $peak_ratio     DOUBLE   default 1.5    recent charges over the busiest such window of the baseline
 --   $min_charges    INTEGER  default 4      recent charges needed to fire
 --   $min_days       INTEGER  default 4      days with charges in the recent window needed to fire
+--   $similarity     DOUBLE   default 0.25   largest spread of the recent amounts, as a share of the
+--                                            largest (a thief repeats the usual charge; a shop's
+--                                            busy month is of all sizes)
 --   $max_other_accounts INTEGER default 1000000  payees more accounts used before this one
 --                                            first did are not judged (no limit by default)
 --   $tier_warning   DECIMAL  default 1000   money above the baseline rate that fires at warning
@@ -44,7 +48,9 @@ daily AS (
     SELECT c.account, c.counterparty, c.day, min(c.pair_first_day) AS pair_first_day,
         count(*) AS n_all, sum(c.amount) AS total_all,
         count(CASE WHEN c.explained_by IS NULL THEN 1 END) AS n,
-        coalesce(sum(CASE WHEN c.explained_by IS NULL THEN c.amount END), 0) AS total
+        coalesce(sum(CASE WHEN c.explained_by IS NULL THEN c.amount END), 0) AS total,
+        min(CASE WHEN c.explained_by IS NULL THEN c.amount END) AS low,
+        max(CASE WHEN c.explained_by IS NULL THEN c.amount END) AS high
     FROM charges c SEMI JOIN possible p USING (account, counterparty)
     WHERE c.amount > 0
     GROUP BY c.account, c.counterparty, c.day
@@ -57,6 +63,8 @@ rolling AS (         -- each day's recent windows, and the same windows over eve
         sum(n) OVER long_w AS n_long, sum(total) OVER long_w AS total_long,
         count(CASE WHEN n > 0 THEN 1 END) OVER long_w AS days_long,
         min(CASE WHEN n > 0 THEN day END) OVER long_w AS first_long,
+        min(low) OVER short_w AS low_short, max(high) OVER short_w AS high_short,
+        min(low) OVER long_w AS low_long, max(high) OVER long_w AS high_long,
         sum(n_all) OVER short_w AS all_short, sum(n_all) OVER long_w AS all_long
     FROM daily
     WINDOW short_w AS (PARTITION BY account, counterparty ORDER BY day
@@ -94,12 +102,14 @@ judged AS (          -- excess = recent money - baseline money * window / span, 
             AND n_short >= $min_charges AND days_short >= $min_days
             AND n_short * span_short >= $ratio * base_n_short * $short_days
             AND n_short >= $peak_ratio * peak_short
+            AND high_short - low_short <= CAST($similarity AS DECIMAL(18, 4)) * high_short
             AND total_short * span_short - base_total_short * $short_days
                 >= $tier_warning * span_short AS short_fires,
         n > 0 AND span_long >= $min_baseline_days AND base_n_long >= $min_history
             AND n_long >= $min_charges AND days_long >= $min_days
             AND n_long * span_long >= $ratio * base_n_long * $long_days
             AND n_long >= $peak_ratio * peak_long
+            AND high_long - low_long <= CAST($similarity AS DECIMAL(18, 4)) * high_long
             AND total_long * span_long - base_total_long * $long_days
                 >= $tier_warning * span_long AS long_fires
     FROM based
@@ -118,8 +128,10 @@ chosen AS (          -- the window that fires (the long one when both do: more e
 )
 SELECT c.account, c.counterparty, CAST(NULL AS VARCHAR) AS initiator, c.txn_id, c.posted_at,
     c.day, c.amount, c.currency,
-    CAST(w.total_recent - CAST(w.base_total AS DECIMAL(38, 6)) * w.window_days / w.span
-         AS DECIMAL(38, 2)) AS exposure,
+    CASE WHEN w.span > 0 THEN      -- the money above what the baseline rate would cost
+        CAST(w.total_recent - CAST(w.base_total AS DECIMAL(38, 6)) * w.window_days / w.span
+             AS DECIMAL(38, 2))
+    ELSE w.total_recent END AS exposure,
     CAST(w.n_recent AS INTEGER) AS charges,
     c.posted_at - CAST(c.day - w.first_day AS INTEGER) AS since,
     CASE WHEN w.fires THEN
