@@ -4,10 +4,13 @@
 --   usually spends with one payee in a month (its mean over the past months' account-payee
 --   months, this payee's own months left out), and at least the warning tier. Small charges
 --   count: there is no lower cut-off, so 40 charges of 150 add up as one charge of 6,000
---   would. An account with too little history (fewer than $min_pair_months account-payee
---   months) is not judged: its usual spend is not known yet. Refunds from the payee cancel charges. A payee that many accounts used before
+--   would. An account with too little history of its own (fewer than $min_pair_months
+--   account-payee months: a new or dormant card) is judged by the organisation's mean over
+--   all accounts, read from table `transactions` up to $as_of (not from `charges`, which
+--   an incremental scan limits to the accounts and payees it looks at again). Refunds from the payee cancel charges. A payee that many accounts used before
 --   this one (a shop) is left to other detectors.
 -- params:
+--   $as_of          DATE     default 2000-01-01  the scan date (set by the scan)
 --   $new_days       INTEGER  default 180    days a payee counts as new for the account
 --   $history_months INTEGER  default 12     months of history the usual spend is taken over
 --   $min_pair_months INTEGER default 6      account-payee months (other payees') the account
@@ -84,6 +87,20 @@ account_usual AS (
     WINDOW past AS (PARTITION BY account ORDER BY month_no
                     RANGE BETWEEN $history_months PRECEDING AND 1 PRECEDING)
 ),
+org_usual AS (       -- the organisation's, over every account (see above)
+    SELECT month_no,
+        coalesce(sum(total) OVER past, 0) AS usual_total,
+        coalesce(sum(pairs) OVER past, 0) AS usual_pairs
+    FROM (SELECT month_no, sum(total) AS total, count(*) AS pairs
+          FROM (SELECT account, counterparty,
+                    CAST(year(posted_at) * 12 + month(posted_at) AS INTEGER) AS month_no,
+                    sum(amount) AS total
+                FROM transactions
+                WHERE amount > 0 AND posted_at <= $as_of
+                GROUP BY 1, 2, 3) p
+          GROUP BY month_no) m
+    WINDOW past AS (ORDER BY month_no RANGE BETWEEN $history_months PRECEDING AND 1 PRECEDING)
+),
 own_months AS (      -- this payee's own months, taken out of the account's usual spend
     SELECT account, counterparty, month_no,
         coalesce(sum(total) OVER past, 0) AS own_total,
@@ -94,11 +111,14 @@ own_months AS (      -- this payee's own months, taken out of the account's usua
 ),
 judged AS (
     SELECT r.*,
-        a.usual_total - coalesce(o.own_total, 0) AS usual_total,
-        a.usual_pairs - coalesce(o.own_pairs, 0) AS usual_pairs
+        CASE WHEN coalesce(a.usual_pairs, 0) - coalesce(o.own_pairs, 0) >= $min_pair_months
+             THEN a.usual_total - coalesce(o.own_total, 0) ELSE g.usual_total END AS usual_total,
+        CASE WHEN coalesce(a.usual_pairs, 0) - coalesce(o.own_pairs, 0) >= $min_pair_months
+             THEN a.usual_pairs - coalesce(o.own_pairs, 0) ELSE g.usual_pairs END AS usual_pairs
     FROM running r
     LEFT JOIN account_usual a USING (account, month_no)
     LEFT JOIN own_months o USING (account, counterparty, month_no)
+    LEFT JOIN org_usual g USING (month_no)
 )
 SELECT c.account, c.counterparty, CAST(NULL AS VARCHAR) AS initiator, c.txn_id, c.posted_at,
     c.day, c.amount, c.currency, w.running_total AS exposure,
