@@ -16,6 +16,9 @@
 --   $min_pair_months INTEGER default 6      account-payee months (other payees') the account
 --                                            needs in its history before it is judged
 --   $multiple       DOUBLE   default 10.0   running sum over the usual monthly spend with one payee
+--   $rate_multiple  DOUBLE   default 3.0    and its spend a month (over at least one month) over
+--                                            that usual: a new supplier paid steadily at an
+--                                            ordinary rate for months is not instalments
 --   $min_charges    INTEGER  default 4      charges (net of refunds) needed to fire
 --   $min_days       INTEGER  default 3      days with charges needed to fire
 --   $similarity     DOUBLE   default 0.25   largest spread of the amounts so far, as a share of the
@@ -61,7 +64,8 @@ running AS (
         count(CASE WHEN charge_day THEN 1 END) OVER run AS days_charged,
         sum(total) OVER run AS running_total,
         min(low) OVER run AS low_so_far, max(high) OVER run AS high_so_far,
-        min(first_at) OVER run AS since
+        min(first_at) OVER run AS since,
+        min(day) OVER run AS first_day
     FROM daily
     WINDOW run AS (PARTITION BY account, counterparty ORDER BY day ROWS UNBOUNDED PRECEDING)
 ),
@@ -128,7 +132,10 @@ SELECT c.account, c.counterparty, CAST(NULL AS VARCHAR) AS initiator, c.txn_id, 
               AND w.usual_pairs >= $min_pair_months
               AND w.high_so_far - w.low_so_far <= CAST($similarity AS DECIMAL(18, 4)) * w.high_so_far
               AND w.running_total * w.usual_pairs
-                  >= CAST($multiple AS DECIMAL(18, 4)) * w.usual_total THEN
+                  >= CAST($multiple AS DECIMAL(18, 4)) * w.usual_total
+              AND w.running_total * w.usual_pairs * 30
+                  >= CAST($rate_multiple AS DECIMAL(18, 4)) * w.usual_total
+                     * greatest(30, c.day - w.first_day + 1) THEN
         CASE WHEN w.running_total >= $tier_critical THEN 'critical'
              WHEN w.running_total >= $tier_high THEN 'high' ELSE 'warning' END
     END AS severity,
