@@ -15,7 +15,7 @@
 --   $history_months INTEGER  default 12     months of history the usual spend is taken over
 --   $min_pair_months INTEGER default 6      account-payee months (other payees') the account
 --                                            needs in its history before it is judged
---   $multiple       DOUBLE   default 10.0   running sum over the usual monthly spend with one payee
+--   $multiple       DOUBLE   default 6.0    running sum over the usual monthly spend with one payee
 --   $rate_multiple  DOUBLE   default 3.0    and its spend a month (over at least one month) over
 --                                            that usual: a new supplier paid steadily at an
 --                                            ordinary rate for months is not instalments
