@@ -152,6 +152,14 @@ def test_instalments_quiet_where_the_account_spends_that_much_anyway(tmp_path):
     assert [a for a in replay(tmp_path, rows) if a["counterparty"] == "Quillon Consult"] == []
 
 
+def test_instalments_quiet_on_a_steady_new_supplier(tmp_path):
+    """A new payee paid 250 a month for months passes 6x the account's usual month in the
+    end, but at an ordinary monthly rate: a new supplier, not instalments."""
+    rows = habits("card-1", 580) + series("Window Cleaner", "card-1", 400, 10, 18,
+                                          lambda i: 80 + i % 3)
+    assert replay(tmp_path, rows) == []
+
+
 def test_instalments_quiet_on_shopping_of_every_size(tmp_path):
     rows = habits("card-1", 460) + series("Garden Centre", "card-1", 400, 3, 20,
                                           lambda i: 20 + (i * 97) % 400)
@@ -178,18 +186,36 @@ theft = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=4, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(usual=st.integers(10, 400), often=theft, instal=theft,
-       habit=st.sampled_from([(20, 35, 50, 80), (300, 5, 700, 60), (2, 3, 4, 5)]))
-def test_same_alerts_at_any_scale(tmp_path_factory, usual, often, instal, habit):
+def scaled_ledger(usual: int, often: dict, instal: dict, habit) -> list:
     rows = habits("card-1", 480, sizes=habit) + habits("card-2", 480)
     rows += series("Regular Co", "card-1", 0, 25, 15, usual)
     rows += series("Regular Co", "card-1", often["start"], often["every"], often["count"],
                    lambda i: usual + (i % 3))
     rows += series("Newpay Ltd", "card-2", instal["start"], instal["every"], instal["count"],
                    lambda i: instal["size"] + (i % 4))
+    return rows
+
+
+def same_at_every_scale(tmp_path_factory, rows) -> list[tuple]:
     found = {}
     for k in (Decimal(1), Decimal("0.01"), Decimal(100)):
         found[k] = keys(replay(tmp_path_factory.mktemp("k"), rows, k))
     assert found[Decimal("0.01")] == found[Decimal(1)] == found[Decimal(100)]
+    return found[Decimal(1)]
+
+
+def test_both_fire_the_same_at_any_scale(tmp_path_factory):
+    rows = scaled_ledger(120, {"start": 400, "every": 3, "count": 20},
+                         {"start": 400, "every": 4, "count": 20, "size": 250}, (20, 35, 50, 80))
+    fired = same_at_every_scale(tmp_path_factory, rows)
+    assert {(d, a, p) for d, a, p, _, _ in fired} == {
+        ("payee_rate_change", "card-1", "Regular Co"),
+        ("new_payee_instalments", "card-2", "Newpay Ltd")}
+
+
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(usual=st.integers(10, 400), often=theft, instal=theft,
+       habit=st.sampled_from([(20, 35, 50, 80), (300, 5, 700, 60), (2, 3, 4, 5)]))
+def test_same_alerts_at_any_scale(tmp_path_factory, usual, often, instal, habit):
+    same_at_every_scale(tmp_path_factory, scaled_ledger(usual, often, instal, habit))

@@ -141,6 +141,13 @@ def scaffold(led: Ledger) -> None:
     led.charge(140, "Anna Dev", "300.00", payout="GB00BANK1234")                 # shared payout
     led.charge(142, "Boris Dev", "300.00", "card-2", payout="GB00BANK1234")
     led.series("Rent", "50.00", start=0, every=7, count=20, source="bank")       # stale feed
+    led.series("Stream Co", "118.40", start=0, every=30, count=13, account="card-5")
+    led.series("Stream Co", "118.40", start=370, every=3, count=12, account="card-5")  # rate
+    for i, payee in enumerate(["Cafe", "Books", "Taxi"]):            # card-6's habits, then
+        led.series(payee, lambda j: 20 + 10 * i + j % 4, start=i, every=10, count=30,
+                   account="card-6")
+    led.series("Tessaro Media", lambda i: 247 + i % 3, start=320, every=4, count=8,
+               account="card-6")                                                # instalments
     led.flush()
     file_id = led.con.execute(
         "INSERT INTO files (path, source, format, sha256, size_bytes, status, ingested_at) "

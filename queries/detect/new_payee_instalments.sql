@@ -10,7 +10,7 @@
 --   an incremental scan limits to the accounts and payees it looks at again). Refunds from the payee cancel charges. A payee that many accounts used before
 --   this one (a shop) is left to other detectors.
 -- params:
---   $as_of          DATE     default 2000-01-01  the scan date (set by the scan)
+--   $as_of          DATE     default NULL   the scan date (set by the scan)
 --   $new_days       INTEGER  default 180    days a payee counts as new for the account
 --   $history_months INTEGER  default 12     months of history the usual spend is taken over
 --   $min_pair_months INTEGER default 6      account-payee months (other payees') the account

@@ -20,8 +20,8 @@
 --   $ratio          DOUBLE   default 3.0    recent charges over what the baseline rate expects
 --   $peak_ratio     DOUBLE   default 1.5    recent charges over the busiest such window of the baseline
 --   $min_charges    INTEGER  default 4      recent charges needed to fire
---   $min_days       INTEGER  default 4      days with charges in the recent window needed to fire
---   $similarity     DOUBLE   default 0.25   largest spread of the recent amounts, as a share of the
+--   $min_days       INTEGER  default 5      days with charges in the recent window needed to fire
+--   $similarity     DOUBLE   default 0.2    largest spread of the recent amounts, as a share of the
 --                                            largest (a thief repeats the usual charge; a shop's
 --                                            busy month is of all sizes)
 --   $max_other_accounts INTEGER default 1000000  payees more accounts used before this one
