@@ -52,8 +52,9 @@ daily AS (
         count(CASE WHEN c.amount < 0 THEN 1 END) AS refunded,
         count(CASE WHEN c.amount > 0 THEN 1 END) > 0 AS charge_day,
         sum(c.amount) AS total,
-        min(CASE WHEN c.amount > 0 THEN c.amount END) AS low,
-        max(c.amount) AS high,
+        -- wide enough that the spread test cannot overflow at the largest amounts
+        CAST(min(CASE WHEN c.amount > 0 THEN c.amount END) AS DECIMAL(38, 2)) AS low,
+        CAST(max(c.amount) AS DECIMAL(38, 2)) AS high,
         min(c.posted_at) AS first_at
     FROM counted c SEMI JOIN possible p USING (account, counterparty)
     GROUP BY c.account, c.counterparty, c.day

@@ -49,8 +49,9 @@ daily AS (
         count(*) AS n_all, sum(c.amount) AS total_all,
         count(CASE WHEN c.explained_by IS NULL THEN 1 END) AS n,
         coalesce(sum(CASE WHEN c.explained_by IS NULL THEN c.amount END), 0) AS total,
-        min(CASE WHEN c.explained_by IS NULL THEN c.amount END) AS low,
-        max(CASE WHEN c.explained_by IS NULL THEN c.amount END) AS high
+        -- wide enough that the spread test cannot overflow at the largest amounts
+        CAST(min(CASE WHEN c.explained_by IS NULL THEN c.amount END) AS DECIMAL(38, 2)) AS low,
+        CAST(max(CASE WHEN c.explained_by IS NULL THEN c.amount END) AS DECIMAL(38, 2)) AS high
     FROM charges c SEMI JOIN possible p USING (account, counterparty)
     WHERE c.amount > 0
     GROUP BY c.account, c.counterparty, c.day
