@@ -154,6 +154,13 @@ def scaffold(led: Ledger) -> None:
                payout="DE89370400440532013000")
     led.series("Rent", "50.00", start=0, every=7, count=20, source="bank")       # stale feed
     led.charge(160, "Korea Mining Development Trading Corp", "80.00", "card-2")  # sanctioned
+    led.series("Stream Co", "118.40", start=0, every=30, count=13, account="card-10")
+    led.series("Stream Co", "118.40", start=370, every=3, count=12, account="card-10")  # rate
+    for i, payee in enumerate(["Cafe", "Books", "Taxi"]):            # card-11's habits, then
+        led.series(payee, lambda j: 20 + 10 * i + j % 4, start=i, every=10, count=30,
+                   account="card-11")
+    led.series("Tessaro Media", lambda i: 247 + i % 3, start=320, every=4, count=8,
+               account="card-11")                                                # instalments
     led.flush()
     screening.load(led.con, led.config, screening_lists.read([SANCTIONS_EXTRACT / "sdn.csv"]))
     file_id = led.con.execute(
