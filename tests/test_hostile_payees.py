@@ -82,6 +82,7 @@ def view(payee: str) -> dict:
     shown = notify.clean(payee)
     return {"alert_id": 1, "reason": "firing", "reason_text": "new alert", "severity": "high",
             "severity_upper": "HIGH", "detector": "new_payee_repeat", "payee": shown,
+            "why": notify.why("new_payee_repeat"),
             "where": "account 1", "account": "1", "initiator": "", "state": "firing",
             "exposure_value": Decimal("1667.00"), "money": "1,667.00 GBP", "sentence": shown,
             "acked_by": "", "ack_note": "", "since": "2024-01-02", "charges": 1,

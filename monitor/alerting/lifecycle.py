@@ -28,6 +28,8 @@ from monitor.errors import InputError
 from monitor.sql.store import rows, run
 
 STATES = ("firing", "acknowledged", "silenced", "resolved")
+# Alerts about a total across payees, or about a feed, rather than one payee's charges.
+AGGREGATE_DETECTORS = ("unexplained_drift", "stale_feed", "statement_check_failed")
 SYSTEM = "monitor"
 
 
@@ -81,6 +83,15 @@ def apply(con: duckdb.DuckDBPyConnection, settings: AlertSettings, findings: lis
         if reason and notify:
             told.append(_notify(con, alert, reason, now, scan_id))
     return told
+
+
+def suspicion(alert: dict) -> tuple:
+    """The order a person should read alerts in, most suspicious first: the higher money
+    tier; then an alert about one payee's charges before one about a total across payees
+    or a feed (the demo's theft before a card's honest travel drift); then the more
+    money; then the older. The e-mail and the inbox both sort by it."""
+    return (-SEVERITY_RANK.get(alert["severity"], 0), alert["detector"] in AGGREGATE_DETECTORS,
+            -(alert["exposure"] or 0), alert["alert_id"])
 
 
 def due(alert: dict, now: datetime, repeat: timedelta | None) -> str | None:

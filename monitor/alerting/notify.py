@@ -38,7 +38,7 @@ from monitor.alerting import lifecycle as alert, charts, links
 from monitor.alerting.channels import deliver, write_file
 from monitor.settings.config import Config, Route, check_outbox
 from monitor.output import money, safe_cell
-from monitor.sql.store import rows, run, transaction
+from monitor.sql.store import query_header, rows, run, transaction
 
 
 @dataclass
@@ -154,8 +154,7 @@ def enqueue_digests(con, config: Config, *, now: datetime) -> list[int]:
 
 def _queue(con, config: Config, channel: str, recipient: str, items: list[dict], *,
            now: datetime, digest_day=None) -> int:
-    items = sorted(items, key=lambda i: (-alert.SEVERITY_RANK[i["severity"]],
-                                         -i["exposure"], i["alert_id"]))
+    items = sorted(items, key=alert.suspicion)
     ids = sorted(i["notification_id"] for i in items if i["notification_id"] is not None)
     seed = f"{channel}|{recipient}|{digest_day or ''}|{','.join(map(str, ids))}"
     key = f"{'digest' if digest_day else 'alert'}-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
@@ -164,7 +163,8 @@ def _queue(con, config: Config, channel: str, recipient: str, items: list[dict],
         subject, body = render_webhook(config, views, key=key)
     else:
         subject, body = render_email(config, recipient, views, key=key, now=now,
-                                     digest_day=digest_day)
+                                     digest_day=digest_day,
+                                     summary=summary(con, items, views))
     (outbox_id,), = run(con, "notify/insert_outbox", {
         "message_key": key, "channel": channel, "recipient": recipient,
         "kind": "digest" if digest_day else "alerts", "digest_day": digest_day,
@@ -217,6 +217,7 @@ def render_view(con, config: Config, item: dict) -> dict:
         "alert_id": alert_id, "reason": item["reason"],
         "reason_text": REASONS.get(item["reason"], item["reason"]),
         "severity": item["severity"], "severity_upper": item["severity"].upper(),
+        "why": why(item["detector"]),
         "detector": item["detector"], "payee": payee, "where": where,
         "account": clean(item["account"]), "initiator": clean(item["initiator"]),
         "exposure_value": item["exposure"], "money": money(item['exposure'], currency),
@@ -231,6 +232,29 @@ def render_view(con, config: Config, item: dict) -> dict:
         "cid": f"chart-{alert_id}@monitor", "csv": evidence_csv(evidence),
         "csv_name": f"alert-{alert_id}-evidence.csv", "command": show_command(config, alert_id),
     }
+
+
+@cache
+def why(detector: str) -> str:
+    """What a detector finds, in the plain words of its SQL header's first clause
+    ("A payee new to an account that ... receives several sizeable charges of similar
+    amounts"): the summary's one line says why an alert is unusual without its id."""
+    try:
+        finds = query_header(f"detect/{detector}")["finds"]
+    except (OSError, KeyError):
+        return detector.replace("_", " ")
+    text = re.split(r"[:;.](?:\s|$)", re.sub(r"\s*\([^)]*\)", "", finds), maxsplit=1)[0]
+    return text if len(text) <= 110 else text[:107].rsplit(" ", 1)[0] + " ..."
+
+
+def summary(con, items: list[dict], views: list[dict]) -> dict:
+    """The e-mail's first lines: how many alerts are new, the money at risk with each
+    charge counted once (two alerts often cite the same charges), and the top three."""
+    new = sum(1 for i in items if i["reason"] in ("firing", "escalation"))
+    at_risk = alert.money_at_risk(con, [i["alert_id"] for i in items])
+    return {"new": new, "count": len(items), "top": views[:3],
+            "money": " + ".join(money(r["money"], clean(r["currency"])) for r in at_risk)
+            or money(0)}
 
 
 def show_command(config: Config, alert_id: int) -> str:
@@ -303,13 +327,15 @@ def subject_line(views: list[dict], digest_day=None) -> str:
 
 
 def render_email(config: Config, recipient: str, views: list[dict], *, key: str,
-                 now: datetime, digest_day=None) -> tuple[str, bytes]:
+                 now: datetime, digest_day=None, summary: dict | None = None
+                 ) -> tuple[str, bytes]:
     """A multipart message: plain text and HTML (with the charts inline), one evidence
     CSV per alert attached. Boundaries derive from the key, so it renders the same twice."""
     subject = clean(subject_line(views, digest_day))
     views = [v | {"links": links.for_alert(config.web, recipient, v["alert_id"], now)}
              for v in views]          # [web] base_url: the alert's page and signed answers
     context = {"items": views, "subject": subject, "digest_day": digest_day,
+               "summary": summary,
                "generated": now.strftime("%Y-%m-%d %H:%M UTC")}
     env = _templates()
     sender = config.notify.email.sender

@@ -208,8 +208,9 @@ class Web:
 
     async def inbox(self, request: Request):
         def read(con, _user):      # readers write nothing: states are the last scan's or answer's
-            return (store.rows(con, "web/inbox", {"limit": INBOX_ROWS}), self._money(con),
-                    store.rows(con, "web/precision"))
+            found = store.rows(con, "web/inbox", {
+                "limit": INBOX_ROWS, "aggregate": list(lifecycle.AGGREGATE_DETECTORS)})
+            return found, self._money(con), store.rows(con, "web/precision")
         user, (alerts, money, precision) = await self.signed_in(request, read)
         return self.page("web_inbox.html.j2", user=user, alerts=[_line(a) for a in alerts],
                          money=money, limit=INBOX_ROWS, precision=precision)
