@@ -29,9 +29,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	# Four workers on two cores: many tests wait on a child process, a server or a signal;
-	# the Spark tests stay together on one worker (one JVM, started once).
-	$(BIN)/python -m pytest -n 4 --dist loadgroup -rs
+	$(BIN)/python -m pytest -n auto -rs
 
 clean:
 	rm -rf $(VENV) demo/monitor.duckdb demo/outbox monitor.duckdb outbox report.html

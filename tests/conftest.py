@@ -24,3 +24,10 @@ def led(tmp_path):
 def cfg(tmp_path):
     """tmp_path/config.toml with the default test source (helpers.write_config)."""
     return write_config(tmp_path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The Spark tests first: they are the longest (a JVM and the demo ledger on two
+    engines) and one worker runs them one after another, so started last they left the
+    other worker idle at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("spark") is None)

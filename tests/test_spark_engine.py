@@ -38,8 +38,7 @@ from monitor.sql.store import load_query
 from monitor.settings.engine import EngineSettings
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[test]')")
-# One worker runs them all (--dist loadgroup): one JVM, started once.
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = pytest.mark.spark
 pytest.importorskip("sqlglot", reason="sqlglot is not installed (pip install -e '.[test]')")
 if not shutil.which("java"):
     pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)",
