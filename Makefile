@@ -29,7 +29,8 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n auto -rs
+	# Three workers on two cores: many tests wait on a child process, a server or a signal.
+	$(BIN)/python -m pytest -n 3 -rs
 
 clean:
 	rm -rf $(VENV) demo/monitor.duckdb demo/outbox monitor.duckdb outbox report.html
