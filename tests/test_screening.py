@@ -323,3 +323,27 @@ def test_dismissing_an_unknown_match_is_a_one_line_error(tmp_path):
     with pytest.raises(InputError, match="--why"):
         screening.dismiss(led.con, "nobody", "OFAC:1", " ")
     led.close()
+
+
+def test_the_database_itself_or_a_link_to_it_is_no_list_and_a_quote_is_no_sql(tmp_path):
+    """Hostile ways in: the ledger database given as a list (directly or by a symlink) is
+    refused in one line and loads nothing; a payee key with SQL in it is only a value."""
+    cfg = project(tmp_path)
+    assert monitor("--config", str(cfg), "ingest", cwd=tmp_path).returncode in (0, 1)
+    database = tmp_path / "ledger.duckdb"
+    link = tmp_path / "sdn.csv"
+    link.symlink_to(database)
+    for path in (database, link):
+        line = assert_one_line_error(monitor("screening", "load", str(path), cwd=tmp_path), 2)
+        assert str(path) in line, line
+    hostile = "x'); DROP TABLE transactions; --"
+    line = assert_one_line_error(monitor("screening", "dismiss", hostile, "OFAC:1", "--why",
+                                         "<b>no</b>", cwd=tmp_path), 2)
+    assert "screening matches" in line
+    assert json.loads(monitor("screening", "lists", "--format", "json",
+                              cwd=tmp_path).stdout) == []
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM transactions").fetchone()[0] >= 0
+    finally:
+        con.close()

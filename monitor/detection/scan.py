@@ -28,7 +28,7 @@ from monitor.screening import store as screening
 from monitor.settings.engine import engine_of
 from monitor.errors import InputError
 from monitor.output import money
-from monitor.sql.store import dicts, load_query, now, run, transaction
+from monitor.sql.store import dicts, load_query, now, run, transaction, writable
 
 ALSO_WRITTEN_AS = 5     # other names as written a finding lists (the sentence counts the rest)
 # Facts a detector may name in its sentence beyond a finding's own, from its `detail`.
@@ -57,7 +57,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     The one detection loop: the engine (DuckDB, or Spark over the lake) prepares the
     charges and runs each detector's SQL into `events`; the episodes and their evidence
     are then summarised here, in DuckDB, the same way for both."""
-    if _writable(con):      # payee keys as [payees] says (a reader uses the stored ones)
+    if writable(con):      # payee keys as [payees] says (a reader uses the stored ones)
         with transaction(con):
             if payees.refresh(con, config.payees):
                 _open_alerts_follow_keys(con)
@@ -101,11 +101,6 @@ def _open_alerts_follow_keys(con) -> None:
         taken.add(new)
         if new != old:
             con.execute("UPDATE alerts SET fingerprint = ? WHERE alert_id = ?", [new, alert_id])
-
-
-def _writable(con) -> bool:
-    return con.execute("SELECT NOT readonly FROM duckdb_databases() "
-                       "WHERE database_name = current_database()").fetchone()[0]
 
 
 def today(config: Config) -> date:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import re
 import zlib
@@ -30,6 +29,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from xml.etree.ElementTree import ParseError
 
+from monitor.audit.log import file_sha256
 from monitor.errors import InputError
 
 OFAC = "OFAC SDN"
@@ -123,14 +123,6 @@ def _bytes(path: Path) -> bytes:
     return data
 
 
-def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _clean(text: str | None) -> str:
     return _CONTROL.sub(" ", text or "").strip()
 
@@ -194,7 +186,7 @@ def _ofac(files: dict, published: date | None) -> ListVersion:
             continue
         entries.append(Entry(uid=f"OFAC:{row[0]}", name=row[1], kind=row[2] or "entity",
                              programmes=programmes, aliases=tuple(aliases.get(row[0], ()))))
-    listed = [ListFile(str(Path(p).resolve()), role, _sha(Path(p)))
+    listed = [ListFile(str(Path(p).resolve()), role, file_sha256(Path(p)))
               for role, (p, _, _) in files.items()]
     return ListVersion(OFAC, "US Treasury OFAC", published, listed, entries, notes)
 
@@ -237,4 +229,4 @@ def _un(path: Path, data: bytes, published: date | None) -> ListVersion:
     if not entries:
         raise InputError(f"{path}: the UN list holds no INDIVIDUAL or ENTITY; {UN_HINT}")
     return ListVersion(UN, "UN Security Council", published,
-                       [ListFile(str(Path(path).resolve()), "xml", _sha(Path(path)))], entries)
+                       [ListFile(str(Path(path).resolve()), "xml", file_sha256(Path(path)))], entries)

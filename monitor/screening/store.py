@@ -31,7 +31,7 @@ from monitor.ledger.payees import payee_key
 from monitor.screening import names
 from monitor.screening.lists import ListVersion
 from monitor.settings.screening import screening_of
-from monitor.sql.store import drop_temp, load_query, now, rows, run, transaction
+from monitor.sql.store import drop_temp, load_query, now, rows, run, transaction, writable
 
 SHOWN_CHANGES = 200          # matches listed in an audit entry (all are counted)
 
@@ -53,7 +53,7 @@ def load(con: duckdb.DuckDBPyConnection, config, versions: list[ListVersion]) ->
             payees = [p for (p,) in con.execute(
                 "SELECT DISTINCT counterparty FROM transactions "
                 "WHERE counterparty IS NOT NULL AND counterparty <> ''").fetchall()]
-            found = screen(con, version_id, payees, threshold)
+            found = screen(con, version_id, payees, threshold, config.payees.processor_prefixes)
         added, removed = changes(con, previous, version_id)
         report = {"list": version.list, "version_id": version_id, "status": "loaded",
                   "published": version.published, "entries": len(version.entries),
@@ -130,14 +130,14 @@ def _insert(con, table: str, columns: dict) -> None:
         con.unregister("screening_batch")
 
 
-def screen(con, version_id: int, payees: list[str], threshold: float) -> int:
+def screen(con, version_id: int, payees: list[str], threshold: float, prefixes) -> int:
     """Screen these payee names against one list version; keep the matches at or above
     the threshold (the best name of each entry per payee). Returns how many were kept."""
     if not payees:
         return 0
     forms = {"payee": [], "payee_key": [], "form": []}
     for payee in payees:
-        key = payee_key(payee)
+        key = payee_key(payee, prefixes)
         for form in names.payee_forms(payee):
             forms["payee"].append(payee)
             forms["payee_key"].append(key)
@@ -172,9 +172,7 @@ def refresh(con: duckdb.DuckDBPyConnection, config) -> int:
     """Screen the payee names no current list version has seen (new files since the last
     screening), or every name again when the threshold changed. Returns new matches.
     A read-only connection, or a ledger with no list loaded, screens nothing."""
-    writable = con.execute("SELECT NOT readonly FROM duckdb_databases() "
-                           "WHERE database_name = current_database()").fetchall()[0][0]
-    if not writable:
+    if not writable(con):
         return 0
     threshold = screening_of(config).threshold
     current = con.execute("SELECT version_id, threshold, screened_file_id FROM screening_current"
@@ -195,7 +193,8 @@ def refresh(con: duckdb.DuckDBPyConnection, config) -> int:
                 "  SELECT 1 FROM screening_screened s "
                 "  WHERE s.version_id = ? AND s.payee = t.counterparty)",
                 [screened, version_id]).fetchall()]
-            found += screen(con, version_id, payees, threshold)
+            found += screen(con, version_id, payees, threshold,
+                            config.payees.processor_prefixes)
             con.execute("UPDATE screening_lists SET threshold = ?, screened_file_id = ? "
                         "WHERE version_id = ?", [threshold, high, version_id])
     return found

@@ -276,6 +276,13 @@ def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
         con.execute(f"DROP {kind} {name}")      # a caller's own name, found in the catalog
 
 
+def writable(con: duckdb.DuckDBPyConnection) -> bool:
+    """False on a read-only connection (a reader, the snapshot): steps that keep derived
+    tables up to date (payee keys, kept pair facts, screening) then leave them alone."""
+    return con.execute("SELECT NOT readonly FROM duckdb_databases() "
+                       "WHERE database_name = current_database()").fetchall()[0][0]
+
+
 def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
     return dicts(run(con, name, params))
 

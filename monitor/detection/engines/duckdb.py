@@ -18,7 +18,7 @@ import duckdb
 
 from monitor.detection.catalog import Detector
 from monitor.settings.config import Config
-from monitor.sql.store import drop_temp, load_query, run, transaction
+from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
 
 def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) -> None:
@@ -57,11 +57,9 @@ def kept_first_days(con) -> int | None:
     """Bring table pair_history and the facts kept from it up to date with new files.
     Returns the last file that changed facts of days already past, or None when this
     connection cannot keep them (read-only, or an old schema)."""
-    writable, kept = con.execute(
-        "SELECT NOT readonly, EXISTS (SELECT 1 FROM duckdb_tables() "
-        "  WHERE table_name = 'pair_history_state' AND NOT temporary) "
-        "FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    if not (writable and kept):
+    kept = con.execute("SELECT count(*) FROM duckdb_tables() "
+                       "WHERE table_name = 'pair_history_state' AND NOT temporary").fetchone()[0]
+    if not (writable(con) and kept):
         return None
     high = con.execute("SELECT coalesce(max(file_id), -1) FROM transactions").fetchone()[0]
     state = con.execute("SELECT max_file_id, last_rewrite_file_id FROM pair_history_state"
