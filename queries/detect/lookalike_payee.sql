@@ -65,38 +65,33 @@ shifted AS (    -- each fresh name once per length its original may have: one ed
     SELECT p.*, length(p.squeezed) + d.shift AS want
     FROM fresh p CROSS JOIN (VALUES (-1), (0), (1)) AS d(shift)
 ),
-blocked AS (    -- hash joins on (first three letters, length) and (last three, length):
+pairs AS (      -- hash joins on (first three letters, length) and (last three, length):
                 -- an OR of conditions, or the three letters alone, made blocks of a
                 -- thousand names on a ledger of 60,000 payees
-    SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
-        p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
-        p.digits AS p_digits, t.digits AS t_digits, p.letters = t.letters AS anagram
+    SELECT p.counterparty, t.counterparty AS lookalike
     FROM shifted p JOIN names t
       ON left(p.squeezed, 3) = left(t.squeezed, 3) AND length(t.squeezed) = p.want
-    WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
     UNION
-    SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
-        p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
-        p.digits AS p_digits, t.digits AS t_digits, p.letters = t.letters AS anagram
+    SELECT p.counterparty, t.counterparty
     FROM shifted p JOIN names t
       ON right(p.squeezed, 3) = right(t.squeezed, 3) AND length(t.squeezed) = p.want
-    WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
     UNION       -- a word added (only when asked: no fresh name takes part otherwise)
-    SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
-        p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
-        p.digits AS p_digits, t.digits AS t_digits, p.letters = t.letters AS anagram
-    FROM (SELECT * FROM fresh WHERE $extra_word) p
-    JOIN names t ON left(p.squeezed, 3) = left(t.squeezed, 3)
-    WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
-      AND starts_with(p.n, t.n || ' ')
+    SELECT p.counterparty, t.counterparty
+    FROM (SELECT * FROM fresh WHERE $extra_word) p JOIN names t
+      ON left(p.squeezed, 3) = left(t.squeezed, 3) AND starts_with(p.n, t.n || ' ')
     UNION
+    SELECT p.counterparty, t.counterparty
+    FROM (SELECT * FROM fresh WHERE $extra_word) p JOIN names t
+      ON right(p.squeezed, 3) = right(t.squeezed, 3) AND ends_with(p.n, ' ' || t.n)
+),
+blocked AS (
     SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
         p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
         p.digits AS p_digits, t.digits AS t_digits, p.letters = t.letters AS anagram
-    FROM (SELECT * FROM fresh WHERE $extra_word) p
-    JOIN names t ON right(p.squeezed, 3) = right(t.squeezed, 3)
+    FROM pairs b
+    JOIN fresh p ON p.counterparty = b.counterparty
+    JOIN names t ON t.counterparty = b.lookalike
     WHERE t.first_day <= p.first_day - $trusted_days AND length(t.squeezed) >= $min_length
-      AND ends_with(p.n, ' ' || t.n)
 ),
 near AS (       -- one edit (or a swap) at position i leaves the part before i and the
                 -- part after it alike: the first or the last half (less one) is the same,
