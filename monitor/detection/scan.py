@@ -346,28 +346,29 @@ def named(con, rows: list[dict]) -> list[dict]:
 def _details_named(con, rows: list[dict]) -> list[dict]:
     """Payees a detector names in its `detail` (the look-alike's original, the payees of
     one payout account) are payee keys, as the SQL groups by them: people read each by
-    its most used name as written."""
-    cache: dict[str, str] = {}
-
-    def written(key: str) -> str:
-        if key not in cache:
-            found = con.execute(
-                "SELECT k.name FROM payee_keys k JOIN transactions t ON t.counterparty = k.name "
-                "WHERE k.payee_key = ? GROUP BY k.name ORDER BY count(*) DESC, k.name LIMIT 1",
-                [key]).fetchall()
-            cache[key] = found[0][0] if found else key
-        return cache[key]
-
-    for row in rows:
-        if not row.get("detail"):
-            continue
-        facts = json.loads(row["detail"])
+    its most used name as written (one query for all of them)."""
+    details = {i: json.loads(row["detail"]) for i, row in enumerate(rows) if row.get("detail")}
+    keys = set()
+    for facts in details.values():
         if isinstance(facts.get("lookalike"), str):
-            facts["lookalike"] = written(facts["lookalike"])
+            keys.add(facts["lookalike"])
         if isinstance(facts.get("payees"), str):       # "'a', 'b'": keys hold no quote
-            facts["payees"] = _QUOTED.sub(lambda m: "'" + written(m.group(1)) + "'",
-                                          facts["payees"])
-        row["detail"] = json.dumps(facts)
+            keys.update(_QUOTED.findall(facts["payees"]))
+    if not keys:
+        return rows
+    written = dict(con.execute(
+        "SELECT payee_key, first(name ORDER BY uses DESC, name) FROM ("
+        "  SELECT k.payee_key, k.name, count(*) AS uses FROM payee_keys k "
+        "  JOIN transactions t ON t.counterparty = k.name "
+        "  WHERE list_contains($keys, k.payee_key) GROUP BY ALL) GROUP BY payee_key",
+        {"keys": sorted(keys)}).fetchall())
+    for i, facts in details.items():
+        if isinstance(facts.get("lookalike"), str):
+            facts["lookalike"] = written.get(facts["lookalike"], facts["lookalike"])
+        if isinstance(facts.get("payees"), str):
+            facts["payees"] = _QUOTED.sub(
+                lambda m: "'" + written.get(m.group(1), m.group(1)) + "'", facts["payees"])
+        rows[i]["detail"] = json.dumps(facts)
     return rows
 
 
