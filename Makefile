@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 	@echo "alert e-mails (.eml) are in $(CURDIR)/outbox/:"; ls -1 outbox/ 2>/dev/null | tail -n 5
 	$(BIN)/monitor report --out report.html --force
 	@echo "the report (open it in a browser, or print it): $(CURDIR)/report.html"
-	@echo "the inbox: echo demo-password | $(BIN)/monitor users add demo --role finance; export MONITOR_WEB_SECRET=\$$(openssl rand -hex 32); $(BIN)/monitor serve  # then open http://127.0.0.1:8080/ and sign in as demo (docs/web.md)"
+	@echo "the inbox: echo demo-password | $(BIN)/monitor users add demo --role finance; export MONITOR_WEB_SECRET=\$$(openssl rand -hex 32); $(BIN)/monitor serve  # then open http://127.0.0.1:8080/ and sign in as demo; the e-mails carry answer links when that secret is set before the scan (docs/web.md)"
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
