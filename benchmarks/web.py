@@ -42,6 +42,9 @@ SELECT 'fp' || a, 'new_payee_repeat', '************' || lpad((1000 + a)::VARCHAR
        TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01', NULL
 FROM range({alerts}) r(a);
 """
+# each alert's evidence amounts, as a scan records them (alerts.evidence_money)
+EVIDENCE = (ROOT / "queries/schema/013_reviews.sql").read_text().split("UPDATE alerts", 1)[1]
+EVIDENCE = "UPDATE alerts" + EVIDENCE.split(";", 1)[0]
 
 
 def build(folder: Path, rows: int, alerts: int) -> Path:
@@ -59,6 +62,7 @@ def build(folder: Path, rows: int, alerts: int) -> Path:
     started = time.monotonic()
     con.execute(FILL.format(n=rows))
     con.execute(ALERTS.format(rows=rows, alerts=alerts))
+    con.execute(EVIDENCE)
     con.close()
     print(f"built {rows:,} transactions and {alerts:,} open alerts in "
           f"{time.monotonic() - started:.1f} s", file=sys.stderr)

@@ -273,12 +273,13 @@ def open_alerts(con, now: datetime) -> list[dict]:
 
 def _facts(con, finding: dict, now: datetime, scan_id) -> dict:
     evidence_ids = [str(t) for t in (finding.get("evidence_txn_ids") or [])]
-    (sources,), = run(con, "alerts/evidence_sources", {"txn_ids": evidence_ids}).fetchall()
+    (sources, money), = run(con, "alerts/evidence_sources", {"txn_ids": evidence_ids}).fetchall()
     keys = ("fingerprint", "detector", "account", "counterparty", "initiator", "currency",
             "severity", "exposure", "charges", "since", "first_alert_at", "last_charge_at",
             "sentence")
     return {k: finding.get(k) for k in keys} | {
-        "sources": sources, "evidence_txn_ids": evidence_ids, "now": now, "scan_id": scan_id}
+        "sources": sources, "evidence_txn_ids": evidence_ids, "evidence_money": money,
+        "now": now, "scan_id": scan_id}
 
 
 def _judged(con, fingerprint: str, evidence: list[str]) -> bool:

@@ -15,6 +15,7 @@
 --   $first_alert_at  DATE
 --   $last_charge_at    DATE
 --   $evidence_txn_ids  VARCHAR[]
+--   $evidence_money    STRUCT(txn_id, currency, amount)[]  the charges' amounts
 --   $sentence          VARCHAR
 --   $now      TIMESTAMP  opened and last seen
 --   $scan_id  BIGINT     NULL allowed
@@ -22,8 +23,8 @@
 
 INSERT INTO alerts (fingerprint, detector, account, counterparty, initiator, sources, currency,
     state, severity, exposure, charges, since, first_alert_at, last_charge_at,
-    evidence_txn_ids, sentence, opened_at, last_seen_at, last_scan_id)
+    evidence_txn_ids, evidence_money, sentence, opened_at, last_seen_at, last_scan_id)
 VALUES ($fingerprint, $detector, $account, $counterparty, $initiator, $sources, $currency,
     'firing', $severity, $exposure, $charges, $since, $first_alert_at, $last_charge_at,
-    $evidence_txn_ids, $sentence, $now, $now, $scan_id)
+    $evidence_txn_ids, $evidence_money, $sentence, $now, $now, $scan_id)
 RETURNING alert_id;

@@ -12,6 +12,7 @@
 --   $first_alert_at  DATE
 --   $last_charge_at    DATE
 --   $evidence_txn_ids  VARCHAR[]
+--   $evidence_money    STRUCT(txn_id, currency, amount)[]  the charges' amounts
 --   $sentence          VARCHAR
 --   $now      TIMESTAMP  last seen
 --   $scan_id  BIGINT     NULL allowed
@@ -20,6 +21,6 @@
 UPDATE alerts SET sources = $sources, currency = $currency, severity = $severity,
     exposure = $exposure, charges = $charges, since = $since,
     first_alert_at = $first_alert_at, last_charge_at = $last_charge_at,
-    evidence_txn_ids = $evidence_txn_ids, sentence = $sentence,
+    evidence_txn_ids = $evidence_txn_ids, evidence_money = $evidence_money, sentence = $sentence,
     last_seen_at = $now, last_scan_id = $scan_id
 WHERE alert_id = $alert_id;
