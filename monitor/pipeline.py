@@ -5,13 +5,15 @@ of one job, its audit entry included, so the two cannot drift apart.
 - ingest: read the planned files, append what loaded to the lake;
 - scan_and_notify: reload the registry, scan, record the alerts, queue and send messages;
 - send_digests: queue the day's digests (one transaction), deliver, record the delivery;
-- send_outbox: deliver what is pending, record the delivery.
+- send_outbox: deliver what is pending, record the delivery;
+- send_reviews: e-mail registry owners before their entries' review dates;
+- answer / answer_review: a person's answer to an alert or to a review (web, e-mail links).
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
-from monitor.alerting import channels, lifecycle, notify
+from monitor.alerting import channels, lifecycle, notify, reviews
 from monitor.audit import log as audit
 from monitor.detection import scan as detect
 from monitor.ledger import ingest as ingest_mod, lake, registry
@@ -91,6 +93,45 @@ def send_outbox(con, config: Config, wait: timedelta):
     result = channels.deliver(con, config, wait=wait)
     audit.record_notification(con, result)
     return result
+
+
+# -- the expected-spend review (issue 18) ------------------------------------------------------
+
+def send_reviews(con, config: Config, *, wait: timedelta, today=None, dry_run: bool = False,
+                 who: str | None = None):
+    """Queue a review e-mail to the owner of each registry entry whose review date is near
+    (monitor.alerting.reviews), deliver, and record both: `monitor authorize review --send`
+    and the daemon's digest job (hourly is fine: each entry's owner is asked once per review
+    date). A dry run says what would be sent and changes nothing. Returns (queued, delivery
+    or None)."""
+    now = store.now()
+    today = today or now.date()
+    with store.transaction(con) as tx:
+        queued = reviews.queue(con, config, today, now)
+        if dry_run:
+            tx.rollback()
+            return queued, None
+        if queued:
+            audit.record(con, "registry review", {
+                "today": today, "sent": [{k: q[k] for k in ("auth_id", "recipient", "valid_to")}
+                                         for q in queued]}, who=who)
+    result = channels.deliver(con, config, wait=wait) if queued else None
+    if result is not None:
+        audit.record_notification(con, result)
+    return queued, result
+
+
+def answer_review(con, config: Config, auth_id: int, answer: str, *, by: str, via: str) -> dict:
+    """The owner's answer to a review: Still expected moves the entry's review date a year
+    on, No longer expected ends it today; audited with the person (registry.set_review_date).
+    Refused while a file manages the registry (the next scan would undo it)."""
+    registry.refuse_if_managed(config, "add")
+    found = [e for e in registry.entries(con) if e["auth_id"] == auth_id]
+    if not found:
+        raise InputError(f"registry entry {auth_id} no longer exists")
+    valid_to = reviews.new_review_date(found[0], answer, store.now().date())
+    with store.transaction(con):
+        return registry.set_review_date(con, auth_id, valid_to, who=by, via=via, answer=answer)
 
 
 # -- a person's answer to an alert (the web inbox and its e-mail links) -----------------------

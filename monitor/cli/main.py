@@ -25,7 +25,7 @@ from monitor.cli import screening as cli_screening
 from monitor import output, pipeline
 from monitor.cli import alerts as cli_alerts, lake as cli_lake, report as cli_report, run as cli_run
 from monitor.cli import web as cli_web
-from monitor.errors import ExitCode, InputError, MonitorError
+from monitor.errors import ExitCode, InputError, MonitorError, NotifyError
 from monitor.redact import redact
 
 EPILOG_WIDTH = 100
@@ -442,6 +442,31 @@ def authorize_load(ctx: Context, path):
     count = registry.load(con, entries, str(path.resolve()))
     con.close()
     click.echo(f"loaded {count} authorizations from {path}", err=True)
+
+
+@authorize.command("review")
+@click.option("--send", is_flag=True, help="E-mail the owners now (else only list them).")
+@pass_ctx
+def authorize_review(ctx: Context, send):
+    """The entries whose review date ([registry] review_before ahead, default 14 days) is
+    near and whose owner was not yet asked; with --send, e-mail each owner Still expected /
+    No longer expected links (the daemon does it on its digest job). An entry not confirmed
+    stops explaining charges after its review date (valid_to).
+
+    \b
+    Example:
+      monitor authorize review --send
+    """
+    con = ctx.connect()
+    queued, result = pipeline.send_reviews(con, ctx.config, wait=ctx.config.notify.retry_for,
+                                           dry_run=not send)
+    con.close()
+    output.emit(queued, "table", ["auth_id", "valid_to", "recipient"])
+    click.echo(f"sent {len(queued)} review e-mail(s)" if send else
+               f"would send {len(queued)} review e-mail(s); --send sends them", err=True)
+    if result is not None and (result.pending or result.failed):
+        raise NotifyError(f"review e-mail(s) not delivered: {result.error or result.gave_up}; "
+                          "they stay in the outbox (`monitor alerts send` retries)")
 
 
 cli.add_command(cli_alerts.alerts)

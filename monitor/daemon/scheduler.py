@@ -9,7 +9,7 @@ database, doing its work and closing it:
   `monitor ingest` then `monitor scan` do), check feed arrival, then publish the
   read-only snapshot readers use while the daemon holds the file.
 - outbox: retry messages not yet accepted by their server.
-- digest: queue and send the day's digests.
+- digest: queue and send the day's digests, and the registry owners' review e-mails.
 
 Coalesce, max_instances=1 and a misfire grace time: after downtime or a long job, one
 catch-up run, not a burst. SIGTERM/SIGINT let the running job finish, then exit 0.
@@ -181,10 +181,14 @@ def run_digest(config: Config) -> dict:
     con = connect(config)
     try:
         queued, result = pipeline.send_digests(con, config, wait=config.notify.retry_for)
+        # the expected-spend review rides on the digest job: once an hour or a day is
+        # plenty for a review sent [registry] review_before ahead, and once per review date
+        reviews, _ = pipeline.send_reviews(con, config, wait=config.notify.retry_for,
+                                           who="monitor run")
     finally:
         con.close()
     return {"digests": len(queued), "sent": len(result.sent), "pending": len(result.pending),
-            "failed": len(result.failed)}
+            "failed": len(result.failed), "reviews": len(reviews)}
 
 
 # ---- feed arrival --------------------------------------------------------------------

@@ -141,6 +141,22 @@ def withdraw(con: duckdb.DuckDBPyConnection, auth_id: int, who: str | None = Non
                  who=who)
 
 
+def set_review_date(con: duckdb.DuckDBPyConnection, auth_id: int, valid_to: date,
+                    who: str, via: str, answer: str) -> dict:
+    """The owner's answer to an expected-spend review (monitor.alerting.reviews): the entry's
+    review date moved on (still expected) or to today (no longer expected), recorded with
+    the entry before and after. Returns the entry after."""
+    before = [e for e in entries(con) if e["auth_id"] == auth_id]
+    if not before:
+        raise InputError(f"authorization {auth_id}: no such entry (it was removed)")
+    con.execute("UPDATE authorizations SET valid_to = ? WHERE auth_id = ?", [valid_to, auth_id])
+    after = before[0] | {"valid_to": valid_to}
+    audit.record(con, "authorize review", {"auth_id": auth_id, "answer": answer,
+                                           "before": _shown(before[0]), "after": _shown(after),
+                                           "via": via}, who=who)
+    return after
+
+
 def load(con: duckdb.DuckDBPyConnection, new: list[dict], origin: str, *,
          only_if_changed: bool = False) -> int | None:
     """Make the registry exactly `new` (read from `origin`) and record the change: the

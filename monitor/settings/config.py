@@ -247,8 +247,13 @@ class ConfigValidator(Validator):
         sections = {k: data[k] for k in RESERVED_SECTIONS if k in data}
         check_detectors(self, data.get("detectors", {}))
         registry = subtable(self, data, "registry")
-        self.unknown(registry, ("path",), "registry.")
+        self.unknown(registry, ("path", "review_before", "review_to"), "registry.")
         self.string(registry, "path", "registry.path")
+        if registry:     # the expected-spend review (monitor.alerting.reviews), typed
+            sections["registry"] = registry | {
+                "review_before": duration(self, registry, "review_before", "registry.",
+                                          timedelta(days=14)),
+                "review_to": addresses(self, registry, "review_to", "registry.", ())}
         alerts, notify = notify_settings(self, data)
         schedule = schedule_settings(self, data, names)
         engine = engine_settings(self, data)

@@ -30,7 +30,8 @@ from monitor.ledger import registry
 from monitor.settings.config import Config
 from monitor.sql import store
 from monitor.redact import redact
-from monitor.web import auditor, auth
+from monitor.web import auditor, auth, reviews
+from monitor.web.auth import Refused
 
 MAX_FORM = 64 * 1024          # bytes of a form body; the biggest is an auditor's SQL
 EVIDENCE_ROWS = 200           # evidence charges shown on an alert page
@@ -47,14 +48,6 @@ HEADERS = {
 ANSWER_DONE = {"ack": "acknowledged", "snooze": "snoozed", "resolve": "resolved",
                "expected": "recorded as expected (registry entry added)",
                "not_recognised": "escalated as not recognised"}
-
-
-class Refused(Exception):
-    """A request answered with a plain page and an HTTP status (no traceback, no detail)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 @cache
@@ -460,6 +453,10 @@ def create_app(config: Config) -> Starlette:
               methods=["POST"]),
         Route("/a/{token}", guard(web.link_page), methods=["GET"]),
         Route("/a/{token}", guard(web.link_answer), methods=["POST"]),
+        Route("/r/{token}", guard(lambda request: reviews.link_page(web, request)),
+              methods=["GET"]),
+        Route("/r/{token}", guard(lambda request: reviews.link_answer(web, request)),
+              methods=["POST"]),
         Route("/registry", guard(web.registry_page)),
         Route("/registry/{change}", guard(web.registry_change), methods=["POST"]),
         Route("/query", guard(lambda request: auditor.query_page(web, request)),

@@ -35,6 +35,15 @@ _HASHER = PasswordHasher()
 _DUMMY = _HASHER.hash("not a password of anyone")
 
 
+class Refused(Exception):
+    """A request answered with a plain page and an HTTP status (no traceback, no detail):
+    raised by the pages of monitor.web.app and monitor.web.reviews alike."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class User:
     name: str
