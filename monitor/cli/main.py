@@ -23,6 +23,7 @@ from monitor.audit import log as audit
 from monitor.cli import audit as cli_audit
 from monitor.cli import screening as cli_screening
 from monitor import output, pipeline
+from monitor.report import report as report_mod
 from monitor.cli import alerts as cli_alerts, lake as cli_lake, report as cli_report, run as cli_run
 from monitor.cli import web as cli_web
 from monitor.errors import ExitCode, InputError, MonitorError, NotifyError
@@ -321,14 +322,20 @@ def backtest(ctx: Context, start, end, fmt):
     con = ctx.connect()
     pipeline.load_registry(con, ctx.config)     # the finance team's CSV, when named
     alerts = detect.backtest(con, ctx.config, start.date(), end.date())
+    precision = report_mod.precision(con)     # how people judged the live alerts so far
     con.close()
     if fmt == "json":
         keys = ("detector", "severity", "account", "counterparty", "initiator",
                 "first_alert_at", "exposure", "evidence_txn_ids")
         click.echo(output.dumps({"alerts": [
-            {k: a[k] for k in keys} | {"escalations": a["escalations"]} for a in alerts]}))
-    else:
-        output.emit(alerts, fmt, FINDING_COLUMNS[:-2] + ["first_alert_at", "sentence"])
+            {k: a[k] for k in keys} | {"escalations": a["escalations"]} for a in alerts],
+            "precision": [{k: p[k] for k in ("detector", "judged", "theft", "honest",
+                                             "precision")} for p in precision]}))
+        return
+    output.emit(alerts, fmt, FINDING_COLUMNS[:-2] + ["first_alert_at", "sentence"])
+    lines = [p["line"] for p in precision] or ["no alert has an outcome yet"]
+    click.echo("\nPrecision per detector, from the outcomes people gave:\n  "
+               + "\n  ".join(lines), err=fmt != "table")      # a CSV stays a CSV
 
 
 @cli.group()

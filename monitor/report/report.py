@@ -104,7 +104,20 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, *, period: Period = Pe
         **_new_payees(con, period, currency),
         "sources": _sources(con, config),
         "outcomes": rows(con, "report/alert_outcomes", period.params())[0],
+        "precision": precision(con),
     }
+
+
+def precision(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Each detector's precision from the outcomes people gave (queries/web/precision.sql:
+    theft confirmed or not recognised, against honest, expected or error; an alert counts
+    once, by its latest outcome), with the line the report and `monitor backtest` print:
+    the number that says which detectors earn the attention they ask for."""
+    found = rows(con, "web/precision")
+    for row in found:
+        row["line"] = (f"{row['detector']}: {row['theft']} theft of {row['judged']} judged "
+                       f"({round(100 * row['theft'] / row['judged'])}%; {row['honest']} honest)")
+    return found
 
 
 def _by_severity(con, open_rows: list[dict], currency: str) -> list[dict]:
