@@ -134,7 +134,7 @@ def test_backtest_json_shape(filled):
                    "--to", day(40).isoformat(), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     document = json.loads(proc.stdout)
-    assert list(document) == ["alerts"]
+    assert list(document) == ["alerts", "precision"]      # precision: from people's outcomes
     for alert in document["alerts"]:
         assert list(alert) == ALERT_KEYS
         assert isinstance(alert["exposure"], str) and isinstance(alert["evidence_txn_ids"], list)
