@@ -12,10 +12,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from helpers import query
+from helpers import query, write_config
 from notify_helpers import Inbox, email_toml, free_port, parse, project, smtp_server
 from web_helpers import HOSTILE, SECRET, Client, Server, monitor, path_of, theft_rows, web_toml
 from monitor.alerting import reviews
+from monitor.daemon import scheduler
+from monitor.errors import ConfigError
 from monitor.ledger import registry
 from monitor.settings import config as config_mod
 from monitor.sql import store
@@ -161,3 +163,32 @@ def test_an_entry_explains_no_charge_after_its_review_date(review):
     finally:
         con.close()
     assert days == [date(2024, 1, 2), date(2024, 1, 16)]
+
+
+def test_the_daemons_digest_job_sends_the_reviews_due(review, monkeypatch):
+    """monitor run's digest job (hourly or daily) sends what is due, once per review date."""
+    monkeypatch.setenv("MONITOR_WEB_SECRET", SECRET)
+    cfg = config_mod.load(review["config"], warn=lambda line: None)
+    con = store.connect(cfg.database)
+    try:
+        auth_id = add(con, "Delta Works", "6666", TODAY + timedelta(days=2), "Jane Smith")
+    finally:
+        con.close()
+    count = len(review["inbox"].messages)
+    assert scheduler.run_digest(cfg)["reviews"] == 1
+    assert scheduler.run_digest(cfg)["reviews"] == 0
+    assert len(review["inbox"].messages) == count + 1
+    assert set(review_links(review["inbox"], auth_id)) == {"Still expected", "No longer expected"}
+
+
+def test_registry_review_keys_read_as_written(tmp_path):
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + '\n[registry]\nreview_before = "30d"\n'
+                    'review_to = ["controller@example.org"]\n')
+    cfg = config_mod.load(path, warn=pytest.fail)
+    assert reviews.before(cfg) == timedelta(days=30)
+    assert reviews.owner_addresses(cfg, {"approver": "Jane Smith"}) == ["controller@example.org"]
+    assert reviews.owner_addresses(cfg, {"approver": OWNER}) == [OWNER]
+    path.write_text(path.read_text().replace('"controller@example.org"', '"not an address"'))
+    with pytest.raises(ConfigError, match="review_to"):
+        config_mod.load(path, warn=lambda line: None)
