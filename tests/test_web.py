@@ -521,3 +521,14 @@ def test_a_scan_does_not_reopen_what_a_person_resolved_unless_a_charge_is_new(si
         assert query(site["config"], count)[0][0] == 2          # a new charge: a new alert
     finally:
         os.environ.pop("MONITOR_WEB_SECRET", None)
+
+
+def test_alerts_keep_their_evidence_amounts_as_the_ledger_has_them(site):
+    """alerts.evidence_money (what the inbox's money at risk sums, with no ledger join) is
+    each evidence charge's currency and amount as the ledger holds it."""
+    kept = query(site["config"], "SELECT alert_id, e.txn_id, e.currency, e.amount FROM "
+                 "(SELECT alert_id, unnest(evidence_money) AS e FROM alerts) ORDER BY ALL")
+    ledger = query(site["config"], "SELECT a.alert_id, t.txn_id, t.currency, t.amount FROM "
+                   "(SELECT alert_id, unnest(evidence_txn_ids) AS txn_id FROM alerts) a "
+                   "JOIN transactions t USING (txn_id) ORDER BY ALL")
+    assert kept == ledger and kept
