@@ -5,7 +5,8 @@ of one job, its audit entry included, so the two cannot drift apart.
 - ingest: read the planned files, append what loaded to the lake;
 - scan_and_notify: reload the registry, scan, record the alerts, queue and send messages;
 - send_digests: queue the day's digests (one transaction), deliver, record the delivery;
-- send_outbox: deliver what is pending, record the delivery.
+- send_outbox: deliver what is pending, record the delivery;
+- calibrate: choose the detectors' thresholds from the ledger's history, record them.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import timedelta
 
 from monitor.alerting import channels, lifecycle, notify
 from monitor.audit import log as audit
-from monitor.detection import scan as detect
+from monitor.detection import calibrate as calibration, scan as detect
 from monitor.ledger import ingest as ingest_mod, lake, registry
 from monitor.settings.config import Config
 from monitor.sql import store
@@ -91,6 +92,21 @@ def send_outbox(con, config: Config, wait: timedelta):
     result = channels.deliver(con, config, wait=wait)
     audit.record_notification(con, result)
     return result
+
+
+def calibrate(con, config: Config, *, by: str | None = None) -> calibration.Calibration:
+    """`monitor calibrate` and the daemon's calibrate job: replay the ledger's history to
+    choose each detector's threshold for the alert budget, record the choice (the next
+    scan judges with it) and its audit entry."""
+    load_registry(con, config)          # charges the registry explains are not alerts
+    found = calibration.calibrate(con, config)
+    by = by or audit.actor()
+    calibration_id = calibration.save(con, found, by)
+    audit.record(con, "calibrate", {"calibration_id": calibration_id, "by": by,
+                                    "calibrated": found.calibrated, "budget": found.budget,
+                                    "per_month": found.per_month},
+                 audit.digest(found.as_dict()), who=by)
+    return found
 
 
 # -- a person's answer to an alert (the web inbox and its e-mail links) -----------------------

@@ -24,7 +24,7 @@ from monitor.cli import audit as cli_audit
 from monitor.cli import screening as cli_screening
 from monitor import output, pipeline
 from monitor.cli import alerts as cli_alerts, lake as cli_lake, report as cli_report, run as cli_run
-from monitor.cli import web as cli_web
+from monitor.cli import calibrate as cli_calibrate, web as cli_web
 from monitor.errors import ExitCode, InputError, MonitorError
 from monitor.redact import redact
 
@@ -451,6 +451,7 @@ cli_screening.register(cli)
 cli.add_command(cli_run.run)
 cli.add_command(cli_report.report_command)
 cli_web.register(cli)
+cli_calibrate.register(cli)
 
 
 def _rows(con, sql: str, params=None) -> list[dict]:
