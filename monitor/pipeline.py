@@ -94,12 +94,13 @@ def send_outbox(con, config: Config, wait: timedelta):
     return result
 
 
-def calibrate(con, config: Config, *, by: str | None = None) -> calibration.Calibration:
+def calibrate(con, config: Config, *, by: str | None = None,
+              until=None) -> calibration.Calibration:
     """`monitor calibrate` and the daemon's calibrate job: replay the ledger's history to
     choose each detector's threshold for the alert budget, record the choice (the next
     scan judges with it) and its audit entry."""
     load_registry(con, config)          # charges the registry explains are not alerts
-    found = calibration.calibrate(con, config)
+    found = calibration.calibrate(con, config, until)
     by = by or audit.actor()
     calibration_id = calibration.save(con, found, by)
     audit.record(con, "calibrate", {"calibration_id": calibration_id, "by": by,

@@ -14,7 +14,7 @@ import click
 import duckdb
 
 from monitor.settings import config as config_mod
-from monitor.detection import scan as detect
+from monitor.detection import fold, scan as detect
 from monitor.ledger import registry
 from monitor.sql import store
 from monitor.sql.store import dicts
@@ -305,7 +305,8 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
 @output.format_option()
 @pass_ctx
 def backtest(ctx: Context, start, end, fmt):
-    """Replay history as if the monitor had run every day, and list each alert once.
+    """Replay history as if the monitor had run every day, and list each alert once
+    (detectors that saw the same charges make one alert; the others are its reasons).
 
     Each day sees only what was posted by then; an alert is listed at its first
     firing with the exposure and evidence of that day, and later escalations
@@ -320,11 +321,12 @@ def backtest(ctx: Context, start, end, fmt):
     detect.not_after_today(ctx.config, end.date(), "--to")     # the replay's last day
     con = ctx.connect()
     pipeline.load_registry(con, ctx.config)     # the finance team's CSV, when named
-    alerts = detect.backtest(con, ctx.config, start.date(), end.date())
+    # One alert per theft, as the daily runs' alerts would have been (detection/fold.py).
+    alerts = fold.over_time(detect.backtest(con, ctx.config, start.date(), end.date()))
     con.close()
     if fmt == "json":
         keys = ("detector", "severity", "account", "counterparty", "initiator",
-                "first_alert_at", "exposure", "evidence_txn_ids")
+                "first_alert_at", "exposure", "evidence_txn_ids", "other_reasons")
         click.echo(output.dumps({"alerts": [
             {k: a[k] for k in keys} | {"escalations": a["escalations"]} for a in alerts]}))
     else:

@@ -68,10 +68,11 @@ class Calibration:
         return asdict(self)
 
 
-def history(con) -> tuple[date | None, date | None]:
-    """The first and last day the organisation was charged, up to today."""
+def history(con, until: date | None = None) -> tuple[date | None, date | None]:
+    """The first and last day the organisation was charged, up to today (or `until`)."""
     return tuple(con.execute("SELECT min(posted_at), max(posted_at) FROM transactions "
-                             "WHERE amount > 0 AND posted_at <= current_date").fetchone())
+                             "WHERE amount > 0 AND posted_at <= least(current_date, $until)",
+                             {"until": until or date.max}).fetchone())
 
 
 def warm_up(days: int) -> int:
@@ -80,11 +81,13 @@ def warm_up(days: int) -> int:
     return max(90, min(365, days // 3))
 
 
-def calibrate(con: duckdb.DuckDBPyConnection, config: Config) -> Calibration:
-    """Choose the detectors' thresholds from the ledger's history (nothing is written:
-    `save` records the result)."""
+def calibrate(con: duckdb.DuckDBPyConnection, config: Config,
+              until: date | None = None) -> Calibration:
+    """Choose the detectors' thresholds from the ledger's history, up to `until` when given
+    (nothing is written: `save` records the result). Every window of a detector looks
+    back only, so charges after `until` change nothing of what is counted."""
     budget = alert_budget(config)
-    first, last = history(con)
+    first, last = history(con, until)
     days = (last - first).days + 1 if first else 0
     if days < MIN_HISTORY_DAYS:
         return Calibration(False, (

@@ -141,7 +141,8 @@ def future_rows(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[int, da
 
 def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
          full: bool = False) -> list[dict]:
-    """Findings firing as of a date, recorded under a new scan.
+    """Findings firing as of a date, recorded under a new scan: each detector's (alerts
+    fold those that share evidence charges into one: detection/fold.py).
 
     After a first full scan, a scan looks again only at the accounts, payees and
     initiators that new rows touched; the previous scan's other findings carry

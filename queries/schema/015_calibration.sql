@@ -33,3 +33,7 @@ CREATE TABLE calibrated_params (
     per_month        DOUBLE NOT NULL,        -- honest alerts a month on the replay with it
     curve            DOUBLE[] NOT NULL       -- ... with each rung's value: the trade-off
 );
+
+-- One alert per theft (monitor/detection/fold.py): the other detectors' reasons about the
+-- same charges, "detector: sentence", strongest first, kept with the alert they joined.
+ALTER TABLE alerts ADD COLUMN other_reasons VARCHAR[];
