@@ -11,10 +11,10 @@ k, and the same alerts), counts and ratios as values.
 How: the organisation's history is replayed once per rung of the ladders (every detector on
 its rung i at once: a detector's alerts depend only on its own settings), counting the
 alerts each detector would have raised a month after a warm-up. Then, starting with every
-detector on its most sensitive rung, the noisiest detector that a stricter rung would
-quieten moves up one rung, again and again, until the whole organisation raises at most
-the alert budget ([detectors] alert_budget, honest alerts a month; default 2) or no rung is
-left. History is taken as honest: a theft already in it makes its detector slightly
+detector on its most sensitive rung, the climb that saves the most alerts per rung of
+sensitivity given up is made (to the detector's next rung that raises fewer), again and
+again, until the whole organisation raises at most the alert budget ([detectors]
+alert_budget, honest alerts a month; default 2) or no climb is left. History is taken as honest: a theft already in it makes its detector slightly
 stricter, never blind (one episode is a small share of months of alerts).
 
 What it does not touch: the money tiers (warning / high / critical stay absolute, in the
@@ -166,20 +166,30 @@ def _replay(con, config: Config, ladders: dict, amounts: dict, start: date, end:
 
 def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
             budget: float) -> list[Choice]:
-    """Every detector on its most sensitive rung; then the noisiest detector that a
-    stricter rung would quieten climbs one rung, until the total is within budget."""
+    """Every detector on its most sensitive rung; then the cheapest climbs (alerts saved
+    per rung) until the total is within budget."""
     rung = {name: 0 for name, spec in ladders.items() if spec}
     top = {name: len(ladders[name]["levels"]) - 1 for name in rung}
 
     def now_(name):
         return counts[name][rung[name]] if name in rung else counts[name][0]
 
+    def step(name):
+        """(alerts a month saved per rung climbed, the rung) of the detector's next quieter
+        rung; None when no stricter rung raises fewer."""
+        for up in range(rung[name] + 1, top[name] + 1):
+            if counts[name][up] < now_(name):
+                return (now_(name) - counts[name][up]) / (up - rung[name]), up
+        return None
+
     while sum(now_(name) for name in counts) > budget:
-        movable = [n for n in rung if rung[n] < top[n] and min(counts[n][rung[n] + 1:]) < now_(n)]
-        if not movable:
+        steps = {n: step(n) for n in rung}
+        steps = {n: s for n, s in steps.items() if s}
+        if not steps:
             break
-        noisiest = max(movable, key=lambda n: (now_(n), n))
-        rung[noisiest] += 1
+        # The climb that saves the most alerts per rung of sensitivity given up.
+        best = max(steps, key=lambda n: (steps[n][0], now_(n), n))
+        rung[best] = steps[best][1]
     choices = []
     for name, spec in ladders.items():
         per_month = round(now_(name), 3)
