@@ -10,12 +10,15 @@ k, and the same alerts), counts and ratios as values.
 
 How: the organisation's history is replayed once per rung of the ladders (every detector on
 its rung i at once: a detector's alerts depend only on its own settings), counting the
-alerts each detector would have raised a month after a warm-up. Then, starting with every
-detector on its most sensitive rung, the climb that saves the most alerts per rung of
-sensitivity given up is made (to the detector's next rung that raises fewer), again and
-again, until the whole organisation raises at most the alert budget ([detectors]
-alert_budget, honest alerts a month; default 2) or no climb is left. History is taken as honest: a theft already in it makes its detector slightly
-stricter, never blind (one episode is a small share of months of alerts).
+alerts each detector would have raised a month after a warm-up. The budget ([detectors]
+alert_budget, honest alerts a month for the whole organisation; default 2), less what the
+detectors without a ladder raise, is shared equally: each detector takes the most
+sensitive rung that raises at most the share, and the share is as large as the budget
+allows, so a quiet detector leaves its unused share to the others. No detector is made
+blind to quieten another one (an earlier greedy "climb the noisiest" did exactly that to
+new_payee_repeat, the advisory's detector, on Birmingham). History is taken as honest: a
+theft already in it makes its detector slightly stricter, never blind (one episode is a
+small share of months of alerts).
 
 What it does not touch: the money tiers (warning / high / critical stay absolute, in the
 ledger's currency, because a finance team thinks in money), the detectors without a
@@ -166,30 +169,32 @@ def _replay(con, config: Config, ladders: dict, amounts: dict, start: date, end:
 
 def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
             budget: float) -> list[Choice]:
-    """Every detector on its most sensitive rung; then the cheapest climbs (alerts saved
-    per rung) until the total is within budget."""
-    rung = {name: 0 for name, spec in ladders.items() if spec}
-    top = {name: len(ladders[name]["levels"]) - 1 for name in rung}
+    """Each calibrated detector on the most sensitive rung that raises at most an equal
+    share of what the budget leaves after the detectors calibration cannot change; the
+    share is as large as the budget allows, so a detector that needs less than its share
+    leaves the rest to the others (no detector is starved to quieten another)."""
+    fixed = sum(counts[name][0] for name, spec in ladders.items() if spec is None)
+    mine = [name for name, spec in ladders.items() if spec]
+    top = {name: len(ladders[name]["levels"]) - 1 for name in mine}
+
+    def rungs_for(share: float) -> dict:
+        """Each detector's most sensitive rung raising at most `share` (else its top)."""
+        return {n: next((r for r in range(top[n] + 1) if counts[n][r] <= share), top[n])
+                for n in mine}
+
+    def total(chosen: dict) -> float:
+        return sum(counts[n][chosen[n]] for n in mine)
+
+    rung = rungs_for(0.0)                       # the strictest that can be had
+    for share in sorted({c for n in mine for c in counts[n][:top[n] + 1]}):
+        candidate = rungs_for(share)
+        if fixed + total(candidate) > budget + 1e-9:
+            break
+        rung = candidate
 
     def now_(name):
         return counts[name][rung[name]] if name in rung else counts[name][0]
 
-    def step(name):
-        """(alerts a month saved per rung climbed, the rung) of the detector's next quieter
-        rung; None when no stricter rung raises fewer."""
-        for up in range(rung[name] + 1, top[name] + 1):
-            if counts[name][up] < now_(name):
-                return (now_(name) - counts[name][up]) / (up - rung[name]), up
-        return None
-
-    while sum(now_(name) for name in counts) > budget:
-        steps = {n: step(n) for n in rung}
-        steps = {n: s for n, s in steps.items() if s}
-        if not steps:
-            break
-        # The climb that saves the most alerts per rung of sensitivity given up.
-        best = max(steps, key=lambda n: (steps[n][0], now_(n), n))
-        rung[best] = steps[best][1]
     choices = []
     for name, spec in ladders.items():
         per_month = round(now_(name), 3)
