@@ -26,6 +26,7 @@ and every other ledger is held out.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import platform
@@ -44,7 +45,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import ledgers as ledger_specs  # noqa: E402
 import thefts as gen  # noqa: E402
-from monitor.detection import scan as detect  # noqa: E402
+from monitor import pipeline  # noqa: E402
+from monitor.detection import fold, scan as detect  # noqa: E402
 from monitor.ledger import ingest  # noqa: E402
 from monitor.settings import config as config_mod  # noqa: E402
 from monitor.sql import store  # noqa: E402
@@ -192,15 +194,42 @@ def honest_rates(alerts: list[dict], ledger) -> dict:
             "by_detector": {k: v / months for k, v in per.most_common()}}
 
 
-def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str) -> dict:
+# --calibrate: the monitor calibrates on the history BEFORE the replay only (at least this
+# much of it: the replay starts later where a ledger has less), so every honest alert and
+# theft it is judged on lies in its future, as in use.
+CALIBRATION_HISTORY = dt.timedelta(days=270)
+
+
+def calibrate_before_replay(con, cfg, ledger):
+    """Calibrate on the history before the replay (moving the replay's start so that there
+    are CALIBRATION_HISTORY days of it); returns (the ledger with that replay, what the
+    defaults raise on it, the calibration)."""
+    first = con.execute("SELECT min(posted_at) FROM transactions WHERE amount > 0").fetchone()[0]
+    start, end = ledger.replay
+    ledger = dataclasses.replace(ledger, replay=(max(start, first + CALIBRATION_HISTORY), end))
+    defaults = fold.over_time(detect.backtest(con, cfg, *ledger.replay))
+    t0 = time.perf_counter()
+    found = pipeline.calibrate(con, cfg, by="benchmark",
+                               until=ledger.replay[0] - dt.timedelta(days=1))
+    return ledger, defaults, found, time.perf_counter() - t0
+
+
+def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str,
+               calibrate: bool = False) -> dict:
     began = time.perf_counter()
     base = tmp / ledger.name / "base"
     facts = prepare(ledger, base, extra)
     cfg = load_config(base)
     con = store.connect(cfg.database)
+    calibration = None
     try:
+        if calibrate:
+            ledger, defaults, found, seconds = calibrate_before_replay(con, cfg, ledger)
+            calibration = {"seconds": seconds, "note": found.note, "per_month": found.per_month,
+                           "defaults_honest": honest_rates(defaults, ledger),
+                           "choices": [dataclasses.asdict(c) for c in found.choices]}
         t0 = time.perf_counter()
-        honest = detect.backtest(con, cfg, *ledger.replay)
+        honest = fold.over_time(detect.backtest(con, cfg, *ledger.replay))
         backtest_s = time.perf_counter() - t0
         honest_rule = rule_alerts(con, ledger)
     finally:
@@ -208,7 +237,8 @@ def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str) -> d
     result = {"ledger": ledger.name, "facts": facts, "replay": [str(d) for d in ledger.replay],
               "honest": honest_rates(honest, ledger),
               "honest_rule": honest_rates(honest_rule, ledger),
-              "backtest_seconds": backtest_s, "outcomes": [], "rule_outcomes": []}
+              "backtest_seconds": backtest_s, "outcomes": [], "rule_outcomes": [],
+              "calibration": calibration}
     groups = [[k] for k in kinds] if ledger.separate else [list(kinds)]
     for seed, group in ((s, g) for s in seeds for g in groups):
         work = tmp / ledger.name / f"seed{seed}"
@@ -217,7 +247,7 @@ def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str) -> d
                                           encoding="utf-8")
         cfg, con, instances_, txn_of = inject(ledger, work, seed, group, instances)
         try:
-            alerts = detect.backtest(con, cfg, *ledger.replay)
+            alerts = fold.over_time(detect.backtest(con, cfg, *ledger.replay))
             result["outcomes"] += [dict(o, seed=seed)
                                    for o in evaluate(alerts, instances_, txn_of)]
             result["rule_outcomes"] += [dict(o, seed=seed) for o in
@@ -327,6 +357,22 @@ def print_report(results: list[dict], args, tuned_on) -> None:
     for r in results:
         by = ", ".join(f"{d} {v:.2f}" for d, v in r["honest"]["by_detector"].items())
         print(f"- {r['ledger']}: {r['honest']['per_month']:.2f} = {by or 'none'}")
+    calibrated = [r for r in results if r.get("calibration")]
+    if calibrated:
+        print("\n## Calibration (on the history before the replay only)\n")
+        print("| ledger | replay | honest a month, defaults | calibrated: on its history "
+              "(in-sample) | calibrated: on the replay (out-of-sample) | seconds |")
+        print("|---|---|---|---|---|---|")
+        for r in calibrated:
+            c = r["calibration"]
+            print(f"| {r['ledger']} | {r['replay'][0]} to {r['replay'][1]} | "
+                  f"{c['defaults_honest']['per_month']:.2f} | {c['per_month']:.2f} | "
+                  f"**{r['honest']['per_month']:.2f}** | {c['seconds']:.0f} |")
+        for r in calibrated:
+            c = r["calibration"]
+            chosen = ", ".join(f"{x['detector']} {x['param']}={x['value']} (rung {x['rung']})"
+                               for x in c["choices"] if x["rung"] is not None)
+            print(f"- {r['ledger']}: {c['note']} Chosen: {chosen}")
     print("\n## Run\n")
     for r in results:
         f = r["facts"]
@@ -349,6 +395,9 @@ def main(argv=None) -> None:
                         help="ledgers the measured config was tuned on (default: birmingham, "
                         "what the defaults were tuned on; give none with --config if held out)")
     parser.add_argument("--json", type=Path, help="write every outcome here")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="calibrate each ledger on its history before the replay "
+                        "(monitor calibrate, [detectors] alert_budget) and measure after it")
     args = parser.parse_args(argv)
     tuned_on = tuple(args.tuned_on) if args.tuned_on is not None else DEFAULT_TUNED_ON
     extra = args.config.read_text() if args.config else ""
@@ -364,7 +413,8 @@ def main(argv=None) -> None:
                 print(f"skipped {name}: {ledger.files[0]} is not there", file=sys.stderr)
                 continue
             print(f"{name}...", file=sys.stderr, flush=True)
-            results.append(run_ledger(ledger, tmp, args.seeds, args.kinds, args.instances, extra))
+            results.append(run_ledger(ledger, tmp, args.seeds, args.kinds, args.instances, extra,
+                                      args.calibrate))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print_report(results, args, tuned_on)

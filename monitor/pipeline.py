@@ -8,6 +8,7 @@ of one job, its audit entry included, so the two cannot drift apart.
 - send_outbox: deliver what is pending, record the delivery;
 - send_reviews: e-mail registry owners before their entries' review dates;
 - answer / answer_review: a person's answer to an alert or to a review (web, e-mail links).
+- calibrate: choose the detectors' thresholds from the ledger's history, record them.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from datetime import timedelta
 
 from monitor.alerting import channels, lifecycle, notify, reviews
 from monitor.audit import log as audit
-from monitor.detection import scan as detect
+from monitor.detection import calibrate as calibration, scan as detect
 from monitor.ledger import ingest as ingest_mod, lake, registry
 from monitor.settings.config import Config
 from monitor.sql import store
@@ -132,6 +133,22 @@ def answer_review(con, config: Config, auth_id: int, answer: str, *, by: str, vi
     valid_to = reviews.new_review_date(found[0], answer, store.now().date())
     with store.transaction(con):
         return registry.set_review_date(con, auth_id, valid_to, who=by, via=via, answer=answer)
+
+
+def calibrate(con, config: Config, *, by: str | None = None,
+              until=None) -> calibration.Calibration:
+    """`monitor calibrate` and the daemon's calibrate job: replay the ledger's history to
+    choose each detector's threshold for the alert budget, record the choice (the next
+    scan judges with it) and its audit entry."""
+    load_registry(con, config)          # charges the registry explains are not alerts
+    found = calibration.calibrate(con, config, until)
+    by = by or audit.actor()
+    calibration_id = calibration.save(con, found, by)
+    audit.record(con, "calibrate", {"calibration_id": calibration_id, "by": by,
+                                    "calibrated": found.calibrated, "budget": found.budget,
+                                    "per_month": found.per_month},
+                 audit.digest(found.as_dict()), who=by)
+    return found
 
 
 # -- a person's answer to an alert (the web inbox and its e-mail links) -----------------------

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from monitor.detection.fold import fold
 from monitor.settings.config import SEVERITY_RANK, AlertSettings
 from monitor.errors import InputError
 from monitor.sql.store import rows, run
@@ -46,11 +47,13 @@ class Matcher:
 
 def apply(con: duckdb.DuckDBPyConnection, settings: AlertSettings, findings: list[dict], *,
           now: datetime, scan_id: int | None = None, notify: bool = True) -> list[dict]:
-    """Bring the alerts up to date with a scan's findings; returns the notifications
+    """Bring the alerts up to date with a scan's findings (those sharing evidence charges
+    folded into one alert, detection/fold.py); returns the notifications
     recorded (each {notification_id, alert_id, reason, severity, exposure}).
     With notify=False the states change but nothing is recorded as told, so the
     next notifying run tells it."""
     open_by_fp = {a["fingerprint"]: a for a in open_alerts(con, now)}
+    findings = fold(findings)      # one alert per theft: findings sharing charges are one
     seen = set()
     for finding in findings:
         fp = finding["fingerprint"]
@@ -278,6 +281,7 @@ def _facts(con, finding: dict, now: datetime, scan_id) -> dict:
             "severity", "exposure", "charges", "since", "first_alert_at", "last_charge_at",
             "sentence")
     return {k: finding.get(k) for k in keys} | {
+        "other_reasons": list(finding.get("other_reasons") or []),
         "sources": sources, "evidence_txn_ids": evidence_ids, "evidence_money": money,
         "now": now, "scan_id": scan_id}
 

@@ -222,6 +222,7 @@ def render_view(con, config: Config, item: dict) -> dict:
         "account": clean(item["account"]), "initiator": clean(item["initiator"]),
         "exposure_value": item["exposure"], "money": money(item['exposure'], currency),
         "sentence": clean(item["sentence"]), "state": item["state"],
+        "other_reasons": [clean(r) for r in item.get("other_reasons") or []],
         "acked_by": clean(item["acked_by"]), "ack_note": clean(item["ack_note"]),
         "since": item["since"].isoformat() if item["since"] else "",
         "charges": item["charges"], "evidence": shown, "evidence_count": len(evidence),

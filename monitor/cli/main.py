@@ -14,7 +14,7 @@ import click
 import duckdb
 
 from monitor.settings import config as config_mod
-from monitor.detection import scan as detect
+from monitor.detection import fold, scan as detect
 from monitor.ledger import registry
 from monitor.sql import store
 from monitor.sql.store import dicts
@@ -25,7 +25,7 @@ from monitor.cli import screening as cli_screening
 from monitor import output, pipeline
 from monitor.report import report as report_mod
 from monitor.cli import alerts as cli_alerts, lake as cli_lake, report as cli_report, run as cli_run
-from monitor.cli import web as cli_web
+from monitor.cli import calibrate as cli_calibrate, web as cli_web
 from monitor.errors import ExitCode, InputError, MonitorError, NotifyError
 from monitor.redact import redact
 
@@ -306,7 +306,8 @@ def scan(ctx: Context, as_of, no_notify, dry_run, fmt):
 @output.format_option()
 @pass_ctx
 def backtest(ctx: Context, start, end, fmt):
-    """Replay history as if the monitor had run every day, and list each alert once.
+    """Replay history as if the monitor had run every day, and list each alert once
+    (detectors that saw the same charges make one alert; the others are its reasons).
 
     Each day sees only what was posted by then; an alert is listed at its first
     firing with the exposure and evidence of that day, and later escalations
@@ -321,12 +322,13 @@ def backtest(ctx: Context, start, end, fmt):
     detect.not_after_today(ctx.config, end.date(), "--to")     # the replay's last day
     con = ctx.connect()
     pipeline.load_registry(con, ctx.config)     # the finance team's CSV, when named
-    alerts = detect.backtest(con, ctx.config, start.date(), end.date())
+    # One alert per theft, as the daily runs' alerts would have been (detection/fold.py).
+    alerts = fold.over_time(detect.backtest(con, ctx.config, start.date(), end.date()))
     precision = report_mod.precision(con)     # how people judged the live alerts so far
     con.close()
     if fmt == "json":
         keys = ("detector", "severity", "account", "counterparty", "initiator",
-                "first_alert_at", "exposure", "evidence_txn_ids")
+                "first_alert_at", "exposure", "evidence_txn_ids", "other_reasons")
         click.echo(output.dumps({"alerts": [
             {k: a[k] for k in keys} | {"escalations": a["escalations"]} for a in alerts],
             "precision": [{k: p[k] for k in ("detector", "judged", "theft", "honest",
@@ -483,6 +485,7 @@ cli_screening.register(cli)
 cli.add_command(cli_run.run)
 cli.add_command(cli_report.report_command)
 cli_web.register(cli)
+cli_calibrate.register(cli)
 
 
 def _rows(con, sql: str, params=None) -> list[dict]:

@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from monitor import pipeline, redact
-from monitor.detection import scan as detect
+from monitor.detection import calibrate as calibration, scan as detect
 from monitor.ledger import ingest
 from monitor.ledger.feeds import feed_freshness
 from monitor.sql import snapshot, store
@@ -189,6 +189,19 @@ def run_digest(config: Config) -> dict:
         con.close()
     return {"digests": len(queued), "sent": len(result.sent), "pending": len(result.pending),
             "failed": len(result.failed), "reviews": len(reviews)}
+
+
+def run_calibrate(config: Config) -> dict:
+    """Calibrate again when the last calibration is a month old (or there is none)."""
+    con = connect(config)
+    try:
+        if not calibration.is_due(con):
+            return {"calibrated": False, "why": "the last calibration is less than 30 days old"}
+        found = pipeline.calibrate(con, config, by="monitor run")
+    finally:
+        con.close()
+    return {"calibrated": found.calibrated, "per_month": found.per_month,
+            "budget": found.budget}
 
 
 # ---- feed arrival --------------------------------------------------------------------
@@ -378,7 +391,8 @@ class Daemon:
             seen = {}
             jobs = {"pipeline": lambda: run_pipeline(self.config, self.started, seen),
                     "outbox": lambda: run_outbox(self.config),
-                    "digest": lambda: run_digest(self.config)}
+                    "digest": lambda: run_digest(self.config),
+                    "calibrate": lambda: run_calibrate(self.config)}
             previous = self.state.data.get("jobs", {})
             self.state.update(pid=os.getpid(), daemon_run_id=self.daemon_id,
                               started_at=self.started.isoformat(timespec="seconds"),
@@ -405,9 +419,10 @@ class Daemon:
 
     def _first_run(self, name: str, trigger, previous: dict):
         """Pipeline and outbox run at once on start (new files may have landed while down);
-        the digest runs at once only when a fire time passed while the daemon was down."""
+        the digest and calibration run at once only when a fire time passed while the
+        daemon was down."""
         now = utcnow()
-        if name != "digest":
+        if name not in ("digest", "calibrate"):
             return now
         last = previous.get("last_start")
         if not last:

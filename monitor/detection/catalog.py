@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
 from monitor.errors import ConfigError
 from monitor.settings.config import Config
 from monitor.sql.header import coerce
@@ -28,23 +30,48 @@ def catalog() -> list[str]:
     return sorted(p.stem for p in (QUERIES / "detect").glob("*.sql"))
 
 
-def detectors(config: Config) -> list[Detector]:
-    """The enabled detectors with their parameters: header defaults, then the
-    [detectors] table's shared values, then [detectors.<name>]."""
-    section = config.sections.get("detectors", {})
-    shared = {k: v for k, v in section.items() if not isinstance(v, dict)}
+def detectors(config: Config, calibrated: dict | None = None) -> list[Detector]:
+    """The enabled detectors with their parameters: header defaults, then the values
+    `monitor calibrate` chose (`calibrated`: detector -> {param: value}), then the
+    [detectors] table's shared values, then [detectors.<name>]: a value written in the
+    config always wins."""
     enabled = []
     for name in catalog():
         header = query_header(f"detect/{name}")
-        own = section.get(name, {})
-        if not own.get("enabled", True):
+        if not configured(config, name).get("enabled", True):
             continue
+        chosen = (calibrated or {}).get(name, {})
         params = {}
         for pname, spec in header["params"].items():
-            value = own.get(pname, shared.get(pname, spec["default"]))
+            value = configured(config, name).get(pname, chosen.get(pname, spec["default"]))
             params[pname] = _typed(value, spec["type"], f"detectors.{name}.{pname}", config)
         enabled.append(Detector(name, header["finds"], header["sentence"], params))
     return enabled
+
+
+def configured(config: Config, name: str) -> dict:
+    """The values config.toml writes for one detector: [detectors]'s shared values (those
+    of its parameters), overlaid with [detectors.<name>]."""
+    section = config.sections.get("detectors", {})
+    params = query_header(f"detect/{name}")["params"]
+    shared = {k: v for k, v in section.items() if not isinstance(v, dict) and k in params}
+    return shared | section.get(name, {})
+
+
+def calibrated_values(con) -> dict:
+    """detector -> {param: value as text} from the latest `monitor calibrate` run that
+    calibrated (empty before the first, or on a ledger from before calibration)."""
+    try:
+        found = con.execute(
+            "SELECT detector, param, value FROM calibrated_params WHERE param IS NOT NULL "
+            "AND calibration_id = (SELECT max(calibration_id) FROM calibrations "
+            "WHERE calibrated)").fetchall()
+    except duckdb.CatalogException:         # a read-only copy made before migration 015
+        return {}
+    chosen: dict = {}
+    for detector, param, value in found:
+        chosen.setdefault(detector, {})[param] = value
+    return chosen
 
 
 def _typed(value, ptype: str, key: str, config: Config):

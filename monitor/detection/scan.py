@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from monitor.detection.catalog import EMPTY_EVENTS, Detector, detectors
+from monitor.detection.catalog import EMPTY_EVENTS, Detector, calibrated_values, detectors
 from monitor.detection.engines import duckdb as duckdb_engine, spark as spark_engine
 from monitor.ledger import payees
 from monitor.settings.config import SEVERITY_RANK, Config
@@ -50,20 +50,22 @@ class Scope:
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
-             scope: Scope | None = None) -> list[Detector]:
+             scope: Scope | None = None, calibrated: dict | None = None) -> list[Detector]:
     """Build temp tables explained, charges, events and episodes as of a date,
     over the whole ledger or, with a scope, over the keys in temp table `scope`.
 
     The one detection loop: the engine (DuckDB, or Spark over the lake) prepares the
     charges and runs each detector's SQL into `events`; the episodes and their evidence
-    are then summarised here, in DuckDB, the same way for both."""
+    are then summarised here, in DuckDB, the same way for both. The detectors' settings
+    are those `monitor calibrate` chose last, unless `calibrated` gives others (a
+    calibration trying its candidates); config.toml wins over both."""
     if writable(con):      # payee keys as [payees] says (a reader uses the stored ones)
         with transaction(con):
             if payees.refresh(con, config.payees):
                 _open_alerts_follow_keys(con)
     engine = spark_engine if engine_of(config).spark else duckdb_engine
     engine.prepare(con, config, as_of, scope)
-    ran = detectors(config)
+    ran = detectors(config, calibrated_values(con) if calibrated is None else calibrated)
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
                 "''::VARCHAR AS detector, * FROM (" + EMPTY_EVENTS + ") WHERE false")
     for detector in ran:
@@ -139,7 +141,8 @@ def future_rows(con: duckdb.DuckDBPyConnection, config: Config) -> tuple[int, da
 
 def scan(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
          full: bool = False) -> list[dict]:
-    """Findings firing as of a date, recorded under a new scan.
+    """Findings firing as of a date, recorded under a new scan: each detector's (alerts
+    fold those that share evidence charges into one: detection/fold.py).
 
     After a first full scan, a scan looks again only at the accounts, payees and
     initiators that new rows touched; the previous scan's other findings carry
@@ -227,7 +230,8 @@ def _with_carried(con, rows: list[dict], previous_scan: int, as_of: date) -> lis
 
 def settings_hash(con, config: Config) -> str:
     """What the findings depend on besides the ledger: detector settings and registry."""
-    state = [(d.name, sorted((k, str(v)) for k, v in d.params.items())) for d in detectors(config)]
+    state = [(d.name, sorted((k, str(v)) for k, v in d.params.items()))
+             for d in detectors(config, calibrated_values(con))]
     state.append(con.execute("SELECT * FROM authorizations ORDER BY auth_id").fetchall())
     state.append(payees.fingerprint(config.payees))       # what groups charges by payee
     state.append(screening.state(con))

@@ -13,6 +13,14 @@ from monitor.sql.store import QUERIES, query_header
 
 LARGEST = {"DECIMAL": 10**15, "INTEGER": 2**31 - 1, "BIGINT": 2**63 - 1}   # DECIMAL(18,2) money
 LARGEST_DAYS = 36_600      # a window of a hundred years; more overflows date arithmetic
+# Honest alerts a month the finance team is willing to read, for the whole organisation:
+# what `monitor calibrate` aims the detectors' thresholds at ([detectors] alert_budget).
+ALERT_BUDGET = 2.0
+
+
+def alert_budget(config) -> float:
+    """[detectors] alert_budget, else ALERT_BUDGET (validated at load)."""
+    return float(config.sections.get("detectors", {}).get("alert_budget", ALERT_BUDGET))
 
 
 def check_detectors(v: Validator, section) -> None:
@@ -24,6 +32,9 @@ def check_detectors(v: Validator, section) -> None:
                for p in sorted((QUERIES / "detect").glob("*.sql"))}
     shared = {name: spec for params in catalog.values() for name, spec in params.items()}
     for key, value in section.items():
+        if key == "alert_budget":
+            _check_param(v, "detectors.alert_budget", value, "DOUBLE")
+            continue
         if isinstance(value, dict):
             if key not in catalog:
                 v.unknown({key: value}, catalog, "detectors.")
@@ -38,7 +49,7 @@ def check_detectors(v: Validator, section) -> None:
         elif key in shared:
             _check_param(v, f"detectors.{key}", value, shared[key]["type"])
         else:
-            v.unknown({key: value}, (*catalog, *shared), "detectors.")
+            v.unknown({key: value}, (*catalog, *shared, "alert_budget"), "detectors.")
 
 
 def _check_param(v: Validator, key: str, value, sql_type: str) -> None:

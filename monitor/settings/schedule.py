@@ -31,13 +31,15 @@ class ScheduleSettings:
     pipeline: Trigger = Trigger(cron="*/15 * * * *")     # ingest all, scan, notify
     outbox: Trigger = Trigger(every=timedelta(minutes=5))  # retry undelivered messages
     digest: Trigger = Trigger(cron="0 8 * * *")          # the daily digest
+    # Recalibrate the detectors when the last calibration is 30 days old (history grew).
+    calibrate: Trigger = Trigger(cron="0 3 * * *")
     timezone: str = "UTC"
     misfire_grace: timedelta = timedelta(minutes=10)
     feeds: dict = field(default_factory=dict)  # source name -> longest normal quiet spell
     snapshot: bool = True                      # publish a read-only copy after each pipeline run
 
 
-SCHEDULE_JOBS = ("pipeline", "outbox", "digest")
+SCHEDULE_JOBS = ("pipeline", "outbox", "digest", "calibrate")
 
 
 def schedule_settings(v: Validator, data: dict, source_names: list[str]) -> ScheduleSettings:

@@ -9,6 +9,12 @@
     -- reads: temp tables it expects            (optional)
     -- returns (temp table `x`): the columns     (the parenthesis is optional)
     -- sentence: a detector's alert sentence, with {fields} of a finding (detectors only)
+    -- calibrate: $min_charge quantile 0.5 0.75 0.9 0.95 0.98 0.995
+                                                 the one setting `monitor calibrate` may choose
+                                                 (detectors only): `quantile` levels of the
+                                                 organisation's charge amounts (money, so the
+                                                 choice scales with the ledger), or `ladder`
+                                                 values as written; most sensitive first
 
 Migrations (queries/schema/) have a name and free text. A key is lower case and ends in `:`;
 any other comment line continues the key before it. A parameter's default is parsed into the
@@ -20,7 +26,7 @@ import re
 from decimal import Decimal
 from typing import TypedDict
 
-KEYS = ("name", "finds", "params", "reads", "returns", "sentence")
+KEYS = ("name", "finds", "params", "reads", "returns", "sentence", "calibrate")
 TYPE = r"[A-Z]+(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])?"
 KEY_LINE = re.compile(r"^--\s?(" + "|".join(KEYS) + r")(?: \([^)]*\))?:\s*(.*)$")
 PARAM_LINE = re.compile(r"^--\s+\$(\w+)\s+(" + TYPE + r")(?:\s+default\s+(\S+))?\s*(.*)$")
@@ -33,6 +39,12 @@ class Param(TypedDict):
     help: str
 
 
+class Calibration(TypedDict):
+    param: str          # the parameter calibration chooses
+    kind: str           # quantile (of the organisation's charge amounts) | ladder (values)
+    levels: list        # most sensitive first: quantiles as floats, ladder values typed
+
+
 class Header(TypedDict):
     name: str
     finds: str
@@ -40,12 +52,13 @@ class Header(TypedDict):
     reads: str
     returns: str
     sentence: str
+    calibrate: Calibration | None
 
 
 def parse(name: str, text: str) -> Header:
     """The header of the query `name` (e.g. 'detect/new_payee_small_charges') from its text."""
     header: Header = {"name": name.rsplit("/", 1)[-1], "finds": "", "params": {}, "reads": "",
-                      "returns": "", "sentence": ""}
+                      "returns": "", "sentence": "", "calibrate": None}
     key = last_param = None
     for line in text.splitlines():
         if not line.startswith("--"):
@@ -54,7 +67,9 @@ def parse(name: str, text: str) -> Header:
         if match:
             key, rest = match.groups()
             last_param = None
-            if key not in ("name", "params"):
+            if key == "calibrate":
+                header[key] = _calibration(name, rest, header["params"])
+            elif key not in ("name", "params"):
                 header[key] = rest.strip()
             continue
         match = PARAM_LINE.match(line) if key == "params" else None
@@ -74,6 +89,26 @@ def parse(name: str, text: str) -> Header:
         elif key in ("finds", "reads", "returns", "sentence"):
             header[key] = f"{header[key]} {text_part}".strip()
     return header
+
+
+CALIBRATE_LINE = re.compile(r"^\$(\w+)\s+(quantile|ladder)((?:\s+[\d.]+)+)\s*$")
+
+
+def _calibration(name: str, text: str, params: dict) -> Calibration:
+    """`$param quantile q1 q2 ...` or `$param ladder v1 v2 ...` (after `params:`)."""
+    match = CALIBRATE_LINE.match(text.strip())
+    if not match or match.group(1) not in params:
+        raise ValueError(f"queries/{name}.sql: calibrate: {text.strip()!r} is not "
+                         "'$param quantile|ladder value ...' for one of its params")
+    pname, kind, values = match.groups()
+    if kind == "quantile":
+        levels = [float(v) for v in values.split()]
+        if params[pname]["type"] != "DECIMAL" or not all(0 < q < 1 for q in levels):
+            raise ValueError(f"queries/{name}.sql: calibrate: quantiles are of money: "
+                             f"${pname} must be DECIMAL and each level between 0 and 1")
+    else:
+        levels = [parse_param(params[pname]["type"], v) for v in values.split()]
+    return {"param": pname, "kind": kind, "levels": levels}
 
 
 def coerce(value, ptype: str):

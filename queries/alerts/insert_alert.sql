@@ -17,14 +17,16 @@
 --   $evidence_txn_ids  VARCHAR[]
 --   $evidence_money    STRUCT(txn_id, currency, amount)[]  the charges' amounts
 --   $sentence          VARCHAR
+--   $other_reasons     VARCHAR[]  other detectors' reasons about the same charges (fold.py)
 --   $now      TIMESTAMP  opened and last seen
 --   $scan_id  BIGINT     NULL allowed
 -- returns: alert_id.
 
 INSERT INTO alerts (fingerprint, detector, account, counterparty, initiator, sources, currency,
     state, severity, exposure, charges, since, first_alert_at, last_charge_at,
-    evidence_txn_ids, evidence_money, sentence, opened_at, last_seen_at, last_scan_id)
+    evidence_txn_ids, evidence_money, sentence, opened_at, last_seen_at, last_scan_id,
+    other_reasons)
 VALUES ($fingerprint, $detector, $account, $counterparty, $initiator, $sources, $currency,
     'firing', $severity, $exposure, $charges, $since, $first_alert_at, $last_charge_at,
-    $evidence_txn_ids, $evidence_money, $sentence, $now, $now, $scan_id)
+    $evidence_txn_ids, $evidence_money, $sentence, $now, $now, $scan_id, $other_reasons)
 RETURNING alert_id;

@@ -1,6 +1,7 @@
 -- name: below_approval_limit
 -- finds: Charges bunched just below an approval limit: several charges from one account to
---   one payee each within $band of a round limit (500, 1,000, 2,000, 5,000 or 10,000) and
+--   one payee each within $band of an approval limit ($limit_unit times 1, 2, 4, 10 or 20:
+--   by default 500, 1,000, 2,000, 5,000 and 10,000; set the unit in the ledger's currency) and
 --   under it, making up most of what the account pays that payee, as when a larger
 --   payment is split to avoid sign-off.
 -- params:
@@ -8,9 +9,12 @@
 --   $window_days    INTEGER  default 90     charges are counted over this many days
 --   $min_charges    INTEGER  default 3      charges just below a limit needed to fire
 --   $min_share      DOUBLE   default 0.5    ...and at least this share of the pair's charges
+--   $limit_unit     DECIMAL  default 500    the smallest approval limit; the others are 2, 4, 10
+--                                            and 20 times it (money: it scales with the ledger)
 --   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
+-- calibrate: $min_charges ladder 2 3 4 6 8 12 16 24 32
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges just below an approval limit to '{counterparty}' from account {account} since {since}, {exposure}, none of them approved
 
@@ -18,11 +22,11 @@
 -- costs time quadratic in them), then each charge takes its day's figures.
 WITH marked AS (
     SELECT c.*,
-        CASE WHEN (c.amount < 500 AND c.amount >= 500 * (1 - $band))
-               OR (c.amount < 1000 AND c.amount >= 1000 * (1 - $band))
-               OR (c.amount < 2000 AND c.amount >= 2000 * (1 - $band))
-               OR (c.amount < 5000 AND c.amount >= 5000 * (1 - $band))
-               OR (c.amount < 10000 AND c.amount >= 10000 * (1 - $band)) THEN 1 ELSE 0 END AS is_near
+        CASE WHEN (c.amount < $limit_unit AND c.amount >= $limit_unit * (1 - $band))
+               OR (c.amount < 2 * $limit_unit AND c.amount >= 2 * $limit_unit * (1 - $band))
+               OR (c.amount < 4 * $limit_unit AND c.amount >= 4 * $limit_unit * (1 - $band))
+               OR (c.amount < 10 * $limit_unit AND c.amount >= 10 * $limit_unit * (1 - $band))
+               OR (c.amount < 20 * $limit_unit AND c.amount >= 20 * $limit_unit * (1 - $band)) THEN 1 ELSE 0 END AS is_near
     FROM charges c
     WHERE c.explained_by IS NULL AND c.amount > 0
 ),

@@ -14,6 +14,7 @@
 --   $min_exposure       DECIMAL  default 500    money in the window needed to fire
 --   $tier_high          DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical      DECIMAL  default 25000  exposure that escalates to critical
+-- calibrate: $ratio ladder 2 3 4 6 8 12 16 24 32
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} small charges to '{counterparty}' from account {account} since {since}, {exposure}, far more often than this account usually pays it, none of them approved
 

@@ -27,6 +27,7 @@
 --   $tier_warning   DECIMAL  default 1000   running sum that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   running sum that escalates to high
 --   $tier_critical  DECIMAL  default 25000  running sum that escalates to critical
+-- calibrate: $multiple ladder 3 4.5 6 9 12 18 24 36 48
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges to '{counterparty}' from account {account} since {since}, {exposure} in all, far more than this account usually pays one payee in a month; the payee is new to this account and none of the charges is approved
 

@@ -29,6 +29,7 @@
 --   $tier_warning   DECIMAL  default 1000   money above the baseline rate that fires at warning
 --   $tier_high      DECIMAL  default 5000   excess that escalates to high
 --   $tier_critical  DECIMAL  default 25000  excess that escalates to critical
+-- calibrate: $ratio ladder 2 3 4 6 8 12 16 24 32
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges to '{counterparty}' from account {account} since {since}, {exposure} above its usual rate, far more often than this account usually pays this payee, none of them approved
 

@@ -17,6 +17,7 @@
 --   $tier_warning   DECIMAL  default 10000  drift that fires at severity warning
 --   $tier_high      DECIMAL  default 25000  drift that escalates to high
 --   $tier_critical  DECIMAL  default 100000 drift that escalates to critical
+-- calibrate: $ratio ladder 4 6 8 12 16 24 32 48 64
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges since {since} {scope}, {exposure}, several times the usual spend, none of them approved
 

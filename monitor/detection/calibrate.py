@@ -1,0 +1,267 @@
+"""Choose each detector's threshold from the organisation's own history (`monitor calibrate`).
+
+Why: thresholds fixed in the SQL (charges of 800 or more, a ratio of 8) were chosen on one
+organisation. Another spends at another scale and shares accounts differently, and the
+same numbers raise 55 honest alerts a month there instead of 2. So each detector's header
+names the ONE setting that decides how sensitive it is (`-- calibrate:`) and a ladder of
+candidates, most sensitive first: money as quantiles of the organisation's own charge
+amounts (so the choice scales with the ledger: every amount times k gives thresholds times
+k, and the same alerts), counts and ratios as values.
+
+How: the organisation's history is replayed once per rung of the ladders (every detector on
+its rung i at once: a detector's alerts depend only on its own settings), counting the
+alerts each detector would have raised a month after a warm-up. The budget ([detectors]
+alert_budget, honest alerts a month for the whole organisation; default 2), less what the
+detectors without a ladder raise, is shared equally: each detector takes the most
+sensitive rung that raises at most the share, and the share is as large as the budget
+allows, so a quiet detector leaves its unused share to the others. No detector is made
+blind to quieten another one (an earlier greedy "climb the noisiest" did exactly that to
+new_payee_repeat, the advisory's detector, on Birmingham). History is taken as honest: a
+theft already in it makes its detector slightly stricter, never blind (one episode is a
+small share of months of alerts).
+
+What it does not touch: the money tiers (warning / high / critical stay absolute, in the
+ledger's currency, because a finance team thinks in money), the detectors without a
+`calibrate:` line (sanctions, feeds, statements: always worth an alert; their alerts still
+count against the budget), and any value written in config.toml, which always wins.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+
+import duckdb
+
+from monitor.detection import scan as detect
+from monitor.detection.catalog import catalog, configured
+from monitor.screening import store as screening
+from monitor.settings.config import Config
+from monitor.settings.detectors import alert_budget
+from monitor.sql.store import load_query, now, query_header, transaction
+
+MIN_HISTORY_DAYS = 180     # less than this is too little to say what is usual: defaults kept
+DAYS_PER_MONTH = 30.44
+
+
+@dataclass
+class Choice:
+    detector: str
+    param: str | None          # None: nothing to calibrate (or the config sets it)
+    value: object              # the value chosen (typed), or the one in force
+    rung: int | None
+    rungs: int
+    basis: str                 # why, in words
+    per_month: float           # honest alerts a month on the replay with this value
+    curve: list[float]         # ... with each rung's value, most sensitive first
+
+
+@dataclass
+class Calibration:
+    calibrated: bool
+    note: str
+    budget: float
+    history_from: date | None = None
+    history_to: date | None = None
+    replay_from: date | None = None
+    months: float = 0.0
+    per_month: float = 0.0
+    choices: list[Choice] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def history(con, until: date | None = None) -> tuple[date | None, date | None]:
+    """The first and last day the organisation was charged, up to today (or `until`)."""
+    return tuple(con.execute("SELECT min(posted_at), max(posted_at) FROM transactions "
+                             "WHERE amount > 0 AND posted_at <= least(current_date, $until)",
+                             {"until": until or date.max}).fetchone())
+
+
+def warm_up(days: int) -> int:
+    """Days of history that only warm the baselines up before alerts are counted: a third
+    of it, at least 90 days and at most a year (the longest baseline a detector keeps)."""
+    return max(90, min(365, days // 3))
+
+
+def calibrate(con: duckdb.DuckDBPyConnection, config: Config,
+              until: date | None = None) -> Calibration:
+    """Choose the detectors' thresholds from the ledger's history, up to `until` when given
+    (nothing is written: `save` records the result). Every window of a detector looks
+    back only, so charges after `until` change nothing of what is counted."""
+    budget = alert_budget(config)
+    first, last = history(con, until)
+    days = (last - first).days + 1 if first else 0
+    if days < MIN_HISTORY_DAYS:
+        return Calibration(False, (
+            f"{days} days of history" + (f" ({first} to {last})" if first else "") +
+            f"; calibration needs at least {MIN_HISTORY_DAYS}: the detectors keep their "
+            "default settings until then. Run `monitor calibrate` again later (the "
+            "daemon does, on its schedule)."), budget, first, last)
+    replay_from = first + timedelta(days=warm_up(days))
+    months = ((last - replay_from).days + 1) / DAYS_PER_MONTH
+    ladders = _ladders(config)
+    amounts = _quantiles(con, first, last, ladders)
+    counts = _replay(con, config, ladders, amounts, replay_from, last, months)
+    choices = _choose(config, ladders, amounts, counts, budget)
+    per_month = round(sum(c.per_month for c in choices), 2)
+    over = per_month > budget
+    note = (f"{days} days of history ({first} to {last}); alerts counted from {replay_from} "
+            f"({months:.1f} months) after a warm-up. The chosen settings raise "
+            f"{per_month:g} alerts a month on that history, budget {budget:g}" +
+            (": over budget even with every detector at its strictest rung; the "
+             "detectors without a rung to climb, or set in config.toml, raise the rest "
+             "(see per_month)." if over else "."))
+    return Calibration(True, note, budget, first, last, replay_from, round(months, 2),
+                       per_month, choices)
+
+
+def _ladders(config: Config) -> dict:
+    """detector -> its header's `calibrate:` (param, kind, levels), for the detectors the
+    config enables and does not set that parameter for; None for the others."""
+    ladders = {}
+    for name in catalog():
+        own = configured(config, name)
+        if not own.get("enabled", True):
+            continue
+        spec = query_header(f"detect/{name}")["calibrate"]
+        ladders[name] = None if spec is None or spec["param"] in own else spec
+    return ladders
+
+
+def _quantiles(con, first: date, last: date, ladders: dict) -> dict:
+    """quantile -> the organisation's charge amount at it, for every quantile a ladder uses
+    (quantile_disc: an amount actually charged, exact in DECIMAL, so scaling the ledger by
+    k scales it by k)."""
+    wanted = sorted({q for spec in ladders.values() if spec and spec["kind"] == "quantile"
+                     for q in spec["levels"]})
+    if not wanted:
+        return {}
+    found = con.execute("SELECT quantile_disc(amount, $q) FROM transactions "
+                        "WHERE amount > 0 AND posted_at BETWEEN $first AND $last",
+                        {"q": wanted, "first": first, "last": last}).fetchone()[0]
+    return dict(zip(wanted, found))
+
+
+def _value(spec: dict, rung: int, amounts: dict):
+    level = spec["levels"][min(rung, len(spec["levels"]) - 1)]
+    return amounts[level] if spec["kind"] == "quantile" else level
+
+
+def _replay(con, config: Config, ladders: dict, amounts: dict, start: date, end: date,
+            months: float) -> dict:
+    """detector -> [honest alerts a month on each rung] (detectors without a ladder: one
+    figure, the same on every replay)."""
+    rungs = max((len(s["levels"]) for s in ladders.values() if s), default=1)
+    counts: dict = {name: [] for name in ladders}
+    screening.refresh(con, config)
+    for rung in range(rungs):
+        chosen = {name: {spec["param"]: _value(spec, rung, amounts)}
+                  for name, spec in ladders.items() if spec}
+        detect.evaluate(con, config, end, calibrated=chosen)
+        raised = dict(con.execute(
+            "SELECT detector, count(*) FROM (" + load_query("scan/first_alerts").rstrip(
+                "; \n") + ") GROUP BY detector", {"start": start, "end": end}).fetchall())
+        for name in ladders:
+            counts[name].append(raised.get(name, 0) / months)
+    return counts
+
+
+def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
+            budget: float) -> list[Choice]:
+    """Each calibrated detector on the most sensitive rung that raises at most an equal
+    share of what the budget leaves after the detectors calibration cannot change; the
+    share is as large as the budget allows, so a detector that needs less than its share
+    leaves the rest to the others (no detector is starved to quieten another)."""
+    fixed = sum(counts[name][0] for name, spec in ladders.items() if spec is None)
+    mine = [name for name, spec in ladders.items() if spec]
+    top = {name: len(ladders[name]["levels"]) - 1 for name in mine}
+
+    def rungs_for(share: float) -> dict:
+        """Each detector's most sensitive rung raising at most `share` (else its top)."""
+        return {n: next((r for r in range(top[n] + 1) if counts[n][r] <= share), top[n])
+                for n in mine}
+
+    def total(chosen: dict) -> float:
+        return sum(counts[n][chosen[n]] for n in mine)
+
+    rung = rungs_for(0.0)                       # the strictest that can be had
+    for share in sorted({c for n in mine for c in counts[n][:top[n] + 1]}):
+        candidate = rungs_for(share)
+        if fixed + total(candidate) > budget + 1e-9:
+            break
+        rung = candidate
+
+    def now_(name):
+        return counts[name][rung[name]] if name in rung else counts[name][0]
+
+    choices = []
+    for name, spec in ladders.items():
+        per_month = round(now_(name), 3)
+        if spec is None:
+            written = query_header(f"detect/{name}")["calibrate"]
+            basis = ("set in config.toml" if written else
+                     "nothing to calibrate: every such alert is worth reading")
+            choices.append(Choice(name, written and written["param"], None, None, 0, basis,
+                                  per_month, [per_month]))
+            continue
+        value = _value(spec, rung[name], amounts)
+        level = spec["levels"][rung[name]]
+        basis = (f"the {_ordinal(level)} percentile of the organisation's charge amounts"
+                 if spec["kind"] == "quantile" else f"rung {rung[name] + 1} of "
+                 f"{', '.join(str(v) for v in spec['levels'])}")
+        curve = [round(n, 3) for n in counts[name][:len(spec["levels"])]]
+        choices.append(Choice(name, spec["param"], value, rung[name], len(spec["levels"]),
+                              basis, per_month, curve))
+    return choices
+
+
+def _ordinal(quantile: float) -> str:
+    return f"{quantile * 100:g}th"
+
+
+def save(con, calibration: Calibration, by: str) -> int:
+    """Record a calibration; the next scan judges with it (a change of settings makes that
+    scan a full one). Returns its id."""
+    c = calibration
+    with transaction(con):
+        calibration_id = con.execute(
+            "INSERT INTO calibrations (calibrated_at, calibrated_by, history_from, history_to, "
+            "replay_from, months, budget, per_month, calibrated, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING calibration_id",
+            [now(), by, c.history_from, c.history_to, c.replay_from, c.months, c.budget,
+             c.per_month, c.calibrated, c.note]).fetchone()[0]
+        if c.choices:
+            con.executemany(
+                "INSERT INTO calibrated_params VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [[calibration_id, ch.detector, ch.param if ch.rung is not None else None,
+                  None if ch.value is None else str(ch.value), ch.rung, ch.rungs, ch.basis,
+                  ch.per_month, ch.curve] for ch in c.choices])
+    return calibration_id
+
+
+def latest(con) -> dict | None:
+    """The last calibration recorded, with its choices (`monitor calibrate --show`)."""
+    try:
+        run = con.execute("SELECT * FROM calibrations ORDER BY calibration_id DESC LIMIT 1")
+    except duckdb.CatalogException:
+        return None
+    row = run.fetchone()
+    if row is None:
+        return None
+    found = dict(zip([d[0] for d in run.description], row))
+    params = con.execute("SELECT detector, param, value, rung, rungs, basis, per_month, curve "
+                         "FROM calibrated_params WHERE calibration_id = ? ORDER BY per_month "
+                         "DESC, detector", [found["calibration_id"]])
+    columns = [d[0] for d in params.description]
+    found["choices"] = [dict(zip(columns, r)) for r in params.fetchall()]
+    return found
+
+
+def is_due(con, every: timedelta = timedelta(days=30)) -> bool:
+    """Whether the daemon should calibrate again: never calibrated, or the last run is older
+    than `every` (history has grown by about a month since)."""
+    last = latest(con)
+    return last is None or now() - last["calibrated_at"] >= every
+
+

@@ -1,0 +1,184 @@
+"""`monitor calibrate` (issue 17): thresholds chosen from the organisation's own history.
+
+A generated organisation (two years of twenty cards' ordinary spending, with the honest
+habits that make fixed thresholds noisy: new suppliers paid a few similar sums, round
+amounts, a busy month) is calibrated for a budget; then a plain backtest over the same
+replay raises what calibration said it would, within the budget. Multiplying every amount
+and every money setting by k chooses the same rungs and raises the same alerts. A value
+written in config.toml wins; too little history keeps the defaults and says so.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from helpers import ingest, monitor, write_config, write_csv
+from monitor.detection import calibrate as calibration, scan as detect
+from monitor.detection.catalog import catalog
+from monitor.settings import config as config_mod
+from monitor.sql import store
+from monitor.sql.store import query_header
+
+START = date(2023, 1, 1)
+# Suppliers' names differ in words (a number would be read as a reference: one payee key).
+FIRST = ("Alder", "Birch", "Cedar", "Damson", "Elm", "Fir", "Gorse", "Hazel", "Ivy", "Juniper",
+         "Larch", "Maple", "Nettle", "Oak", "Poplar", "Quince", "Rowan", "Sorrel", "Teasel",
+         "Willow")
+SECOND = ("Works", "Supplies", "Events", "Training", "Print", "Catering", "Repairs", "Hire")
+
+
+def organisation(days: int = 730, cards: int = 20) -> list[tuple]:
+    """(day, amount, payee, card): whole pounds, so x0.01 and x100 stay exact."""
+    rows = []
+    for c in range(cards):
+        card = f"card-{c:02d}"
+        for i, payee in enumerate(("Cafe", "Books", "Taxi", "Stationer")):
+            size = 12 + 9 * i + c % 7
+            rows += [(d, Decimal(size + d % 5), payee, card) for d in range(i + c % 3, days, 9)]
+        for q in range(days // 90):          # each quarter a new supplier, a few similar sums
+            start = q * 90 + (c * 13) % 60
+            size = 300 + 45 * ((c + q) % 11)
+            rows += [(start + 6 * j, Decimal(size + j), f"{FIRST[c]} {SECOND[q % 8]}", card)
+                     for j in range(3 + (c + q) % 2)]
+        if c % 4 == 0:                       # round-sum venue hire, twice a year
+            rows += [(d, Decimal(500), "Hall Hire", card) for d in range(40 + c, days, 180)]
+    return rows
+
+
+def money_settings(k: Decimal, extra: dict | None = None) -> str:
+    """Every money setting of every detector, times k, except what calibration chooses;
+    with `extra` (detector -> {param: value}) written too."""
+    lines = []
+    for name in catalog():
+        header = query_header(f"detect/{name}")
+        knob = (header["calibrate"] or {}).get("param")
+        values = [f"{p} = {spec['default'] * k}" for p, spec in header["params"].items()
+                  if spec["type"] == "DECIMAL" and spec["default"] is not None and p != knob]
+        values += [f"{p} = {v}" for p, v in (extra or {}).get(name, {}).items()]
+        if values:
+            lines += [f"[detectors.{name}]", *values, ""]
+    return "\n".join(lines)
+
+
+def build(folder: Path, rows: list[tuple], k: Decimal = Decimal(1),
+          extra: dict | None = None) -> Path:
+    out = [[(START + timedelta(days=day)).isoformat(), str((amount * k).quantize(Decimal("0.01"))),
+            payee, card] for day, amount, payee, card in sorted(rows, key=lambda r: r[:1] + r[2:])]
+    write_csv(folder / "in" / "cards.csv", out)
+    config_path = write_config(folder)
+    with config_path.open("a", encoding="utf-8") as f:
+        f.write("\n[detectors]\nalert_budget = 1\n\n" + money_settings(k, extra))
+    (result,) = ingest(config_path)
+    assert result.loaded == len(out), result
+    return config_path
+
+
+def calibrated(config_path: Path):
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database)
+    try:
+        from monitor import pipeline
+        found = pipeline.calibrate(con, cfg, by="tester")
+        replayed = detect.backtest(con, cfg, found.replay_from, found.history_to) \
+            if found.calibrated else []
+    finally:
+        con.close()
+    return found, replayed
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory):
+    config_path = build(tmp_path_factory.mktemp("org"), organisation())
+    return (config_path, *calibrated(config_path))
+
+
+def test_the_chosen_settings_raise_what_calibration_said_within_the_budget(org):
+    _config_path, found, replayed = org
+    assert found.calibrated and found.budget == 1
+    assert found.per_month <= found.budget
+    # The backtest with the recorded settings raises exactly what calibration counted.
+    assert len(replayed) / found.months == pytest.approx(found.per_month, abs=0.01)
+    per_detector = {c.detector: c.per_month for c in found.choices}
+    for name in {a["detector"] for a in replayed}:
+        raised = sum(a["detector"] == name for a in replayed) / found.months
+        assert raised == pytest.approx(per_detector[name], abs=0.01)
+
+
+def test_defaults_would_have_been_noisy_and_calibration_made_them_stricter(org):
+    _config_path, found, _replayed = org
+    # On its most sensitive rungs this organisation would raise several alerts a month.
+    assert sum(c.curve[0] for c in found.choices) > 3 * found.budget
+    repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
+    assert repeat.param == "min_charge" and repeat.rung > 0
+    assert "percentile of the organisation's charge amounts" in repeat.basis
+    assert repeat.curve[repeat.rung] == repeat.per_month < repeat.curve[0]
+
+
+def test_show_reads_what_was_chosen_and_changes_nothing(org):
+    config_path, found, _replayed = org
+    before = (config_path.parent / "ledger.duckdb").read_bytes()
+    shown = monitor("--config", str(config_path), "calibrate", "--show")
+    assert shown.returncode == 0, shown.stderr
+    assert "new_payee_repeat" in shown.stdout and "min_charge" in shown.stdout
+    assert f"budget {found.budget:g}" in shown.stdout
+    assert (config_path.parent / "ledger.duckdb").read_bytes() == before
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database, read_only=True)
+    try:
+        actions = con.execute("SELECT action, actor FROM audit_log WHERE action = 'calibrate'"
+                              ).fetchall()
+    finally:
+        con.close()
+    assert actions == [("calibrate", "tester")]
+
+
+def test_every_amount_and_money_setting_times_k_chooses_the_same(org, tmp_path_factory):
+    _config_path, found, replayed = org
+
+    def keys(alerts):
+        return sorted((a["detector"], a["account"], a["counterparty"], a["first_alert_at"],
+                       a["severity"]) for a in alerts)
+
+    for k in (Decimal("0.01"), Decimal(100)):
+        scaled, scaled_alerts = calibrated(build(tmp_path_factory.mktemp("k"), organisation(), k))
+        assert [(c.detector, c.rung) for c in scaled.choices] == \
+            [(c.detector, c.rung) for c in found.choices]
+        for mine, theirs in zip(found.choices, scaled.choices):
+            if mine.value is not None and "percentile" in mine.basis:
+                assert Decimal(str(theirs.value)) == Decimal(str(mine.value)) * k
+        assert keys(scaled_alerts) == keys(replayed)
+
+
+def test_a_value_written_in_config_wins(tmp_path):
+    config_path = build(tmp_path, organisation(days=400, cards=6),
+                        extra={"new_payee_repeat": {"min_charge": 800}})
+    found, _ = calibrated(config_path)
+    repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
+    assert repeat.rung is None and repeat.basis == "set in config.toml"
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database, read_only=True)
+    try:
+        from monitor.detection.catalog import calibrated_values, detectors
+        ran = {d.name: d.params for d in detectors(cfg, calibrated_values(con))}
+    finally:
+        con.close()
+    assert ran["new_payee_repeat"]["min_charge"] == Decimal(800)
+
+
+def test_little_history_keeps_the_defaults_and_says_how_much(tmp_path):
+    config_path = build(tmp_path, organisation(days=60, cards=3))
+    proc = monitor("--config", str(config_path), "calibrate")
+    assert proc.returncode == 0, proc.stderr
+    assert "60 days of history" in proc.stdout + proc.stderr
+    assert "needs at least 180" in proc.stdout + proc.stderr
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database, read_only=True)
+    try:
+        from monitor.detection.catalog import calibrated_values
+        assert calibrated_values(con) == {}
+        assert calibration.latest(con)["calibrated"] is False
+    finally:
+        con.close()
