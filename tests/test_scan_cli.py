@@ -14,8 +14,9 @@ from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
 from monitor.sql import store
 
+# other_reasons: what other detectors saw in the same charges (one alert per theft, issue 17)
 ALERT_KEYS = ["detector", "severity", "account", "counterparty", "initiator",
-              "first_alert_at", "exposure", "evidence_txn_ids", "escalations"]
+              "first_alert_at", "exposure", "evidence_txn_ids", "other_reasons", "escalations"]
 
 
 def busy_ledger(led: Ledger) -> None:
