@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from helpers import ingest, monitor, write_config, write_csv
 from monitor.detection import calibrate as calibration, scan as detect
@@ -48,13 +50,13 @@ def organisation(days: int = 730, cards: int = 20) -> list[tuple]:
     return rows
 
 
-def money_settings(k: Decimal, extra: dict | None = None) -> str:
-    """Every money setting of every detector, times k, except what calibration chooses;
-    with `extra` (detector -> {param: value}) written too."""
+def money_settings(k: Decimal, extra: dict | None = None, knobs: bool = False) -> str:
+    """Every money setting of every detector, times k, except what calibration chooses
+    (unless `knobs`); with `extra` (detector -> {param: value}) written too."""
     lines = []
     for name in catalog():
         header = query_header(f"detect/{name}")
-        knob = (header["calibrate"] or {}).get("param")
+        knob = None if knobs else (header["calibrate"] or {}).get("param")
         values = [f"{p} = {spec['default'] * k}" for p, spec in header["params"].items()
                   if spec["type"] == "DECIMAL" and spec["default"] is not None and p != knob]
         values += [f"{p} = {v}" for p, v in (extra or {}).get(name, {}).items()]
@@ -64,13 +66,13 @@ def money_settings(k: Decimal, extra: dict | None = None) -> str:
 
 
 def build(folder: Path, rows: list[tuple], k: Decimal = Decimal(1),
-          extra: dict | None = None) -> Path:
+          extra: dict | None = None, knobs: bool = False) -> Path:
     out = [[(START + timedelta(days=day)).isoformat(), str((amount * k).quantize(Decimal("0.01"))),
             payee, card] for day, amount, payee, card in sorted(rows, key=lambda r: r[:1] + r[2:])]
     write_csv(folder / "in" / "cards.csv", out)
     config_path = write_config(folder)
     with config_path.open("a", encoding="utf-8") as f:
-        f.write("\n[detectors]\nalert_budget = 1\n\n" + money_settings(k, extra))
+        f.write("\n[detectors]\nalert_budget = 1\n\n" + money_settings(k, extra, knobs))
     (result,) = ingest(config_path)
     assert result.loaded == len(out), result
     return config_path
@@ -182,3 +184,50 @@ def test_little_history_keeps_the_defaults_and_says_how_much(tmp_path):
         assert calibration.latest(con)["calibrated"] is False
     finally:
         con.close()
+
+
+def keys_of(alerts: list[dict]) -> list[tuple]:
+    return sorted((a["detector"], a["account"], a["counterparty"], a["first_alert_at"],
+                   a["severity"], a["charges"]) for a in alerts)
+
+
+def replayed(folder: Path, rows: list[tuple], k: Decimal) -> list[dict]:
+    """Every detector's alerts on the default settings, every money setting times k."""
+    config_path = build(folder, rows, k, knobs=True)
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database)
+    try:
+        return detect.backtest(con, cfg, START, START + timedelta(days=max(r[0] for r in rows)))
+    finally:
+        con.close()
+
+
+@settings(max_examples=3, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(k=st.sampled_from([Decimal("0.01"), Decimal("0.1"), Decimal(10), Decimal(1000)]),
+       cards=st.integers(3, 6), days=st.integers(380, 500), theft=st.integers(150, 2400))
+def test_every_detector_raises_the_same_alerts_at_any_scale(tmp_path_factory, k, cards, days,
+                                                            theft):
+    """Hypothesis over k and a generated organisation with a theft (instalments to a new
+    payee): every detector, every money setting times k, the same alert keys."""
+    rows = organisation(days=days, cards=cards)
+    rows += [(days - 120 + 7 * i, Decimal(theft + i % 3), "Devlab Consult", "card-00")
+             for i in range(12)]
+    base = replayed(tmp_path_factory.mktemp("k1"), rows, Decimal(1))
+    assert base, "the generated organisation raises alerts (the property is not vacuous)"
+    assert keys_of(replayed(tmp_path_factory.mktemp("k"), rows, k)) == keys_of(base)
+
+
+def test_the_daemon_calibrates_when_a_calibration_is_a_month_old(org):
+    from monitor.daemon import scheduler
+    config_path, _found, _replayed = org
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    assert scheduler.run_calibrate(cfg) == {
+        "calibrated": False, "why": "the last calibration is less than 30 days old"}
+    con = store.connect(cfg.database)
+    try:
+        con.execute("UPDATE calibrations SET calibrated_at = calibrated_at - INTERVAL 31 DAYS")
+    finally:
+        con.close()
+    summary = scheduler.run_calibrate(cfg)
+    assert summary["calibrated"] is True and summary["per_month"] <= summary["budget"]
