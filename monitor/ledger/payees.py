@@ -231,8 +231,8 @@ def stored(con: duckdb.DuckDBPyConnection) -> tuple[str, tuple[str, ...]] | None
 
 def add_new(con: duckdb.DuckDBPyConnection, file_id: int | None = None) -> int:
     """Key the names not yet in payee_keys: of one file (at ingest), else of the whole
-    ledger and the registry, with the prefixes the stored keys were made with. Runs
-    inside the caller's transaction. Returns how many names were added."""
+    ledger, the registry and the silences' payees, with the prefixes the stored keys
+    were made with. Runs inside the caller's transaction. Returns how many names were added."""
     if file_id is not None:
         names = con.execute(
             "SELECT DISTINCT counterparty FROM transactions t WHERE file_id = ? "
@@ -241,7 +241,9 @@ def add_new(con: duckdb.DuckDBPyConnection, file_id: int | None = None) -> int:
     else:
         names = con.execute(
             "SELECT DISTINCT name FROM (SELECT counterparty AS name FROM transactions "
-            "UNION ALL SELECT payee FROM authorizations) n WHERE name IS NOT NULL AND NOT EXISTS "
+            "UNION ALL SELECT payee FROM authorizations UNION ALL SELECT counterparty "
+            "FROM silences WHERE strpos(counterparty, '*') = 0) n "
+            "WHERE name IS NOT NULL AND NOT EXISTS "
             "(SELECT 1 FROM payee_keys k WHERE k.name = n.name)").fetchall()
     state = _state_or_default(con)
     _insert(con, [n for (n,) in names], state[1])
