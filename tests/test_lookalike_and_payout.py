@@ -268,6 +268,52 @@ def test_an_account_used_again_after_a_long_pause_fires(tmp_path):
         ("DE89370400440532013000", DAY0 + timedelta(days=600))]
 
 
+# -- what counts as a payout account ------------------------------------------------------------
+
+@pytest.mark.parametrize("numbers", [
+    ("5725000466504", "5509006296254"),        # card merchant numbers (US 2010's MERCHNUM)
+    ("15741267000107", "01368970000107"),      # tax numbers (Brazil's CNPJ)
+    (OLD_IBAN, "GB82 WEST 1234 5698 7654 33"),  # an IBAN whose check digits do not add up
+    ("12345678", "87654321"),                   # domestic account numbers in a CSV
+])
+def test_a_csv_column_of_merchant_or_tax_numbers_is_no_payout_account(tmp_path, numbers):
+    """Only a valid IBAN, a wallet address, or a bank format's account is judged: a
+    merchant or tax number names the payee (a chain's stores, a company's other names),
+    and on the US 2010 and Brazil cards it made most of these detectors' alerts."""
+    old, new = numbers
+    rows = monthly("Devlab Consult", "1667.00", 8, old) + monthly("Devlab Consult", "1667.00", 2,
+                                                                  new, start=250)
+    rows += [[10, "300.00", "Anna Dev", "card-1", new], [12, "300.00", "Boris Dev", "card-2", new]]
+    cfg = load(tmp_path, rows)
+    assert backtest(cfg, "changed_payout_account") == []
+    assert backtest(cfg, "shared_payout_account") == []
+
+
+def test_any_account_of_a_bank_format_source_is_judged(tmp_path):
+    """A statement (camt, MT940, BAI2, OFX) gives the payee's own account, IBAN or not:
+    a domestic account number that changes is judged there, as it is not in a CSV."""
+    led = Ledger(tmp_path)
+    for feed in ("bank", "cards"):
+        led.series("Devlab Consult", "1667.00", start=0, every=30, count=8, source=feed,
+                   account=f"{feed}-1", payout="12345678")
+        led.charge(250, "Devlab Consult", "1667.00", f"{feed}-1", source=feed,
+                   payout="87654321")
+    led.flush()
+    led.con.execute("INSERT INTO files (path, source, format, sha256, size_bytes, status, "
+                    "ingested_at) VALUES ('s.sta', 'bank', 'mt940', 'x', 1, 'loaded', $at)",
+                    {"at": DAY0})
+    found = led.scan(250, "changed_payout_account")
+    led.close()
+    assert [(f["account"], f["charges"]) for f in found] == [("87654321", 1)]   # the bank's
+
+
+def test_a_wallet_address_is_a_payout_account(tmp_path):
+    rows = [[10, "300.00", "Anna Dev", "card-1", "devs@example.com"],
+            [12, "300.00", "Boris Dev", "card-2", "devs@example.com"]]
+    (alert,) = backtest(load(tmp_path, rows), "shared_payout_account")
+    assert alert["account"] == "DEVS@EXAMPLECOM"      # compared without dots, as accounts are
+
+
 # -- shared_payout_account, by payee key ------------------------------------------------------
 
 def test_several_payees_on_one_payout_account_fire(tmp_path):
