@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from helpers import assert_one_line_error
 from monitor.alerting import lifecycle as alert, notify
 from monitor.detection import scan as detect
+from monitor.ledger import payees
 from monitor.sql import store
 from monitor.settings.config import AlertSettings, Config
 from notify_helpers import NOW, project, run_cli
@@ -115,6 +116,40 @@ def test_silence_matchers(con):
     assert states == {"Devlab": "silenced", "Acme": "firing", "Zeta": "firing"}
     alert.expire_silence(con, 1, by="me", now=NOW + timedelta(hours=1))
     assert {a["state"] for a in alert.listing(con, "all")} == {"firing"}
+
+
+def test_a_silence_holds_the_payee_however_it_is_written(con):
+    """The payee matcher compares payee keys: a silence for 'ACME HOSTING' holds alerts
+    whose payee the scan names 'Acme Hosting Ltd' or 'PAYPAL *ACME HOSTING' (one key),
+    not another payee. A pattern (with *) matches the name as written or the key: '*hosting'
+    holds 'ACME HOSTING LTD', whose key ('acme hosting') ends so though its name does not.
+    The silence's name is keyed when it is made, and again when the keys are rebuilt."""
+    written = ["Acme Hosting Ltd", "PAYPAL *ACME HOSTING", "Acme Hosts", "ACME HOSTING LTD"]
+    payees.add_names(con, written)          # as ingest keys the ledger's names
+    groups = [("new_payee_repeat", f"a{i}", name) for i, name in enumerate(written)]
+    told(con, [finding(g, "warning") for g in groups[:3]], NOW)
+    alert.silence(con, alert.Matcher(counterparty="ACME HOSTING"), until=NOW + timedelta(days=1),
+                  reason="hosting contract", by="me", now=NOW)
+    states = {a["counterparty"]: a["state"] for a in alert.listing(con, "all")}
+    assert states == {"Acme Hosting Ltd": "silenced", "PAYPAL *ACME HOSTING": "silenced",
+                      "Acme Hosts": "firing"}
+    con.execute("DELETE FROM payee_keys")     # keys rebuilt (other [payees] settings):
+    payees.add_new(con)                       # the ledger's names (here none) and the silence's
+    payees.add_names(con, written)            # (this ledger's names were never ingested)
+    assert ("ACME HOSTING", "acme hosting") in con.execute("SELECT * FROM payee_keys").fetchall()
+    assert told(con, [finding(g, "critical") for g in groups[:3]], NOW + timedelta(hours=1)) == [
+        "escalation"]                          # only 'Acme Hosts' is told
+    alert.silence(con, alert.Matcher(counterparty="*hosting"), until=NOW + timedelta(days=1),
+                  reason="r", by="me", now=NOW)
+    told(con, [finding(g, "warning") for g in groups], NOW + timedelta(hours=2))
+    held = {a["counterparty"]: a["matching_silence"] for a in alert.open_alerts(con, NOW)}
+    assert held == {"Acme Hosting Ltd": 1, "PAYPAL *ACME HOSTING": 1, "ACME HOSTING LTD": 1,
+                    "Acme Hosts": None}   # the older silence first; 'acme hosts' isn't 'hosting'
+    alert.expire_silence(con, 1, by="me", now=NOW + timedelta(hours=3))
+    held = {a["counterparty"]: a["matching_silence"] for a in
+            alert.open_alerts(con, NOW + timedelta(hours=3))}
+    assert held == {"Acme Hosting Ltd": 2, "PAYPAL *ACME HOSTING": 2, "ACME HOSTING LTD": 2,
+                    "Acme Hosts": None}   # the pattern: by name ('*hosting') or by key
 
 
 def test_bad_requests_are_input_errors(con):

@@ -433,22 +433,22 @@ def test_look_alike_names_and_approved_exchanges_are_silent(led):
 # -- shared_payout_account -------------------------------------------------------------------
 
 def test_one_payout_account_under_several_names_fires(led):
-    a = led.charge(3, "Anna Dev", "300.00", payout="GB00BANK1234")
-    b = led.charge(5, "Boris Dev", "300.00", account="card-2", payout="GB00BANK1234")
+    a = led.charge(3, "Anna Dev", "300.00", payout="GB33BUKB20201555555555")
+    b = led.charge(5, "Boris Dev", "300.00", account="card-2", payout="GB33BUKB20201555555555")
     found = led.scan(5)
-    assert brief(found) == [("shared_payout_account", "GB00BANK1234", None, None)]
+    assert brief(found) == [("shared_payout_account", "GB33BUKB20201555555555", None, None)]
     f = only(found, "shared_payout_account")
     assert f["evidence_txn_ids"] == [a, b] and f["exposure"] == Decimal("600.00")
-    assert f["sentence"] == ("2 payments since 04 Jan 2024 to one payout account (GB00BANK1234) "
-                             "under different payees ('anna dev', 'boris dev'), 600.00 GBP, "
-                             "none of them approved")
+    assert f["sentence"] == ("2 payments since 04 Jan 2024 to one payout account "
+                             "(GB33BUKB20201555555555) under different payees ('anna dev', "
+                             "'boris dev'), 600.00 GBP, none of them approved")
 
 
 def test_one_name_in_any_case_or_separate_payout_accounts_are_silent(led):
-    led.charge(3, "ACME LTD", "300.00", payout="GB00ACME")
-    led.charge(5, "Acme Ltd", "310.00", payout="GB00ACME")
-    led.charge(3, "Anna Dev", "300.00", payout="GB00ANNA")
-    led.charge(5, "Boris Dev", "300.00", payout="GB00BORIS")
+    led.charge(3, "ACME LTD", "300.00", payout="GB29NWBK60161331926819")
+    led.charge(5, "Acme Ltd", "310.00", payout="GB29NWBK60161331926819")
+    led.charge(3, "Anna Dev", "300.00", payout="DE89370400440532013000")
+    led.charge(5, "Boris Dev", "300.00", payout="FR1420041010050500013M02606")
     assert led.scan(5) == []
 
 

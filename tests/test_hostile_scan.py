@@ -53,8 +53,8 @@ def extreme(tmp_path):
         led.charge(n * 30, "Office Co", "100.00")
     for day in (400, 402, 404):
         led.charge(day, "Office Co", MAX)
-        led.charge(day, "Coinbase UK", MAX, account="card-2", payout="GB00X")
-        led.charge(day, "Other Name", MAX, account="card-3", payout="GB00X")
+        led.charge(day, "Coinbase UK", MAX, account="card-2", payout="GB82WEST12345698765432")
+        led.charge(day, "Other Name", MAX, account="card-3", payout="GB82WEST12345698765432")
     led.refund(405, "Office Co", MAX)
     led.close()
     return str(cfg)

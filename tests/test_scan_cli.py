@@ -24,8 +24,8 @@ def busy_ledger(led: Ledger) -> None:
     led.series("Devlab Consult", "1667.00", start=2, every=4, count=4)          # repeat: 6, high 10
     led.series("Hotel Bristol", "640.00", start=5, every=1, count=3, account="card-2")  # 7 to 10
     led.charge(15, "Coinbase UK", "250.00", account="card-3")                   # high risk
-    led.charge(25, "Anna Dev", "300.00", account="card-4", payout="GB00BANK1")  # shared payout
-    led.charge(27, "Boris Dev", "300.00", account="card-5", payout="GB00BANK1")
+    led.charge(25, "Anna Dev", "300.00", account="card-4", payout="NL91ABNA0417164300")  # shared payout
+    led.charge(27, "Boris Dev", "300.00", account="card-5", payout="NL91ABNA0417164300")
     for n, amount in enumerate(["500.00", "450.00", "600.00"]):                 # round amounts
         led.charge(1 + 10 * n, "Advisory Svcs", amount, account="card-6")
     led.series("Cafe", "4.20", start=0, every=1, count=41, account="card-7")    # the card feed
@@ -71,7 +71,7 @@ def test_scan_json_and_exit_0_when_nothing_fires(filled, capsys):
     assert code == 0 and json.loads(out) == {"as_of": day(0).isoformat(), "findings": []}
     code, out, _ = run(capsys, "--config", filled, "scan", "--as-of", day(16).isoformat(),
                        "--format", "json")
-    assert code == 1
+    assert code == 1, _
     document = json.loads(out)
     assert document["as_of"] == day(16).isoformat()
     found = {f["detector"]: f for f in document["findings"]}
@@ -203,6 +203,6 @@ def test_the_command_line_agrees_day_by_day(filled):
         proc = monitor("--config", filled, "scan", "--as-of", day(n).isoformat(),
                        "--format", "json")
         firing = {(f["detector"], f["account"]) for f in json.loads(proc.stdout)["findings"]}
-        assert (("shared_payout_account", "GB00BANK1") in firing) == (
-            day(n).isoformat() >= first[("shared_payout_account", "GB00BANK1")])
+        assert (("shared_payout_account", "NL91ABNA0417164300") in firing) == (
+            day(n).isoformat() >= first[("shared_payout_account", "NL91ABNA0417164300")])
         assert proc.returncode == (1 if firing else 0)

@@ -140,9 +140,10 @@ def scaffold(led: Ledger) -> None:
     led.series("Cloud Co", "2500.00", start=330, every=3, count=10, account="card-4")  # drift
     led.charge(120, "Coinbase UK", "50.00")                                      # high risk
     led.charge(121, "QuickCash Kiosk", "300.00", "card-2", mcc="6051")
-    led.charge(140, "Anna Dev", "300.00", payout="GB00BANK1234")                 # shared payout
-    led.charge(142, "Boris Dev", "300.00", "card-2", payout="GB00BANK1234")
-    led.charge(143, "Boris Dev", "300.00", "card-3", payout="gb00 bank-1234")   # one account
+    led.charge(140, "Anna Dev", "300.00", payout="GB33BUKB20201555555555")       # shared payout
+    led.charge(142, "Boris Dev", "300.00", "card-2", payout="GB33BUKB20201555555555")
+    led.charge(143, "Boris Dev", "300.00", "card-3",
+               payout="gb33 bukb-2020 1555 5555 55")                    # one account
     led.series("Amazon Mktplace", "40.00", start=0, every=7, count=30, account="card-5")
     led.charge(260, "AMAZ0N MKTPLACE", "120.00", "card-5")                      # look-alike
     led.charge(262, "Amazon Mktplace Servicés", "80.00", "card-5")               # a word added
@@ -150,6 +151,7 @@ def scaffold(led: Ledger) -> None:
         led.series("Devlab Consulting", "600.00", start=0, every=30, count=6, account=card,
                    payout="GB82 WEST 1234 5698 7654 32")
     led.charge(200, "Devlab Consultlng", "1667.00", "card-9")                    # by the org
+    led.charge(204, "Devlab Consultlng", "900.00", "card-7")                     # one finding
     led.charge(210, "Devlab Consulting", "1667.00", "card-6",                    # new bank
                payout="DE89370400440532013000")
     led.series("Rent", "50.00", start=0, every=7, count=20, source="bank")       # stale feed
@@ -191,7 +193,7 @@ noise = st.fixed_dictionaries({
                         st.integers(-500, 3000).filter(bool).map(Decimal),
                         st.decimals("1.00", "2000.00", places=2)),
     "initiator": st.sampled_from([None, "mallory", "alice"]),
-    "payout": st.sampled_from([None, None, "GB00BANK1234", "GB00OTHER"]),
+    "payout": st.sampled_from([None, None, "GB33BUKB20201555555555", "NL91ABNA0417164300"]),
 })
 approval = st.fixed_dictionaries({
     "payee": st.sampled_from(["Office Co", "cloud*", "*co", "Dup Co", "Devlab*"]),

@@ -26,6 +26,7 @@ import duckdb
 from monitor.detection.fold import fold
 from monitor.settings.config import SEVERITY_RANK, AlertSettings
 from monitor.errors import InputError
+from monitor.ledger import payees
 from monitor.sql.store import rows, run
 
 STATES = ("firing", "acknowledged", "silenced", "resolved")
@@ -36,7 +37,9 @@ SYSTEM = "monitor"
 
 @dataclass(frozen=True)
 class Matcher:
-    """What a silence matches; None matches anything, * is a wildcard."""
+    """What a silence matches; None matches anything, * is a wildcard. The counterparty
+    matches by payee key (any way the payee is written); with a * it is a pattern over
+    the names as written and the keys (queries/alerts/open_alerts.sql)."""
     detector: str | None = None
     account: str | None = None
     counterparty: str | None = None
@@ -202,6 +205,10 @@ def silence(con: duckdb.DuckDBPyConnection, matcher: Matcher, *, until: datetime
         raise InputError(f"--until {until:%Y-%m-%d %H:%M} is already past; give a later date")
     if not (reason or "").strip():
         raise InputError("--reason is empty; say why the alerts are silenced")
+    if matcher.counterparty and "*" not in matcher.counterparty:
+        # Keyed as a registry payee is, so the silence holds every way the payee is
+        # written ('ACME HOSTING' holds 'Acme Hosting Ltd'); a pattern has no key.
+        payees.add_names(con, [matcher.counterparty])
     (silence_id,), = run(con, "alerts/insert_silence", {
         "detector": matcher.detector, "account": matcher.account,
         "counterparty": matcher.counterparty, "starts_at": now, "ends_at": until,

@@ -113,7 +113,9 @@ def alerts_ack(ctx, alert_id, by, note):
 @alerts.command("silence")
 @click.option("--detector", help="Detector name (* matches any text).")
 @click.option("--account", help="Account (* matches any text).")
-@click.option("--counterparty", "--payee", "counterparty", help="Payee (* matches any text).")
+@click.option("--counterparty", "--payee", "counterparty",
+              help="Payee, however it is written (its payee key); with * a pattern over "
+                   "the names as written and the keys.")
 @click.option("--until", "until", required=True,
               type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
               help="Silenced through this day (UTC), or until this time.")

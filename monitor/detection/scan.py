@@ -32,7 +32,7 @@ from monitor.sql.store import dicts, load_query, now, run, transaction, writable
 
 ALSO_WRITTEN_AS = 5     # other names as written a finding lists (the sentence counts the rest)
 # Facts a detector may name in its sentence beyond a finding's own, from its `detail`.
-DETAIL_FIELDS = ("lookalike", "lookalike_since", "lookalike_paid", "previous_account",
+DETAIL_FIELDS = ("lookalike", "lookalike_since", "lookalike_paid", "accounts", "previous_account",
                  "previous_paid", "payees")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _QUOTED = re.compile(r"'([^']*)'")

@@ -136,6 +136,8 @@ def _legal_form_at_end(words: list[str]) -> int:
         return 0
     best = next((n for n in (3, 2, 1)
                  if n < len(words) and " ".join(words[-n:]) in _EXTRA_FORMS), 0)
+    if not best and words[-1] not in _NOT_FORMS and words[-1] not in _forms_last_words():
+        return 0        # no form ends in the last word: the scan below would find none
     matches = _org_types(" ".join(words))
     if not best and words[-1] not in _NOT_FORMS and not any(
             m.split()[-1:] == words[-1:] for m, _form in matches):
@@ -167,14 +169,31 @@ def _legal_forms() -> dict[int, frozenset[tuple[str, ...]]]:
     return {n: frozenset(found) for n, found in forms.items()}
 
 
+@functools.cache
+def _forms_by_first_word() -> dict[str, tuple[int, ...]]:
+    """For each word a legal form starts with, the lengths of those forms, longest
+    first: most words of a name start none, and are passed over with one dict look-up
+    instead of a tuple built and looked up per form length (a third of keying's time)."""
+    starts: dict[str, set[int]] = {}
+    for n, found in _legal_forms().items():
+        for words in found:
+            starts.setdefault(words[0], set()).add(n)
+    return {w: tuple(sorted(ns, reverse=True)) for w, ns in starts.items()}
+
+
+@functools.cache
+def _forms_last_words() -> frozenset[str]:
+    """The words a legal form ends with ('ltda', 'limited', 'gmbh', ...)."""
+    return frozenset(words[-1] for found in _legal_forms().values() for words in found)
+
+
 def _org_types(text: str) -> list[tuple[str, str]]:
     """Every legal form in a keyed text (whole words, the longest at each word), in
     order: (the words as found, the same words)."""
     words, found, i = text.split(), [], 0
-    forms = _legal_forms()
-    lengths = sorted(forms, reverse=True)
+    forms, starts = _legal_forms(), _forms_by_first_word()
     while i < len(words):
-        for n in lengths:
+        for n in starts.get(words[i], ()):
             if tuple(words[i:i + n]) in forms[n]:
                 found.append((" ".join(words[i:i + n]),) * 2)
                 i += n
@@ -231,8 +250,8 @@ def stored(con: duckdb.DuckDBPyConnection) -> tuple[str, tuple[str, ...]] | None
 
 def add_new(con: duckdb.DuckDBPyConnection, file_id: int | None = None) -> int:
     """Key the names not yet in payee_keys: of one file (at ingest), else of the whole
-    ledger and the registry, with the prefixes the stored keys were made with. Runs
-    inside the caller's transaction. Returns how many names were added."""
+    ledger, the registry and the silences' payees, with the prefixes the stored keys
+    were made with. Runs inside the caller's transaction. Returns how many names were added."""
     if file_id is not None:
         names = con.execute(
             "SELECT DISTINCT counterparty FROM transactions t WHERE file_id = ? "
@@ -241,7 +260,9 @@ def add_new(con: duckdb.DuckDBPyConnection, file_id: int | None = None) -> int:
     else:
         names = con.execute(
             "SELECT DISTINCT name FROM (SELECT counterparty AS name FROM transactions "
-            "UNION ALL SELECT payee FROM authorizations) n WHERE name IS NOT NULL AND NOT EXISTS "
+            "UNION ALL SELECT payee FROM authorizations UNION ALL SELECT counterparty "
+            "FROM silences WHERE strpos(counterparty, '*') = 0) n "
+            "WHERE name IS NOT NULL AND NOT EXISTS "
             "(SELECT 1 FROM payee_keys k WHERE k.name = n.name)").fetchall()
     state = _state_or_default(con)
     _insert(con, [n for (n,) in names], state[1])

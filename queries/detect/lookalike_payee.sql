@@ -11,6 +11,10 @@
 --   Spark's characters: so both engines measure the same distance).
 --   Severity follows the money (tiers) but warns from the first charge: a look-alike
 --   is worth a look before any sum builds up, and the tiers escalate it as it does.
+--   One finding per new payee across the organisation (account NULL, as payee_many_accounts):
+--   a mangled name on eight cards is one thing to check, told once with the accounts that
+--   pay it, not eight alerts. A charge counts when its own account trusts an original
+--   (its own habit) or the organisation does; the exposure is those charges together.
 -- params:
 --   $new_days       INTEGER  default 90     days a payee counts as new to the organisation
 --   $trusted_days   INTEGER  default 90     the look-alike's original was first paid at least
@@ -27,17 +31,18 @@
 --   $tier_warning   DECIMAL  default 0      exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
--- returns: the detector event columns (see queries/scan/summarize.sql), and `detail`
---   (JSON: lookalike, lookalike_since, lookalike_paid) for the sentence.
--- sentence: '{counterparty}' looks like '{lookalike}', a payee paid since {lookalike_since} ({lookalike_paid}); {charges} charges to the new name from account {account} since {since}, {exposure}
+-- returns: the detector event columns (see queries/scan/summarize.sql), account NULL, and
+--   `detail` (JSON: lookalike, lookalike_since, lookalike_paid, accounts) for the sentence.
+-- sentence: '{counterparty}' looks like '{lookalike}', a payee paid since {lookalike_since} ({lookalike_paid}); {charges} charges to the new name from {accounts} since {since}, {exposure}
 
 -- Names are compared once per distinct pair, after blocking: only names that share their
 -- first or last three letters and differ in length by at most one (or by one added word)
 -- are ever given to levenshtein, so tens of thousands of payees cost a few hundred
 -- thousand comparisons, not their square. Whether the original was trusted comes from
 -- pair_facts (every account-payee pair's first day, all history) and, for one account's
--- own habit, from that account's charges (an incremental scan judges a group again only
--- when its account is in scope, so they are all there; see scan/scope.sql).
+-- own habit, from that account's charges (an incremental scan judges a payee again only
+-- when the payee and every account that ever paid it are in scope, so they are all
+-- there; see scan/scope.sql).
 WITH counted AS (
     SELECT * FROM charges
     WHERE explained_by IS NULL AND amount > 0 AND day <= payee_first_day + $new_days
@@ -155,16 +160,33 @@ best AS (        -- one original per account and new payee: its own first, then 
           FROM candidates) r
     WHERE rank = 1
 ),
-running AS (
+trusting AS (     -- the charges that count: each one's account trusts an original;
+                  -- j = 1 on an account's first charge to the payee
     SELECT c.*, b.lookalike, b.level, b.paid, b.since_day,
-        sum(c.amount) OVER run AS total,
-        count(*) OVER run AS n,
-        min(c.posted_at) OVER run AS first_at
+        row_number() OVER (PARTITION BY c.counterparty, c.account
+                           ORDER BY c.day, c.txn_id) AS j
     FROM counted c JOIN best b USING (account, counterparty)
-    WINDOW run AS (PARTITION BY c.account, c.counterparty ORDER BY c.day, c.txn_id
-                   ROWS UNBOUNDED PRECEDING)
+),
+running AS (      -- one run per payee, across its accounts
+    SELECT *,
+        sum(amount) OVER run AS total,
+        count(*) OVER run AS n,
+        min(posted_at) OVER run AS first_at,
+        sum(CASE WHEN j = 1 THEN 1 ELSE 0 END) OVER run AS accounts
+    FROM trusting
+    WINDOW run AS (PARTITION BY counterparty ORDER BY day, txn_id ROWS UNBOUNDED PRECEDING)
+),
+named AS (        -- the first three accounts that paid it, by a running max over the row
+                  -- where each first did (a window any engine has; no ordered list needed)
+    SELECT *,
+        max(CASE WHEN j = 1 AND accounts = 1 THEN account END) OVER run AS a1,
+        max(CASE WHEN j = 1 AND accounts = 2 THEN account END) OVER run AS a2,
+        max(CASE WHEN j = 1 AND accounts = 3 THEN account END) OVER run AS a3
+    FROM running
+    WINDOW run AS (PARTITION BY counterparty ORDER BY day, txn_id ROWS UNBOUNDED PRECEDING)
 )
-SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted_at, day,
+SELECT CAST(NULL AS VARCHAR) AS account, counterparty, CAST(NULL AS VARCHAR) AS initiator,
+    txn_id, posted_at, day,
     amount, currency, total AS exposure, CAST(n AS INTEGER) AS charges, first_at AS since,
     CASE WHEN total >= $tier_critical THEN 'critical'
          WHEN total >= $tier_high THEN 'high'
@@ -173,7 +195,12 @@ SELECT account, counterparty, CAST(NULL AS VARCHAR) AS initiator, txn_id, posted
     to_json({'lookalike': lookalike,
              'lookalike_since': CAST(DATE '1970-01-01' + since_day AS VARCHAR),
              'lookalike_paid': CASE WHEN level = 0
-                 THEN 'this account paid it ' || CAST(paid AS VARCHAR) || ' times in the '
-                      || CAST($history_days AS VARCHAR) || ' days before'
-                 ELSE CAST(paid AS VARCHAR) || ' accounts had paid it' END}) AS detail
-FROM running
+                 THEN 'account ' || account || ' paid it ' || CAST(paid AS VARCHAR)
+                      || ' times in the ' || CAST($history_days AS VARCHAR) || ' days before'
+                 ELSE CAST(paid AS VARCHAR) || ' accounts had paid it' END,
+             'accounts': CASE WHEN accounts = 1 THEN 'account ' || a1
+                 ELSE CAST(accounts AS VARCHAR) || ' accounts (' || concat_ws(', ', a1, a2, a3)
+                      || CASE WHEN accounts > 3
+                              THEN ' and ' || CAST(accounts - 3 AS VARCHAR) || ' more'
+                              ELSE '' END || ')' END}) AS detail
+FROM named

@@ -21,6 +21,13 @@ WITH fresh AS (
 SELECT DISTINCT 'account' AS kind, account AS key FROM fresh
 UNION SELECT DISTINCT 'payee', payee FROM fresh
 UNION SELECT DISTINCT 'initiator', coalesce(initiator, account) FROM fresh
+-- Every account that ever paid a payee of these rows that is new to the organisation (first
+-- paid in the last 400 days, the longest a look-alike stays judged): a look-alike payee
+-- is judged across all its accounts, each by its own history (see the macro below).
+-- Older payees are left out: they have many accounts and no look-alike finding to redo.
+UNION SELECT DISTINCT 'account', h.account FROM pair_history_pairs h
+WHERE h.counterparty IN (SELECT payee FROM fresh)
+  AND h.payee_first_day >= date_diff('day', DATE '1970-01-01', $as_of) - 400
 -- A payout account as the detectors compare it (upper case, no spaces, dashes, dots or
 -- slashes), and every spelling of it in the ledger, so its rows all come along.
 UNION SELECT DISTINCT 'payout', upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g'))
@@ -34,14 +41,18 @@ WHERE posted_at <= $as_of
 -- alone needs all the payee's rows, so only a payee in scope counts for it, and so on.
 -- (Rows of other groups come along, e.g. an account's charges to a payee not in scope;
 -- what the detectors make of such partial groups is dropped, and the previous scan's
--- findings about them carry over.) A look-alike payee is judged by its account's
--- other payees too: only an account in scope has all of those rows.
+-- findings about them carry over.) A look-alike payee is judged across the organisation
+-- and, for each account that paid it, by that account's other payees too: only a payee in
+-- scope whose every account (pair_history: all history) is in scope has all of those rows.
 CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiator) AS
     coalesce(detector IN ('stale_feed', 'statement_check_failed', 'conflicting_duplicate')
     OR (detector = 'shared_payout_account'
         AND account IN (SELECT key FROM scope WHERE kind = 'payout'))
     OR (detector = 'lookalike_payee'
-        AND account IN (SELECT key FROM scope WHERE kind = 'account'))
+        AND counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
+        AND counterparty NOT IN (
+            SELECT f.counterparty FROM pair_history f
+            WHERE f.account NOT IN (SELECT key FROM scope WHERE kind = 'account')))
     OR (detector NOT IN ('shared_payout_account', 'lookalike_payee') AND (
            account IN (SELECT key FROM scope WHERE kind = 'account')
         OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
