@@ -26,6 +26,7 @@
 --   $tier_warning    DECIMAL  default 0      exposure that fires at severity warning
 --   $tier_high       DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical   DECIMAL  default 25000  exposure that escalates to critical
+-- calibrate: $min_paid ladder 2 3 4 6 8 12 16 24 32
 -- returns: the detector event columns (see queries/scan/summarize.sql), keyed by the new
 --   payout account (as `account`) and the payee, and `detail` (JSON: previous_account,
 --   previous_paid) for the sentence.
