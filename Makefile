@@ -20,6 +20,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/monitor ingest
 	$(BIN)/monitor status
+	$(BIN)/monitor calibrate
 	$(BIN)/monitor scan || test $$? -eq 1
 	$(BIN)/monitor alerts list
 	@echo "alert e-mails (.eml) are in $(CURDIR)/outbox/:"; ls -1 outbox/ 2>/dev/null | tail -n 5

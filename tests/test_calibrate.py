@@ -175,7 +175,7 @@ def test_little_history_keeps_the_defaults_and_says_how_much(tmp_path):
     proc = monitor("--config", str(config_path), "calibrate")
     assert proc.returncode == 0, proc.stderr
     assert "60 days of history" in proc.stdout + proc.stderr
-    assert "needs at least 180" in proc.stdout + proc.stderr
+    assert "needs at least 180 settled days" in proc.stdout + proc.stderr
     cfg = config_mod.load(config_path, warn=lambda line: None)
     con = store.connect(cfg.database, read_only=True)
     try:

@@ -163,6 +163,8 @@ def scaffold(led: Ledger) -> None:
                    account="card-11")
     led.series("Tessaro Media", lambda i: 247 + i % 3, start=320, every=4, count=8,
                account="card-11")                                                # instalments
+    for day, amount in ((300, "1.00"), (301, "2.00"), (303, "400.00")):  # tiny tests, then
+        led.charge(day, "Quickpay Studio", amount, "card-12")          # the money is taken
     led.flush()
     screening.load(led.con, led.config, screening_lists.read([SANCTIONS_EXTRACT / "sdn.csv"]))
     file_id = led.con.execute(

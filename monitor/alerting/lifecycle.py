@@ -92,11 +92,12 @@ def apply(con: duckdb.DuckDBPyConnection, settings: AlertSettings, findings: lis
 
 
 def suspicion(alert: dict) -> tuple:
-    """The order a person should read alerts in, most suspicious first: the higher money
-    tier; then an alert about one payee's charges before one about a total across payees
-    or a feed (the demo's theft before a card's honest travel drift); then the more
+    """The order a person should read alerts in, most suspicious first: an alert about one
+    payee's charges before one about a total across payees or a feed, whatever their
+    tiers (a total's tier follows a card's whole spending: the demo's critical honest
+    travel drift came before its high theft); then the higher money tier; then the more
     money; then the older. The e-mail and the inbox both sort by it."""
-    return (-SEVERITY_RANK.get(alert["severity"], 0), alert["detector"] in AGGREGATE_DETECTORS,
+    return (alert["detector"] in AGGREGATE_DETECTORS, -SEVERITY_RANK.get(alert["severity"], 0),
             -(alert["exposure"] or 0), alert["alert_id"])
 
 

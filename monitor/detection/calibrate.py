@@ -16,9 +16,10 @@ detectors without a ladder raise, is shared equally: each detector takes the mos
 sensitive rung that raises at most the share, and the share is as large as the budget
 allows, so a quiet detector leaves its unused share to the others. No detector is made
 blind to quieten another one (an earlier greedy "climb the noisiest" did exactly that to
-new_payee_repeat, the advisory's detector, on Birmingham). History is taken as honest: a
-theft already in it makes its detector slightly stricter, never blind (one episode is a
-small share of months of alerts).
+new_payee_repeat, the advisory's detector, on Birmingham). History is taken as honest, so the
+latest 90 days (SETTLING), where a theft in progress would be, are left out: counted as
+honest, the theft would make its own detector stricter. An older theft in history is one
+episode among months of alerts.
 
 What it does not touch: the money tiers (warning / high / critical stay absolute, in the
 ledger's currency, because a finance team thinks in money), the detectors without a
@@ -40,6 +41,8 @@ from monitor.settings.detectors import alert_budget
 from monitor.sql.store import load_query, now, query_header, transaction
 
 MIN_HISTORY_DAYS = 180     # less than this is too little to say what is usual: defaults kept
+# The latest days are not calibrated on: what happens there is still being judged.
+SETTLING = timedelta(days=90)
 DAYS_PER_MONTH = 30.44
 
 
@@ -90,14 +93,19 @@ def calibrate(con: duckdb.DuckDBPyConnection, config: Config,
     (nothing is written: `save` records the result). Every window of a detector looks
     back only, so charges after `until` change nothing of what is counted."""
     budget = alert_budget(config)
-    first, last = history(con, until)
-    days = (last - first).days + 1 if first else 0
+    first, latest = history(con, until)
+    # Only settled history counts: a theft in progress is in the latest days, and counted
+    # as honest it would make its own detector stricter (the demo's did, until this).
+    last = latest - SETTLING if latest else None
+    days = (last - first).days + 1 if first and last >= first else 0
     if days < MIN_HISTORY_DAYS:
+        whole = (latest - first).days + 1 if first else 0
         return Calibration(False, (
-            f"{days} days of history" + (f" ({first} to {last})" if first else "") +
-            f"; calibration needs at least {MIN_HISTORY_DAYS}: the detectors keep their "
-            "default settings until then. Run `monitor calibrate` again later (the "
-            "daemon does, on its schedule)."), budget, first, last)
+            f"{whole} days of history" + (f" ({first} to {latest})" if first else "") +
+            f", {days} of them settled (older than {SETTLING.days} days); calibration needs "
+            f"at least {MIN_HISTORY_DAYS} settled days: the detectors keep their default "
+            "settings until then. Run `monitor calibrate` again later (the daemon does, on "
+            "its schedule)."), budget, first, last)
     replay_from = first + timedelta(days=warm_up(days))
     months = ((last - replay_from).days + 1) / DAYS_PER_MONTH
     ladders = _ladders(config)
@@ -106,7 +114,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, config: Config,
     choices = _choose(config, ladders, amounts, counts, budget)
     per_month = round(sum(c.per_month for c in choices), 2)
     over = per_month > budget
-    note = (f"{days} days of history ({first} to {last}); alerts counted from {replay_from} "
+    note = (f"{days} days of settled history ({first} to {last}; the last {SETTLING.days} "
+            f"days are still being judged); alerts counted from {replay_from} "
             f"({months:.1f} months) after a warm-up. The chosen settings raise "
             f"{per_month:g} alerts a month on that history, budget {budget:g}" +
             (": over budget even with every detector at its strictest rung; the "

@@ -1,7 +1,7 @@
 -- name: inbox
 -- finds: the open alerts, most suspicious first (monitor.alerting.lifecycle.suspicion, as
---   the e-mail orders them): by severity, then an alert about one payee's charges before
---   one about a total or a feed, then by money at risk, then oldest first; one row each
+--   the e-mail orders them): an alert about one payee's charges before one about a total
+--   or a feed, then by severity, then by money at risk, then oldest first; one row each
 --   with what the inbox line shows.
 -- params:
 --   $limit      INTEGER    default 1000  most rows returned
@@ -13,7 +13,7 @@ SELECT alert_id, state, severity, detector, account, counterparty, initiator, ex
        currency, charges, since, opened_at, acked_by, sentence
 FROM alerts
 WHERE state <> 'resolved'
-ORDER BY CASE severity WHEN 'critical' THEN 3 WHEN 'high' THEN 2 ELSE 1 END DESC,
-         list_contains($aggregate, detector),
+ORDER BY list_contains($aggregate, detector),
+         CASE severity WHEN 'critical' THEN 3 WHEN 'high' THEN 2 ELSE 1 END DESC,
          exposure DESC, alert_id
 LIMIT $limit;
