@@ -38,7 +38,7 @@ from monitor.sql.store import load_query
 # What detect.evaluate runs before the detectors, in order (Spark computes pair_firsts
 # from the lake; DuckDB keeps them in pair_history).
 STEPS = ("scan/explain", "scan/ledger_rows", "scan/pair_firsts", "scan/pair_facts",
-         "scan/features", "scan/feeds")
+         "scan/features", "scan/payouts", "scan/feeds")
 # Tables the detectors read besides transactions, shipped from DuckDB: name -> the rows
 # Spark needs (of the rows set aside at ingest, only those the conflicting_duplicate
 # detector reads: a ledger may hold millions of rejected rows).
