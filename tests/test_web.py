@@ -521,3 +521,11 @@ def test_a_scan_does_not_reopen_what_a_person_resolved_unless_a_charge_is_new(si
         assert query(site["config"], count)[0][0] == 2          # a new charge: a new alert
     finally:
         os.environ.pop("MONITOR_WEB_SECRET", None)
+
+
+def test_the_dummy_hash_a_missing_user_is_checked_against_costs_what_a_real_one_costs():
+    """auth._DUMMY is written out (hashing it at import cost every command ~0.1 s): it must
+    carry the hasher's own parameters, so a wrong name takes as long as a wrong password."""
+    from monitor.web import auth
+    assert not auth._HASHER.check_needs_rehash(auth._DUMMY)
+    assert auth._HASHER.verify(auth._DUMMY, "not a password of anyone")
