@@ -52,8 +52,11 @@ from monitor.ledger import spark as spark_runtime  # noqa: E402
 
 SANCTIONS_EXTRACT = ROOT / "tests" / "fixtures" / "sanctions"
 # Tiny ledgers: one shuffle partition and no adaptive re-planning keep each query short.
+# The JVM lives for a minute or two: its quick (C1) compiler only and one GC thread spend
+# about half the CPU that C2's and the parallel collector's threads did (demo test 64 -> 37 s).
 TEST_CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
-             "spark.default.parallelism": "1", "spark.driver.memory": "1g"}
+             "spark.default.parallelism": "1", "spark.driver.memory": "1g",
+             "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 
 
 @pytest.fixture(scope="module")
