@@ -532,3 +532,11 @@ def test_alerts_keep_their_evidence_amounts_as_the_ledger_has_them(site):
                    "(SELECT alert_id, unnest(evidence_txn_ids) AS txn_id FROM alerts) a "
                    "JOIN transactions t USING (txn_id) ORDER BY ALL")
     assert kept == ledger and kept
+
+
+def test_the_dummy_hash_a_missing_user_is_checked_against_costs_what_a_real_one_costs():
+    """auth._DUMMY is written out (hashing it at import cost every command ~0.1 s): it must
+    carry the hasher's own parameters, so a wrong name takes as long as a wrong password."""
+    from monitor.web import auth
+    assert not auth._HASHER.check_needs_rehash(auth._DUMMY)
+    assert auth._HASHER.verify(auth._DUMMY, "not a password of anyone")
