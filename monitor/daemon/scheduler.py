@@ -381,6 +381,10 @@ class Daemon:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.blocking import BlockingScheduler
         setup_logging(self.log_format, self.daemon_id)
+        # Handlers first: a SIGTERM while the lock is taken over or the jobs are set up
+        # must still end in a clean exit 0, not the default kill (exit -15).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
         self.lock.acquire()
         try:
             s = self.settings
@@ -403,11 +407,12 @@ class Daemon:
                 self.jobs[name] = self.scheduler.add_job(
                     self._wrap(name, work), trigger, id=name, name=name, next_run_time=first)
                 self.state.job(name, trigger=getattr(s, name).describe())
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, self._on_signal)
             log.info("monitor run: pid %d, database %s, jobs: %s", os.getpid(),
                      self.config.database, "; ".join(
                          f"{n} {getattr(s, n).describe()}" for n in jobs))
+            if self.stopping:             # told to stop while starting: no job has run
+                log.info("stopped before the first job")
+                return 0
             self.scheduler.start()        # blocks until shutdown
             if self.stopper:
                 self.stopper.join()       # the running job has finished
@@ -477,12 +482,20 @@ class Daemon:
             log.info("%s again: still finishing the running job", name)
             return
         self.stopping = True
+        if self.scheduler is None:        # still starting: run() sees `stopping` and exits
+            log.info("%s while starting: exiting before the first job", name)
+            return
         log.info("%s: finishing the running job, then exiting", name)
         # Not in this handler: shutdown(wait=True) joins the worker, which may log.
         self.stopper = threading.Thread(target=self._shutdown, name="shutdown", daemon=True)
         self.stopper.start()
 
     def _shutdown(self):
+        from apscheduler.schedulers.base import STATE_STOPPED
+        for _ in range(400):        # built but not started yet: wait until it runs
+            if self.scheduler.state != STATE_STOPPED:
+                break
+            time.sleep(0.05)
         try:
             self.scheduler.pause()
             self.scheduler.shutdown(wait=True)
