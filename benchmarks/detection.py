@@ -195,9 +195,12 @@ def honest_rates(alerts: list[dict], ledger) -> dict:
 
 
 # --calibrate: the monitor calibrates on the history BEFORE the replay only (at least this
-# much of it: the replay starts later where a ledger has less), so every honest alert and
-# theft it is judged on lies in its future, as in use.
-CALIBRATION_HISTORY = dt.timedelta(days=270)
+# much of it: the replay starts later where a ledger has less, but leaves at least
+# SHORTEST_REPLAY), so every honest alert and theft it is judged on lies in its future, as
+# in use. (The daemon recalibrates monthly; one calibration for the whole replay is the
+# harder test.)
+CALIBRATION_HISTORY = dt.timedelta(days=540)
+SHORTEST_REPLAY = dt.timedelta(days=92)
 
 
 def calibrate_before_replay(con, cfg, ledger):
@@ -206,7 +209,8 @@ def calibrate_before_replay(con, cfg, ledger):
     defaults raise on it, the calibration)."""
     first = con.execute("SELECT min(posted_at) FROM transactions WHERE amount > 0").fetchone()[0]
     start, end = ledger.replay
-    ledger = dataclasses.replace(ledger, replay=(max(start, first + CALIBRATION_HISTORY), end))
+    cutoff = min(max(start, first + CALIBRATION_HISTORY), max(start, end - SHORTEST_REPLAY))
+    ledger = dataclasses.replace(ledger, replay=(cutoff, end))
     defaults = fold.over_time(detect.backtest(con, cfg, *ledger.replay))
     t0 = time.perf_counter()
     found = pipeline.calibrate(con, cfg, by="benchmark",

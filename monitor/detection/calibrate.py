@@ -183,7 +183,12 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
     share is as large as the budget allows, so a detector that needs less than its share
     leaves the rest to the others (no detector is starved to quieten another)."""
     fixed = sum(counts[name][0] for name, spec in ladders.items() if spec is None)
-    mine = [name for name, spec in ladders.items() if spec]
+    # A detector silent on every rung has no evidence here (the history may be too short
+    # for it to judge: drift wants 180 days of an account's history): it keeps its default
+    # rather than going to its most sensitive rung blind.
+    unseen = {name for name, spec in ladders.items()
+              if spec and not any(counts[name][:len(spec["levels"])])}
+    mine = [name for name, spec in ladders.items() if spec and name not in unseen]
     top = {name: len(ladders[name]["levels"]) - 1 for name in mine}
 
     def rungs_for(share: float) -> dict:
@@ -214,12 +219,17 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
             choices.append(Choice(name, written and written["param"], None, None, 0, basis,
                                   per_month, [per_month]))
             continue
+        curve = [round(n, 3) for n in counts[name][:len(spec["levels"])]]
+        if name in unseen:
+            choices.append(Choice(name, spec["param"], None, None, len(spec["levels"]),
+                                  "not seen firing on any rung of this history: its "
+                                  "default is kept", 0.0, curve))
+            continue
         value = _value(spec, rung[name], amounts)
         level = spec["levels"][rung[name]]
         basis = (f"the {_ordinal(level)} percentile of the organisation's charge amounts"
                  if spec["kind"] == "quantile" else f"rung {rung[name] + 1} of "
                  f"{', '.join(str(v) for v in spec['levels'])}")
-        curve = [round(n, 3) for n in counts[name][:len(spec["levels"])]]
         choices.append(Choice(name, spec["param"], value, rung[name], len(spec["levels"]),
                               basis, per_month, curve))
     return choices
