@@ -121,7 +121,7 @@ DEMO_CARDS = frozenset("""
 DEMO_FIRES = {"below_approval_limit", "duplicate_charges", "lookalike_payee",
               "new_payee_instalments", "new_payee_repeat", "new_payee_rotation",
               "payee_amount_shift", "payee_many_accounts", "payee_rate_change",
-              "round_amount_run", "unexplained_drift"}
+              "round_amount_run", "test_charge_prelude", "unexplained_drift"}
 
 
 def test_demo_ledger_same_findings_on_both_engines(tmp_path, spark_settings):
