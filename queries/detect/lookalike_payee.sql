@@ -74,12 +74,38 @@ shifted AS (    -- each fresh name once per length its original may have: one ed
 pairs AS (      -- hash joins on (first three letters, length) and (last three, length):
                 -- an OR of conditions, or the three letters alone, made blocks of a
                 -- thousand names on a ledger of 60,000 payees
+    -- Names that both carry digits are look-alikes only with the same digits (other
+    -- digits are another store of a chain), so the digits are part of the join key: a
+    -- ledger of numbered payees ('payee 1234', 'payee 1235') otherwise put hundreds of
+    -- thousands of names in one block (a 10M-row scan ran out of memory and disk).
     SELECT p.counterparty, t.counterparty AS lookalike
     FROM shifted p JOIN names t
       ON left(p.squeezed, 3) = left(t.squeezed, 3) AND length(t.squeezed) = p.want
+     AND p.digits = t.digits
     UNION
     SELECT p.counterparty, t.counterparty
     FROM shifted p JOIN names t
+      ON right(p.squeezed, 3) = right(t.squeezed, 3) AND length(t.squeezed) = p.want
+     AND p.digits = t.digits
+    UNION       -- digits on one side only ('amaz0n' for 'amazon')
+    SELECT p.counterparty, t.counterparty
+    FROM (SELECT * FROM shifted WHERE digits <> '') p
+    JOIN (SELECT * FROM names WHERE digits = '') t
+      ON left(p.squeezed, 3) = left(t.squeezed, 3) AND length(t.squeezed) = p.want
+    UNION
+    SELECT p.counterparty, t.counterparty
+    FROM (SELECT * FROM shifted WHERE digits <> '') p
+    JOIN (SELECT * FROM names WHERE digits = '') t
+      ON right(p.squeezed, 3) = right(t.squeezed, 3) AND length(t.squeezed) = p.want
+    UNION
+    SELECT p.counterparty, t.counterparty
+    FROM (SELECT * FROM shifted WHERE digits = '') p
+    JOIN (SELECT * FROM names WHERE digits <> '') t
+      ON left(p.squeezed, 3) = left(t.squeezed, 3) AND length(t.squeezed) = p.want
+    UNION
+    SELECT p.counterparty, t.counterparty
+    FROM (SELECT * FROM shifted WHERE digits = '') p
+    JOIN (SELECT * FROM names WHERE digits <> '') t
       ON right(p.squeezed, 3) = right(t.squeezed, 3) AND length(t.squeezed) = p.want
     UNION       -- a word added (only when asked: no fresh name takes part otherwise)
     SELECT p.counterparty, t.counterparty
