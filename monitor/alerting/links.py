@@ -31,6 +31,12 @@ class LinkError(Exception):
     """A link that must not act; the message is the plain sentence the page shows."""
 
 
+def digest(token: str) -> str:
+    """What a used-links table keeps of a link (web_links_used, review_links_used): the
+    link cannot be rebuilt from it."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Link:
     recipient: str
@@ -41,8 +47,7 @@ class Link:
 
     @property
     def digest(self) -> str:
-        """What web_links_used keeps: the link cannot be rebuilt from it."""
-        return hashlib.sha256(self.token.encode()).hexdigest()
+        return digest(self.token)
 
 
 def _b64(data: bytes) -> str:
@@ -53,40 +58,55 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: bytes, payload: str) -> str:
-    return _b64(hmac.new(secret, PURPOSE + payload.encode(), hashlib.sha256).digest())
+def _mac(secret: bytes, purpose: bytes, payload: str) -> str:
+    return _b64(hmac.new(secret, purpose + payload.encode(), hashlib.sha256).digest())
+
+
+def seal(secret: bytes, purpose: bytes, fields: dict, expires: datetime) -> str:
+    """A signed token `<payload>.<signature>` carrying `fields` and the expiry ("e", Unix
+    seconds). `purpose` is signed too, so one kind of link is never taken for another.
+    Every kind of e-mail link (alert answers, registry reviews) is sealed here."""
+    stamp = int(expires.replace(tzinfo=timezone.utc).timestamp())
+    payload = _b64(json.dumps(fields | {"e": stamp}, separators=(",", ":"),
+                              sort_keys=True).encode())
+    return f"{payload}.{_mac(secret, purpose, payload)}"
+
+
+def unseal(secret: bytes, purpose: bytes, token: str, now: datetime, build,
+           instead: str):
+    """build(fields, expires) for a token `seal` made under `purpose`; LinkError (its
+    sentence ending with `instead`, where to go rather) when the token was altered, its
+    fields do not build, or it has expired."""
+    payload, _, signature = token.partition(".")
+    if not payload or not signature or not hmac.compare_digest(
+            _mac(secret, purpose, payload).encode(), signature.encode()):
+        raise LinkError(f"This link is not valid: it was changed or cut short. {instead}")
+    try:
+        data = json.loads(_unb64(payload))
+        expires = datetime.fromtimestamp(int(data["e"]), timezone.utc).replace(tzinfo=None)
+        link = build(data, expires)
+    except (ValueError, KeyError, TypeError):
+        raise LinkError(f"This link is not valid. {instead}") from None
+    if now >= expires:
+        raise LinkError(f"This link expired on {expires:%Y-%m-%d %H:%M} UTC. {instead}")
+    return link
 
 
 def sign(secret: bytes, recipient: str, alert_id: int, answer: str, expires: datetime) -> str:
     if answer not in ANSWERS:
         raise ValueError(f"unknown answer {answer!r}")
-    stamp = int(expires.replace(tzinfo=timezone.utc).timestamp())
-    payload = _b64(json.dumps({"r": recipient, "a": int(alert_id), "x": answer, "e": stamp},
-                              separators=(",", ":"), sort_keys=True).encode())
-    return f"{payload}.{_mac(secret, payload)}"
+    return seal(secret, PURPOSE, {"r": recipient, "a": int(alert_id), "x": answer}, expires)
 
 
 def verify(secret: bytes, token: str, now: datetime) -> Link:
     """The link a token stands for; LinkError when it was altered or has expired."""
-    payload, _, signature = token.partition(".")
-    if not payload or not signature or not hmac.compare_digest(
-            _mac(secret, payload).encode(), signature.encode()):
-        raise LinkError("This link is not valid: it was changed or cut short. Open the "
-                        "alert from the inbox instead.")
-    try:
-        data = json.loads(_unb64(payload))
-        link = Link(recipient=str(data["r"]), alert_id=int(data["a"]), answer=str(data["x"]),
-                    expires=datetime.fromtimestamp(int(data["e"]), timezone.utc)
-                    .replace(tzinfo=None), token=token)
-    except (ValueError, KeyError, TypeError):
-        raise LinkError("This link is not valid. Open the alert from the inbox instead.") \
-            from None
-    if link.answer not in ANSWERS:
-        raise LinkError("This link is not valid. Open the alert from the inbox instead.")
-    if now >= link.expires:
-        raise LinkError(f"This link expired on {link.expires:%Y-%m-%d %H:%M} UTC. Open the "
-                        "alert from the inbox instead.")
-    return link
+    def build(data: dict, expires: datetime) -> Link:
+        if data["x"] not in ANSWERS:
+            raise ValueError("unknown answer")
+        return Link(recipient=str(data["r"]), alert_id=int(data["a"]), answer=str(data["x"]),
+                    expires=expires, token=token)
+    return unseal(secret, PURPOSE, token, now, build,
+                  "Open the alert from the inbox instead.")
 
 
 def for_alert(web: WebSettings, recipient: str, alert_id: int, now: datetime) -> dict | None:

@@ -339,15 +339,8 @@ def render_email(config: Config, recipient: str, views: list[dict], *, key: str,
                "summary": summary,
                "generated": now.strftime("%Y-%m-%d %H:%M UTC")}
     env = _templates()
-    sender = config.notify.email.sender
-    message = EmailMessage(policy=email.policy.SMTP)
-    message["Subject"] = SUBJECT_SLOT
-    message["From"] = sender
-    message["To"] = recipient
-    message["Date"] = email.utils.format_datetime(now.replace(tzinfo=timezone.utc))
-    message["Message-ID"] = f"<{key}@{re.sub(r'[^A-Za-z0-9.-]', '', sender.split('@')[-1])}>"
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Monitor-Alerts"] = ", ".join(str(v["alert_id"]) for v in views)
+    message = new_message(config, recipient, key=key, now=now,
+                          mark=("X-Monitor-Alerts", ", ".join(str(v["alert_id"]) for v in views)))
     message.set_content(env.get_template("email.txt.j2").render(context), cte="quoted-printable")
     message.add_alternative(env.get_template("email.html.j2").render(context), subtype="html",
                             cte="quoted-printable")
@@ -363,13 +356,34 @@ def render_email(config: Config, recipient: str, views: list[dict], *, key: str,
     for number, part in enumerate(message.walk()):
         if part.is_multipart():
             part.set_boundary(f"=_monitor_{key}_{number}")
-    # The email package's folding of a long subject can drop a space between encoded
-    # words or add one in front; email.header folds it exactly (RFC 2047 when not ASCII).
+    return subject, message_bytes(message, subject)
+
+
+def new_message(config: Config, recipient: str, *, key: str, now: datetime,
+                mark: tuple[str, str]) -> EmailMessage:
+    """The headers every message of the monitor carries (alerts, digests, registry reviews):
+    From, To, Date, a Message-ID from the key, Auto-Submitted, and `mark`, the header that
+    says what it is about. The subject is a slot `message_bytes` fills."""
+    sender = config.notify.email.sender
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["Subject"] = SUBJECT_SLOT
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = email.utils.format_datetime(now.replace(tzinfo=timezone.utc))
+    message["Message-ID"] = f"<{key}@{re.sub(r'[^A-Za-z0-9.-]', '', sender.split('@')[-1])}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message[mark[0]] = mark[1]
+    return message
+
+
+def message_bytes(message: EmailMessage, subject: str) -> bytes:
+    """The message as sent, with its subject folded exactly: the email package's folding of
+    a long subject can drop a space between encoded words or add one in front; email.header
+    folds it exactly (RFC 2047 when not ASCII)."""
     charset = "us-ascii" if subject.isascii() else "utf-8"
     encoded = Header(subject, charset, header_name="Subject").encode(linesep="\r\n")
-    raw = message.as_bytes().replace(f"Subject: {SUBJECT_SLOT}".encode(),
-                                     f"Subject: {encoded}".encode(), 1)
-    return subject, raw
+    return message.as_bytes().replace(f"Subject: {SUBJECT_SLOT}".encode(),
+                                      f"Subject: {encoded}".encode(), 1)
 
 
 def render_webhook(config: Config, views: list[dict], *, key: str) -> tuple[str, bytes]:

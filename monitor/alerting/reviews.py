@@ -21,17 +21,11 @@ only its POST button acts (monitor/web/reviews.py).
 """
 from __future__ import annotations
 
-import email.policy
-import email.utils
 import hashlib
-import hmac
-import json
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from email.message import EmailMessage
+from datetime import date, datetime, timedelta
 
-from monitor.alerting import links
+from monitor.alerting import links, notify
 from monitor.alerting.notify import clean, money
 from monitor.errors import ConfigError
 from monitor.ledger import registry
@@ -56,46 +50,26 @@ class ReviewLink:
 
     @property
     def digest(self) -> str:
-        """What review_links_used keeps: the link cannot be rebuilt from it."""
-        return hashlib.sha256(self.token.encode()).hexdigest()
-
-
-def _mac(secret: bytes, payload: str) -> str:
-    return links._b64(hmac.new(secret, PURPOSE + payload.encode(), hashlib.sha256).digest())
+        return links.digest(self.token)
 
 
 def sign(secret: bytes, recipient: str, auth_id: int, answer: str, review_date: date,
          expires: datetime) -> str:
     if answer not in ANSWERS:
         raise ValueError(f"unknown answer {answer!r}")
-    stamp = int(expires.replace(tzinfo=timezone.utc).timestamp())
-    payload = links._b64(json.dumps(
-        {"r": recipient, "g": int(auth_id), "x": answer, "v": review_date.isoformat(),
-         "e": stamp}, separators=(",", ":"), sort_keys=True).encode())
-    return f"{payload}.{_mac(secret, payload)}"
+    return links.seal(secret, PURPOSE, {"r": recipient, "g": int(auth_id), "x": answer,
+                                        "v": review_date.isoformat()}, expires)
 
 
 def verify(secret: bytes, token: str, now: datetime) -> ReviewLink:
     """The review link a token stands for; links.LinkError when altered or expired."""
-    payload, _, signature = token.partition(".")
-    invalid = "This link is not valid: it was changed or cut short. Open the registry instead."
-    if not payload or not signature or not hmac.compare_digest(
-            _mac(secret, payload).encode(), signature.encode()):
-        raise links.LinkError(invalid)
-    try:
-        data = json.loads(links._unb64(payload))
-        link = ReviewLink(recipient=str(data["r"]), auth_id=int(data["g"]),
+    def build(data: dict, expires: datetime) -> ReviewLink:
+        if data["x"] not in ANSWERS:
+            raise ValueError("unknown answer")
+        return ReviewLink(recipient=str(data["r"]), auth_id=int(data["g"]),
                           answer=str(data["x"]), review_date=date.fromisoformat(data["v"]),
-                          expires=datetime.fromtimestamp(int(data["e"]), timezone.utc)
-                          .replace(tzinfo=None), token=token)
-    except (ValueError, KeyError, TypeError):
-        raise links.LinkError(invalid) from None
-    if link.answer not in ANSWERS:
-        raise links.LinkError(invalid)
-    if now >= link.expires:
-        raise links.LinkError(f"This link expired on {link.expires:%Y-%m-%d %H:%M} UTC. "
-                              "Open the registry instead.")
-    return link
+                          expires=expires, token=token)
+    return links.unseal(secret, PURPOSE, token, now, build, "Open the registry instead.")
 
 
 # -- who, when ------------------------------------------------------------------------------
@@ -204,14 +178,7 @@ def render(config: Config, recipient: str, entry: dict, *, key: str, now: dateti
     else:
         lines += [f"Answer links are off ({answers['off']}). Ask whoever runs the monitor "
                   f"to extend or end registry entry {entry['auth_id']}."]
-    sender = config.notify.email.sender
-    message = EmailMessage(policy=email.policy.SMTP)
-    message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = recipient
-    message["Date"] = email.utils.format_datetime(now.replace(tzinfo=timezone.utc))
-    message["Message-ID"] = f"<{key}@{re.sub(r'[^A-Za-z0-9.-]', '', sender.split('@')[-1])}>"
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Monitor-Review"] = str(entry["auth_id"])
+    message = notify.new_message(config, recipient, key=key, now=now,
+                                 mark=("X-Monitor-Review", str(entry["auth_id"])))
     message.set_content("\n".join(lines) + "\n", cte="quoted-printable")
-    return subject, message.as_bytes()
+    return subject, notify.message_bytes(message, subject)

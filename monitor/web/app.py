@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from functools import cache
 from urllib.parse import parse_qs, quote
 
-import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -330,10 +329,8 @@ class Web:
             link = links.verify(self.secret, token, store.now())
         except links.LinkError as e:
             raise Refused(403, str(e)) from None
-        if con.execute("SELECT 1 FROM web_links_used WHERE link_hash = ?",
-                       [link.digest]).fetchall():
-            raise Refused(410, "This link has already been used: each e-mail link works once. "
-                               "Open the alert from the inbox to see what was done.")
+        auth.refuse_if_used(con, "web_links_used", link.digest,
+                            "Open the alert from the inbox to see what was done.")
         found = lifecycle.get(con, link.alert_id)
         if ("email", link.recipient) not in notify.destinations(self.config, found) + \
                 notify.destinations(self.config, found, digest=True):
@@ -369,17 +366,9 @@ class Web:
                     raise Refused(403, f"You are signed in as {user.name}, an {user.role}: "
                                        "auditors do not answer alerts.")
                 by, via = user.name, f"e-mail link to {link.recipient}"
-            try:
-                con.execute("INSERT INTO web_links_used VALUES (?, ?, ?, ?, ?)",
-                            [link.digest, link.recipient, link.alert_id, link.answer,
-                             store.now()])
-            except duckdb.ConstraintException:    # two clicks at once: the second finds it taken
-                raise Refused(410, "This link has already been used.") from None
-            try:
-                self._answer(con, link.alert_id, link.answer, form, by, via)
-            except MonitorError:
-                con.execute("DELETE FROM web_links_used WHERE link_hash = ?", [link.digest])
-                raise
+            auth.use_once(con, "web_links_used", [link.digest, link.recipient, link.alert_id,
+                                                   link.answer, store.now()],
+                          lambda: self._answer(con, link.alert_id, link.answer, form, by, via))
             return link, by
         if self.web.links_need_login:
             user, (link, by) = await self.signed_in(request, act)

@@ -21,7 +21,7 @@ import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from monitor.errors import InputError
+from monitor.errors import InputError, MonitorError
 from monitor.sql.store import now
 
 ROLES = ("finance", "auditor", "admin")
@@ -45,6 +45,34 @@ class Refused(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+# -- e-mail links work once (alert answers: web_links_used; reviews: review_links_used) -----
+
+USED_TABLES = ("web_links_used", "review_links_used")
+
+
+def refuse_if_used(con, table: str, link_digest: str, then: str) -> None:
+    """A link its table holds has acted already: refused (410), saying where to look."""
+    assert table in USED_TABLES
+    if con.execute(f"SELECT 1 FROM {table} WHERE link_hash = ?", [link_digest]).fetchall():
+        raise Refused(410, f"This link has already been used: each e-mail link works once. "
+                           f"{then}")
+
+
+def use_once(con, table: str, row: list, act):
+    """Record a link as used (`row`, its digest first), then act(): a second click racing
+    the first finds the row taken (410); an answer refused frees the link again."""
+    assert table in USED_TABLES
+    try:
+        con.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", row)
+    except duckdb.ConstraintException:
+        raise Refused(410, "This link has already been used.") from None
+    try:
+        return act()
+    except MonitorError:
+        con.execute(f"DELETE FROM {table} WHERE link_hash = ?", [row[0]])
+        raise
 
 
 @dataclass(frozen=True)

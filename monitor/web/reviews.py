@@ -10,14 +10,13 @@ or when its recipient is no longer where the entry's reviews go.
 """
 from __future__ import annotations
 
-import duckdb
 from starlette.requests import Request
 
 from monitor import pipeline
 from monitor.alerting import links, reviews
 from monitor.alerting.notify import clean
-from monitor.errors import MonitorError
 from monitor.sql import store
+from monitor.web import auth
 from monitor.web.auth import Refused
 
 DONE = {"still": "kept: its review date is now {date}",
@@ -29,10 +28,8 @@ def _check(web, con, token: str) -> tuple[reviews.ReviewLink, dict]:
         link = reviews.verify(web.secret, token, store.now())
     except links.LinkError as e:
         raise Refused(403, str(e)) from None
-    if con.execute("SELECT 1 FROM review_links_used WHERE link_hash = ?",
-                   [link.digest]).fetchall():
-        raise Refused(410, "This link has already been used: each e-mail link works once. "
-                           "The registry page shows the entry as it is now.")
+    auth.refuse_if_used(con, "review_links_used", link.digest,
+                        "The registry page shows the entry as it is now.")
     found = con.execute("SELECT auth_id, payee, account, expected_amount, tolerance, cadence, "
                         "valid_from, valid_to, approver, reference FROM authorizations "
                         "WHERE auth_id = ?", [link.auth_id]).fetchall()
@@ -79,17 +76,11 @@ async def link_answer(web, request: Request):
                 raise Refused(403, f"You are signed in as {user.name}, an {user.role}: "
                                    "auditors do not change the registry.")
             by, via = user.name, f"e-mail review link to {link.recipient}"
-        try:
-            con.execute("INSERT INTO review_links_used VALUES (?, ?, ?, ?, ?)",
-                        [link.digest, link.recipient, link.auth_id, link.answer, store.now()])
-        except duckdb.ConstraintException:      # two clicks at once: the second finds it taken
-            raise Refused(410, "This link has already been used.") from None
-        try:
-            after = pipeline.answer_review(con, web.config, link.auth_id, link.answer,
-                                           by=by, via=via)
-        except MonitorError:
-            con.execute("DELETE FROM review_links_used WHERE link_hash = ?", [link.digest])
-            raise
+        after = auth.use_once(
+            con, "review_links_used",
+            [link.digest, link.recipient, link.auth_id, link.answer, store.now()],
+            lambda: pipeline.answer_review(con, web.config, link.auth_id, link.answer,
+                                           by=by, via=via))
         return link, by, after
     if web.web.links_need_login:
         user, (link, by, after) = await web.signed_in(request, act)
