@@ -23,15 +23,13 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from monitor.detection.fold import fold
+from monitor.detection.fold import AGGREGATE as AGGREGATE_DETECTORS, fold
 from monitor.settings.config import SEVERITY_RANK, AlertSettings
 from monitor.errors import InputError
 from monitor.ledger import payees
 from monitor.sql.store import rows, run
 
 STATES = ("firing", "acknowledged", "silenced", "resolved")
-# Alerts about a total across payees, or about a feed, rather than one payee's charges.
-AGGREGATE_DETECTORS = ("unexplained_drift", "stale_feed", "statement_check_failed")
 SYSTEM = "monitor"
 
 

@@ -28,6 +28,7 @@ count against the budget), and any value written in config.toml, which always wi
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -38,7 +39,7 @@ from monitor.detection.catalog import catalog, configured
 from monitor.screening import store as screening
 from monitor.settings.config import Config
 from monitor.settings.detectors import alert_budget
-from monitor.sql.store import load_query, now, query_header, transaction
+from monitor.sql.store import now, query_header, rows, transaction
 
 MIN_HISTORY_DAYS = 180     # less than this is too little to say what is usual: defaults kept
 # The latest days are not calibrated on: what happens there is still being judged.
@@ -168,9 +169,8 @@ def _replay(con, config: Config, ladders: dict, amounts: dict, start: date, end:
         chosen = {name: {spec["param"]: _value(spec, rung, amounts)}
                   for name, spec in ladders.items() if spec}
         detect.evaluate(con, config, end, calibrated=chosen)
-        raised = dict(con.execute(
-            "SELECT detector, count(*) FROM (" + load_query("scan/first_alerts").rstrip(
-                "; \n") + ") GROUP BY detector", {"start": start, "end": end}).fetchall())
+        raised = Counter(row["detector"] for row in rows(con, "scan/first_alerts",
+                                                          {"start": start, "end": end}))
         for name in ladders:
             counts[name].append(raised.get(name, 0) / months)
     return counts

@@ -38,12 +38,13 @@ def detectors(config: Config, calibrated: dict | None = None) -> list[Detector]:
     enabled = []
     for name in catalog():
         header = query_header(f"detect/{name}")
-        if not configured(config, name).get("enabled", True):
+        written = configured(config, name)
+        if not written.get("enabled", True):
             continue
         chosen = (calibrated or {}).get(name, {})
         params = {}
         for pname, spec in header["params"].items():
-            value = configured(config, name).get(pname, chosen.get(pname, spec["default"]))
+            value = written.get(pname, chosen.get(pname, spec["default"]))
             params[pname] = _typed(value, spec["type"], f"detectors.{name}.{pname}", config)
         enabled.append(Detector(name, header["finds"], header["sentence"], params))
     return enabled

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from monitor.settings.config import SEVERITY_RANK
 
-# Totals across payees, or a feed: a finding about one payee's charges says more.
+# Totals across payees, or a feed: a finding about one payee's charges says more. The one
+# list: the e-mail and the inbox order alerts by it too (alerting.lifecycle.suspicion).
 AGGREGATE = ("unexplained_drift", "stale_feed", "statement_check_failed")
 
 
