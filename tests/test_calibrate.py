@@ -9,6 +9,7 @@ written in config.toml wins; too little history keeps the defaults and says so.
 """
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import ingest, monitor, write_config, write_csv
+from helpers import assert_one_line_error, ingest, monitor, write_config, write_csv
 from monitor.detection import calibrate as calibration, scan as detect
 from monitor.detection.catalog import catalog
 from monitor.settings import config as config_mod
@@ -231,3 +232,34 @@ def test_the_daemon_calibrates_when_a_calibration_is_a_month_old(org):
         con.close()
     summary = scheduler.run_calibrate(cfg)
     assert summary["calibrated"] is True and summary["per_month"] <= summary["budget"]
+
+
+def test_who_calibrates_is_kept_as_written_whatever_it_holds(org):
+    """--by is text a person types: SQL or markup in it is stored and shown as written,
+    never run (the parameters are bound)."""
+    config_path, _found, _replayed = org
+    hostile = "x'); DROP TABLE calibrations; -- <script>alert(1)</script>"
+    proc = monitor("--config", str(config_path), "calibrate", "--by", hostile,
+                   "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    shown = monitor("--config", str(config_path), "calibrate", "--show", "--format", "json")
+    assert json.loads(shown.stdout)["calibrated_by"] == hostile
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM calibrations").fetchone()[0] >= 2
+        assert con.execute("SELECT actor FROM audit_log WHERE action = 'calibrate' "
+                           "ORDER BY seq DESC LIMIT 1").fetchone()[0] == hostile
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("value, words", [('"two"', "not a number"), ("nan", "finite"),
+                                          ("-1", "negative")])
+def test_an_alert_budget_that_is_not_a_number_is_refused_in_one_line(tmp_path, value, words):
+    config_path = write_config(tmp_path)
+    with config_path.open("a", encoding="utf-8") as f:
+        f.write(f"\n[detectors]\nalert_budget = {value}\n")
+    proc = monitor("--config", str(config_path), "calibrate")
+    line = assert_one_line_error(proc)
+    assert "detectors.alert_budget" in line and words in line
