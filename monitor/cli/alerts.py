@@ -1,6 +1,6 @@
 """`monitor alerts ...`: the alert lifecycle and the notification outbox on the command line.
 
-A thin layer over monitor.alerting.lifecycle and monitor.alerting.notify; registered by monitor.cli.main.
+A thin layer over monitor.alerting.lifecycle and monitor.alerting.notify; listed in monitor.cli.main's VERBS.
 """
 from __future__ import annotations
 

@@ -238,8 +238,3 @@ def _log_attempt(database: Path, action: str, detail: dict, error: BaseException
     except Exception as e:    # the error being raised matters more; say why it is unlogged
         click.echo(f"warning: this attempt could not be written to the audit log ({e})",
                    err=True)
-
-
-def register(cli: click.Group) -> None:
-    for command in (query, queries, evidence, audit_group):
-        cli.add_command(command)

@@ -1,6 +1,6 @@
 """`monitor calibrate`: choose the detectors' thresholds from the organisation's own history
 for the alert budget, or show what was chosen and why. A thin layer over
-monitor.pipeline.calibrate and monitor.detection.calibrate; registered by monitor.cli.main."""
+monitor.pipeline.calibrate and monitor.detection.calibrate; listed in monitor.cli.main's VERBS."""
 from __future__ import annotations
 
 import click
@@ -65,7 +65,3 @@ def _emit(summary: dict, choices: list[dict], fmt: str, title: str) -> None:
     if summary["calibrated"]:
         output.emit(choices, fmt, COLUMNS, title=title)
     click.echo(summary["note"], err=fmt != "table")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(calibrate)

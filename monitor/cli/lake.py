@@ -1,5 +1,5 @@
 """`monitor export-lake`, and the lake side of `monitor ingest` with [engine] kind = "spark".
-A thin layer over monitor.ledger.lake; registered by monitor.cli.main (`register`).
+A thin layer over monitor.ledger.lake; listed in monitor.cli.main's VERBS.
 """
 from __future__ import annotations
 
@@ -42,7 +42,3 @@ def export_lake(ctx, out, buckets, force, fmt):
                  audit.digest(facts))
     con.close()
     output.emit([facts], fmt, ["path", "rows", "amount", "months", "buckets"])
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(export_lake)

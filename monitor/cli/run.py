@@ -1,6 +1,6 @@
 """`monitor run`: the scheduler daemon, and what `monitor status` shows about it.
 
-A thin layer over monitor.daemon.scheduler; registered by monitor.cli.main.
+A thin layer over monitor.daemon.scheduler; listed in monitor.cli.main's VERBS.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`monitor screening`: load the sanctions lists, list versions and matches, dismiss a false
-positive. A thin layer over monitor.screening; registered by monitor.cli.main."""
+positive. A thin layer over monitor.screening; listed in monitor.cli.main's VERBS."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -130,7 +130,3 @@ def dismiss(ctx, payee_key, entry_uid, why):
     con.close()
     click.echo(f"dismissed the match of payee key '{output.escape_text(done['payee_key'])}' with "
                f"{done['entry_uid']} ({done['entry_name']}) by {done['who']}", err=True)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(screening_group)

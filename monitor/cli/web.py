@@ -1,5 +1,5 @@
 """`monitor serve` and `monitor users ...`: the web inbox and its users (docs/web.md).
-A thin layer over monitor.web; registered by monitor.cli.main (`register`)."""
+A thin layer over monitor.web; listed in monitor.cli.main's VERBS."""
 from __future__ import annotations
 
 import sys
@@ -135,8 +135,3 @@ def users_list(ctx, fmt):
     found = auth.users(con)
     con.close()
     output.emit(found, fmt, ["name", "role", "created_at", "created_by"])
-
-
-def register(cli) -> None:
-    cli.add_command(serve)
-    cli.add_command(users)

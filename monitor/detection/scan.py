@@ -18,7 +18,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
-import pyarrow as pa
 
 from monitor.detection.catalog import EMPTY_EVENTS, Detector, calibrated_values, detectors
 from monitor.detection.engines import duckdb as duckdb_engine, spark as spark_engine
@@ -334,6 +333,7 @@ def named(con, rows: list[dict]) -> list[dict]:
             evidence["txn_id"].append(txn_id)
     if not evidence["i"]:
         return rows
+    import pyarrow as pa    # late: only a scan with findings needs it (CLI start-up)
     con.register("finding_evidence", pa.table(evidence))
     try:
         found = con.execute(load_query("scan/payee_names")).fetchall()

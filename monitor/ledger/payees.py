@@ -28,7 +28,6 @@ import unicodedata
 
 import cleanco.termdata as _termdata
 import duckdb
-import pyarrow as pa
 
 from monitor.audit import log as audit
 from monitor.settings.payees import DEFAULT_PROCESSOR_PREFIXES, PayeeSettings
@@ -343,6 +342,7 @@ def _insert(con, names: list[str], prefixes) -> None:
         return
     pattern = _prefix_pattern(tuple(prefixes))
     keys = [_key(n, pattern) if n.strip() else n for n in names]
+    import pyarrow as pa    # late: only new names need it (CLI start-up)
     table = pa.table({"name": names, "payee_key": keys})
     con.register("new_payee_keys", table)
     try:

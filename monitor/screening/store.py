@@ -23,7 +23,6 @@ import hashlib
 from datetime import date
 
 import duckdb
-import pyarrow as pa
 
 from monitor.audit import chain as audit
 from monitor.errors import InputError
@@ -122,6 +121,7 @@ def _insert_version(con, version: ListVersion, threshold: float, high: int) -> i
 
 
 def _insert(con, table: str, columns: dict) -> None:
+    import pyarrow as pa    # late: only loading a list needs it (CLI start-up)
     batch = pa.table(columns)
     con.register("screening_batch", batch)
     try:
