@@ -31,7 +31,8 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	# Three workers on two cores: many tests wait on a child process, a server or a signal.
-	$(BIN)/python -m pytest -n 3 -rs
+	# loadgroup: the Spark tests share one worker and its JVM (tests/conftest.py).
+	$(BIN)/python -m pytest -n 3 --dist loadgroup -rs
 
 clean:
 	rm -rf $(VENV) demo/monitor.duckdb demo/outbox monitor.duckdb outbox report.html

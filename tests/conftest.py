@@ -26,8 +26,14 @@ def cfg(tmp_path):
     return write_config(tmp_path)
 
 
+@pytest.hookimpl(tryfirst=True)      # before xdist reads the groups from the markers
 def pytest_collection_modifyitems(config, items):
-    """The Spark tests first: they are the longest (a JVM and the demo ledger on two
-    engines) and one worker runs them one after another, so started last they left the
-    other worker idle at the end of the run."""
-    items.sort(key=lambda item: item.get_closest_marker("spark") is None)
+    """The Spark tests first, all on one worker (`make test` runs `--dist loadgroup`): they
+    are the longest, and each worker that runs one starts its own JVM and warms its compiler
+    again (about 100 s of the JVM's CPU for the module on one JVM). Then the browser and
+    slow tests, the next longest: started last, they left the other workers idle at the end."""
+    for item in items:
+        if item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+    items.sort(key=lambda item: 0 if item.get_closest_marker("spark") else
+               1 if item.get_closest_marker("slow") or item.get_closest_marker("browser") else 2)
