@@ -76,7 +76,12 @@ typed AS (
              WHEN credit_canon IS NOT NULL AND coalesce(abs(try_cast(credit_canon AS DECIMAL(18,2))) >= $max_amount, true) THEN 'credit'
         END AS too_large,
         greatest(money_places(amount_canon), money_places(debit_canon),
-                 money_places(credit_canon)) AS places
+                 money_places(credit_canon)) AS places,
+        -- list_position, not list_contains: DuckDB rewrites list_contains over a list
+        -- parameter into a hash join, and a join gives rows back out of file order
+        -- (parsed.rowid numbers the rows: 1.86M of 2M rows got another row's number).
+        CASE WHEN list_position($zero_decimal, upper(coalesce(currency_text, $currency))) IS NOT NULL
+             THEN 0 ELSE 2 END AS currency_places
     FROM cleaned
 ),
 judged AS (
@@ -112,14 +117,13 @@ judged AS (
                        CASE coalesce(too_large, 'amount') WHEN 'amount' THEN coalesce(amount_text, debit_text)
                             WHEN 'debit' THEN debit_text ELSE credit_text END,
                        CASE coalesce(too_large, 'amount') WHEN 'amount' THEN $columns['amount'] WHEN 'debit' THEN $columns['debit'] ELSE $columns['credit'] END, CAST($max_amount AS BIGINT), $source)
-            WHEN $check_places AND places > CASE WHEN list_contains($zero_decimal, currency) THEN 0 ELSE 2 END THEN
+            WHEN $check_places AND places > currency_places THEN
                 format('amount ''{}'' in column ''{}'' has more decimals than {} has ({}); money is '
                        'never rounded: fix the export',
                        coalesce(amount_text, debit_text, credit_text),
                        CASE WHEN amount_text IS NOT NULL THEN $columns['amount']
                             WHEN debit_text IS NOT NULL THEN $columns['debit'] ELSE $columns['credit'] END,
-                       coalesce(currency, 'the currency'),
-                       CASE WHEN list_contains($zero_decimal, currency) THEN 0 ELSE 2 END)
+                       coalesce(currency, 'the currency'), currency_places)
             WHEN account IS NULL THEN
                 format('no account in column ''{}''; or set account for source ''{}''',
                        $columns['account'], $source)
