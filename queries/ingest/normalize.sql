@@ -25,6 +25,11 @@
 --                                 (bank readers keep such amounts exactly, so they pass false)
 --   $zero_decimal  VARCHAR[]      currencies with no minor unit (ISO 4217 exponent 0); the
 --                                 rest may have two decimals (the ledger keeps two)
+--   $constant      VARCHAR[]      columns NULL in every row of this file (unmapped fields,
+--                                 source_row when the reader numbers no rows): left out of
+--                                 `parsed`, and added back by ingest as NULL columns after
+--                                 (ALTER TABLE ADD COLUMN costs nothing per row; writing
+--                                 seven NULL columns row by row cost a tenth of normalize)
 -- returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
 --   numbered later), account, posted_at, amount, currency, counterparty,
 --   counterparty_account, initiator, mcc, description, reference,
@@ -131,7 +136,8 @@ judged AS (
                 format('currency ''{}'' is not a three-letter code', coalesce(currency, ''))
         END AS reason
     FROM typed
-)
+),
+parsed_rows AS (
 SELECT
     source_row,
     CASE WHEN $derive_ids THEN
@@ -151,4 +157,6 @@ SELECT
              reference][i])), lambda kv: kv[2] IS NOT NULL),
         lambda kv: to_json(kv[1]) || ':' || to_json(kv[2])), ',') || '}')
     END AS raw
-FROM judged;
+FROM judged
+)
+SELECT COLUMNS(lambda c: NOT list_contains($constant, c)) FROM parsed_rows;
