@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import pytest
 
-from helpers import ingest, monitor, source, write_config, write_csv
+from helpers import assert_one_line_error, ingest, monitor, source, write_config, write_csv
 from ledger_factory import Ledger, day
 from monitor.detection import scan as detect
 from monitor.ledger.payees import payee_key
@@ -34,11 +34,12 @@ def weekly(payee: str, amount: str, weeks: int, card: str = "card-1", start: int
     return [[start + 7 * i, amount, payee, card, payout] for i in range(weeks)]
 
 
-def load(folder, rows: list[list]):
-    """The rows (day offset, amount, payee, card, payout) as one CSV through the real ingest."""
+def load(folder, rows: list[list], **keys):
+    """The rows (day offset, amount, payee, card, payout) as one CSV through the real ingest;
+    keys: more settings of the source."""
     write_csv(folder / "in" / "ledger.csv",
               [[(DAY0 + timedelta(days=r[0])).isoformat(), *r[1:]] for r in rows], header=HEADER)
-    cfg = write_config(folder, [source(columns=COLUMNS)])
+    cfg = write_config(folder, [source(columns=COLUMNS, **keys)])
     (result,) = ingest(cfg)
     assert result.status == "loaded" and result.loaded == len(rows), result
     return cfg
@@ -287,6 +288,35 @@ def test_a_csv_column_of_merchant_or_tax_numbers_is_no_payout_account(tmp_path, 
     cfg = load(tmp_path, rows)
     assert backtest(cfg, "changed_payout_account") == []
     assert backtest(cfg, "shared_payout_account") == []
+
+
+def test_a_source_whose_column_holds_payout_accounts_has_every_value_judged(tmp_path):
+    """Domestic account numbers carry no check digits to tell them from merchant or tax
+    numbers: the source says what its column holds (counterparty_accounts = "payout")."""
+    rows = monthly("Devlab Consult", "1667.00", 8, "12345678")
+    rows += [[250, "1667.00", "Devlab Consult", "card-1", "87654321"]]
+    rows += [[10, "300.00", "Anna Dev", "card-1", "55 66 77 88"],
+             [12, "300.00", "Boris Dev", "card-2", "55667788"]]
+    (alert,) = backtest(load(tmp_path / "payout", rows, counterparty_accounts="payout"),
+                        "changed_payout_account")
+    assert (alert["account"], alert["counterparty"], alert["charges"]) == (
+        "87654321", "Devlab Consult", 1)
+    assert "before, this payee was paid only at 12345678" in alert["sentence"]
+    (shared,) = backtest(tmp_path / "payout" / "config.toml", "shared_payout_account")
+    assert shared["account"] == "55667788"
+    for setting in ({}, {"counterparty_accounts": "auto"}):      # the default judges none
+        cfg = load(tmp_path / f"auto{len(setting)}", rows, **setting)
+        assert backtest(cfg, "changed_payout_account") == []
+        assert backtest(cfg, "shared_payout_account") == []
+
+
+@pytest.mark.parametrize("value", ["payouts", "yes", True])
+def test_an_unknown_counterparty_accounts_value_is_refused(tmp_path, value):
+    cfg = write_config(tmp_path, [source(columns=COLUMNS, counterparty_accounts=value)])
+    line = assert_one_line_error(monitor("--config", str(cfg), "status"))
+    assert "sources.cards.counterparty_accounts" in line
+    if isinstance(value, str):
+        assert f"'{value}'" in line and "auto, payout" in line
 
 
 def test_any_account_of_a_bank_format_source_is_judged(tmp_path):

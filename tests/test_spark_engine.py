@@ -262,6 +262,30 @@ def test_generated_ledgers_same_findings_on_both_engines(tmp_path, spark_setting
         led.close()
 
 
+def test_a_source_of_domestic_payout_accounts_same_findings_on_both_engines(tmp_path,
+                                                                            spark_settings):
+    """counterparty_accounts = "payout" reaches Spark as the same bound list: domestic
+    account numbers (no IBAN) are judged by the payout detectors on both engines."""
+    led = Ledger(tmp_path, name=f"p-{uuid.uuid4().hex[:8]}.duckdb")
+    try:
+        led.series("Devlab Consult", "1667.00", start=0, every=30, count=8, source="payroll",
+                   payout="12345678")
+        led.charge(250, "Devlab Consult", "1667.00", source="payroll", payout="87654321")
+        led.charge(10, "Anna Dev", "300.00", source="payroll", payout="55667788")
+        led.charge(12, "Boris Dev", "300.00", "card-2", source="payroll", payout="55 66 77 88")
+        led.flush()
+        payroll = config_mod.Source(name="payroll", format="csv", path=str(tmp_path / "*.csv"),
+                                    counterparty_accounts="payout")
+        config = dataclasses.replace(led.config, sources=(payroll,))
+        duck, spark = both_engines(led.con, config, export(led.con, tmp_path), DAY0,
+                                   led.last_day())
+        assert_same(duck, spark)
+        fired = {a["detector"] for a in duck["alerts"]}
+        assert {"changed_payout_account", "shared_payout_account"} <= fired, fired
+    finally:
+        led.close()
+
+
 # -- the verbs, end to end -------------------------------------------------------------------
 
 def test_ingest_and_scan_verbs_on_spark(tmp_path, capsys, monkeypatch, spark_settings):

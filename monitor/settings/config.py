@@ -67,8 +67,15 @@ class Source:
     earliest_date: str = "1970-01-01"
     max_amount: int = 10 ** 12
     follow_symlinks: bool = False  # read symlinks that lead out of the source's folder
+    # What the counterparty_account column holds (queries/scan/payouts.sql): "auto" judges
+    # only values that are surely payout accounts (a valid IBAN, an e-mail wallet, any
+    # bank-format account), as a CSV column often holds merchant or tax numbers that name
+    # the payee instead; "payout" says every value is the account the money went to
+    # (domestic account numbers), so the payout detectors judge them all.
+    counterparty_accounts: str = "auto"
 
 
+COUNTERPARTY_ACCOUNTS = ("auto", "payout")      # [[sources]] counterparty_accounts (see Source)
 SEVERITIES = ("warning", "high", "critical")        # the money tiers, lowest first
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, 1)}
 SECURITY = ("none", "starttls", "tls")
@@ -159,6 +166,11 @@ class Config:
                 return s
         known = ", ".join(s.name for s in self.sources) or "none configured"
         raise ConfigError(f"{self.path}: no source named '{name}' (known: {known})")
+
+    def payout_sources(self) -> list[str]:
+        """Sources whose counterparty_account column holds payout accounts, every value
+        (queries/scan/payouts.sql's $payout_sources, on both engines)."""
+        return [s.name for s in self.sources if s.counterparty_accounts == "payout"]
 
 
 def where(path: Path, key: str) -> str:
@@ -270,7 +282,8 @@ class ConfigValidator(Validator):
         if not isinstance(table, dict):
             raise self.error("sources", "entries must be tables", "write each as [[sources]]")
         allowed = ("name", "format", "path", "currency", "charges", "date_format", "account",
-                   "delimiter", "encoding", "sheet", "columns", "follow_symlinks") + INGEST_LIMITS
+                   "delimiter", "encoding", "sheet", "columns", "follow_symlinks",
+                   "counterparty_accounts") + INGEST_LIMITS
         self.unknown(table, allowed, prefix)
         name = self.string(table, "name", prefix + "name")
         if name is None:
@@ -329,6 +342,9 @@ class ConfigValidator(Validator):
             delimiter=delimiter, encoding=encoding,
             sheet=None if sheet is None else str(sheet), columns=columns,
             follow_symlinks=boolean(self, table, "follow_symlinks", prefix, False),
+            counterparty_accounts=self.string(table, "counterparty_accounts",
+                                              prefix + "counterparty_accounts", default="auto",
+                                              choices=COUNTERPARTY_ACCOUNTS),
             **ingest_limits(self, table, prefix, self.ingest))
 
     def require_columns(self, prefix: str, columns: dict, currency) -> None:

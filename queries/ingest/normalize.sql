@@ -25,6 +25,11 @@
 --                                 (bank readers keep such amounts exactly, so they pass false)
 --   $zero_decimal  VARCHAR[]      currencies with no minor unit (ISO 4217 exponent 0); the
 --                                 rest may have two decimals (the ledger keeps two)
+--   $constant      VARCHAR[]      columns NULL in every row of this file (unmapped fields,
+--                                 source_row when the reader numbers no rows): left out of
+--                                 `parsed`, and added back by ingest as NULL columns after
+--                                 (ALTER TABLE ADD COLUMN costs nothing per row; writing
+--                                 seven NULL columns row by row cost a tenth of normalize)
 -- returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
 --   numbered later), account, posted_at, amount, currency, counterparty,
 --   counterparty_account, initiator, mcc, description, reference,
@@ -76,7 +81,12 @@ typed AS (
              WHEN credit_canon IS NOT NULL AND coalesce(abs(try_cast(credit_canon AS DECIMAL(18,2))) >= $max_amount, true) THEN 'credit'
         END AS too_large,
         greatest(money_places(amount_canon), money_places(debit_canon),
-                 money_places(credit_canon)) AS places
+                 money_places(credit_canon)) AS places,
+        -- list_position, not list_contains: DuckDB rewrites list_contains over a list
+        -- parameter into a hash join, and a join gives rows back out of file order
+        -- (parsed.rowid numbers the rows: 1.86M of 2M rows got another row's number).
+        CASE WHEN list_position($zero_decimal, upper(coalesce(currency_text, $currency))) IS NOT NULL
+             THEN 0 ELSE 2 END AS currency_places
     FROM cleaned
 ),
 judged AS (
@@ -112,14 +122,13 @@ judged AS (
                        CASE coalesce(too_large, 'amount') WHEN 'amount' THEN coalesce(amount_text, debit_text)
                             WHEN 'debit' THEN debit_text ELSE credit_text END,
                        CASE coalesce(too_large, 'amount') WHEN 'amount' THEN $columns['amount'] WHEN 'debit' THEN $columns['debit'] ELSE $columns['credit'] END, CAST($max_amount AS BIGINT), $source)
-            WHEN $check_places AND places > CASE WHEN list_contains($zero_decimal, currency) THEN 0 ELSE 2 END THEN
+            WHEN $check_places AND places > currency_places THEN
                 format('amount ''{}'' in column ''{}'' has more decimals than {} has ({}); money is '
                        'never rounded: fix the export',
                        coalesce(amount_text, debit_text, credit_text),
                        CASE WHEN amount_text IS NOT NULL THEN $columns['amount']
                             WHEN debit_text IS NOT NULL THEN $columns['debit'] ELSE $columns['credit'] END,
-                       coalesce(currency, 'the currency'),
-                       CASE WHEN list_contains($zero_decimal, currency) THEN 0 ELSE 2 END)
+                       coalesce(currency, 'the currency'), currency_places)
             WHEN account IS NULL THEN
                 format('no account in column ''{}''; or set account for source ''{}''',
                        $columns['account'], $source)
@@ -127,7 +136,8 @@ judged AS (
                 format('currency ''{}'' is not a three-letter code', coalesce(currency, ''))
         END AS reason
     FROM typed
-)
+),
+parsed_rows AS (
 SELECT
     source_row,
     CASE WHEN $derive_ids THEN
@@ -147,4 +157,6 @@ SELECT
              reference][i])), lambda kv: kv[2] IS NOT NULL),
         lambda kv: to_json(kv[1]) || ':' || to_json(kv[2])), ',') || '}')
     END AS raw
-FROM judged;
+FROM judged
+)
+SELECT COLUMNS(lambda c: NOT list_contains($constant, c)) FROM parsed_rows;

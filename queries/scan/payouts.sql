@@ -3,10 +3,14 @@
 --   shared_payout_account): a valid IBAN (its check digits verified here, in SQL, so both
 --   engines agree), an e-mail address (a wallet such as PayPal), or any account a bank
 --   statement format gives (camt, MT940, BAI2, OFX). A CSV column of merchant or tax
---   numbers names the payee, not where the money goes, and is not judged. One place for
---   this decision, run before the detectors by both engines.
+--   numbers names the payee, not where the money goes, and is not judged, unless its
+--   source says the column holds payout accounts (counterparty_accounts = "payout":
+--   domestic account numbers, which no check digit tells from other numbers). One place
+--   for this decision, run before the detectors by both engines.
 -- reads: temp table `charges`.
--- params: none.
+-- params:
+--   $payout_sources  VARCHAR[]  sources whose every counterparty_account is a payout
+--                               account (config: [[sources]] counterparty_accounts)
 -- returns (temp table `payouts`): source, counterparty_account (as written), payout
 --   (upper case, without spaces, dots, slashes or dashes).
 
@@ -29,6 +33,7 @@ CREATE OR REPLACE TEMP TABLE payouts AS
                     upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) AS payout
                 FROM charges WHERE counterparty_account IS NOT NULL) v) v
     WHERE source IN (SELECT source FROM files WHERE format IN ('camt', 'mt940', 'bai2', 'ofx'))
+       OR list_contains($payout_sources, source)
        OR strpos(counterparty_account, '@') > 1
        OR (d <> lpad('', 72, '0')
            AND (((((((CAST(substr(d, 1, 9) AS BIGINT) % 97

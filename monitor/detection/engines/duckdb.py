@@ -33,7 +33,8 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
         "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
     _pair_facts(con, kept)
     con.execute(load_query("scan/features"))
-    con.execute(load_query("scan/payouts"))       # the payout accounts worth judging
+    con.execute(load_query("scan/payouts"),       # the payout accounts worth judging
+                {"payout_sources": config.payout_sources()})
     con.execute(load_query("scan/feeds"), {"as_of": as_of})
 
 

@@ -115,7 +115,8 @@ def prepare(con: duckdb.DuckDBPyConnection, config, as_of: date, scope=None) -> 
                 spark.catalog.dropTempView(st.name)
                 continue
             df = spark.sql(st.sql, args=_args(st, {
-                "as_of": as_of, "horizon": None, "scoped": False}))
+                "as_of": as_of, "horizon": None, "scoped": False,
+                "payout_sources": config.payout_sources()}))
             # Each temp table is materialised once with its lineage cut, as DuckDB's temp
             # tables are: every later plan starts from it (re-planning the whole chain for
             # each detector cost more than running it).
