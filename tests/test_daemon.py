@@ -79,6 +79,14 @@ def job(folder: Path, name: str = "pipeline") -> dict:
     return state(folder).get("jobs", {}).get(name, {})
 
 
+def by_new_daemon(folder: Path, name: str = "pipeline") -> bool:
+    """The job's last run finished, and was run by the daemon now running (not a summary
+    a killed daemon left in the state file)."""
+    run_id, done = job(folder, name).get("last_run_id") or "", job(folder, name).get("last_end")
+    return bool(done) and run_id.startswith(f"{state(folder).get('daemon_run_id')}-") \
+        and not job(folder, name).get("running")
+
+
 def ledger(folder: Path, sql: str) -> list[tuple]:
     """Read the ledger after the daemon has exited (nobody holds it then)."""
     con = duckdb.connect(str(folder / "ledger.duckdb"), read_only=True)
@@ -203,13 +211,17 @@ def test_kill_9_mid_ingest_then_restart_no_partial_file_no_duplicate_alert(
 
     again = start(cfg)                  # the dead daemon's lock is taken over
     try:
+        # Up first: the state file may still hold the killed daemon's summary, which can
+        # name big.csv (a file still being written), and a SIGTERM sent while the new
+        # process is still importing kills it before it has its handlers.
+        wait_until(lambda: "taking over the lock" in log_text(again), 30,
+                   "the restarted daemon", again)
         if not loaded_before:
-            wait_until(lambda: "big.csv" in str(job(tmp_path).get("last_summary")) or
-                       (job(tmp_path).get("last_summary") or {}).get("files_loaded") == 1,
+            wait_until(lambda: by_new_daemon(tmp_path) and (
+                       "big.csv" in str(job(tmp_path).get("last_summary")) or
+                       (job(tmp_path).get("last_summary") or {}).get("files_loaded") == 1),
                        90, "the big file loaded after the restart", again)
         else:
-            wait_until(lambda: "taking over the lock" in log_text(again), 30,
-                       "the restarted daemon", again)
             time.sleep(3)               # a few pipeline runs, which must load nothing again
         time.sleep(1.5)                 # one more pipeline and outbox run
         again.send_signal(signal.SIGTERM)
