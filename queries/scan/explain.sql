@@ -21,11 +21,30 @@ WITH rules AS (
     FROM authorizations a
     LEFT JOIN payee_keys k ON k.name = a.payee
 ),
+-- Only charges to a payee some rule can match are read with their key: the names as
+-- written whose key (or, for a pattern, name) matches a rule are found among the keyed
+-- names first. Keying and carrying every row of the ledger cost 2 s of a 10M-row
+-- incremental scan that judges 5% of it.
+matchable AS (
+    SELECT k.name FROM payee_keys k JOIN rules r ON r.rule_key = k.payee_key
+    WHERE NOT r.is_pattern
+    UNION
+    SELECT k.name FROM payee_keys k JOIN rules r
+      ON lower(trim(k.name)) LIKE r.like_pattern ESCAPE '\'
+      OR k.payee_key LIKE r.like_pattern ESCAPE '\'
+    WHERE r.is_pattern
+),
 keyed AS (    -- a name not keyed yet (a reader after a change of [payees]) is its own key
     SELECT t.source, t.txn_id, t.account, t.posted_at, t.amount, t.counterparty,
            coalesce(k.payee_key, lower(trim(t.counterparty))) AS payee_key
     FROM transactions t
     LEFT JOIN payee_keys k ON k.name = t.counterparty
+    WHERE t.amount > 0 AND t.posted_at <= $as_of
+      AND (t.counterparty IN (SELECT name FROM matchable)
+           -- a name not keyed yet is its own key: it can match a payee outright, or a
+           -- pattern, which is then tried on every row (as it always was)
+           OR lower(trim(t.counterparty)) IN (SELECT rule_key FROM rules WHERE NOT is_pattern)
+           OR EXISTS (SELECT 1 FROM rules WHERE is_pattern))
 ),
 candidates AS (
     SELECT t.source, t.txn_id, t.account, t.posted_at, t.amount, r.auth_id,
