@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import shutil
 import sys
@@ -108,6 +109,9 @@ def main() -> None:
                                                     args.accounts)
     if generating is not None:
         print(f"generated {args.rows:,} rows in {generating:.1f} s")
+    # The machine may be shared: wall times mean little without its load (CPU times are
+    # the steadier figure).
+    print(f"shape {args.shape}, load average {os.getloadavg()[0]:.1f} at start")
     con.execute("DELETE FROM findings; DELETE FROM scans")
     last_day = con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
 
@@ -129,6 +133,7 @@ def main() -> None:
     print(f"scan after appending {args.append:,} rows: {incremental:.2f} s (CPU "
           f"{incremental_cpu:.2f} s), {len(found)} findings, ratio to full {incremental / full:.3f} "
           f"(CPU {incremental_cpu / full_cpu:.3f}; target <= 0.1), peak RSS {peak_mb():,.0f} MB")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     con.close()
     if not args.keep:
         shutil.rmtree(work)
