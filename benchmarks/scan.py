@@ -1,13 +1,18 @@
 """Scan scale benchmark: a full scan over a generated 10M-transaction ledger, then a
 scan after appending 10k rows, which must cost at most a tenth of the full one.
 
-Run by hand:  .venv/bin/python benchmarks/scan.py [--rows 10000000] [--keep DIR]
+Run by hand:  .venv/bin/python benchmarks/scan.py [--rows 10000000] [--shape dense]
+              [--keep DIR]
 
-The ledger is generated inside DuckDB with the shape of the real Birmingham card
-ledger scaled up: 84,000 accounts (about 30 charges each a year), three charges in
-four to one of the account's 15 regular payees and the rest to 200,000 payees of
-skewed popularity (a few used by everyone), amounts log-normal around 40, postings
+The ledger is generated inside DuckDB. Shape "birmingham" (the default) is the real
+Birmingham card ledger scaled up: 84,000 accounts (about 30 charges each a year), three
+charges in four to one of the account's 15 regular payees and the rest to 200,000 payees
+of skewed popularity (a few used by everyone), amounts log-normal around 40, postings
 spread over four years: about 3 charges per account-payee pair, as in Birmingham.
+Shape "dense" (issue 17) is the opposite extreme: 2,000 cards paying 50,000 payees
+evenly over the same four years, so every card pays thousands of payees and almost
+every charge opens an account-payee pair (9.5M pairs in 10M rows): the kept first days,
+the pair facts and every per-pair window are as large as the ledger itself.
 Peak memory is the process's max RSS, read after each step; CPU is the process's
 user + system time over all its threads, the steadier figure on a shared machine.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import shutil
 import sys
@@ -34,6 +40,18 @@ CONFIG = """
 path = "scan.duckdb"
 """
 
+# The payee of row i, per shape (see the module's docstring).
+PAYEES = {
+    "birmingham": """
+       CASE WHEN hash(i * 17) % 4 > 0   -- three charges in four go to the account's regulars
+            THEN 'payee' || (hash((hash(i) % $accounts) * 1000003 + hash(i * 19) % 15) % $payees)
+            ELSE 'payee' || CAST(floor(pow((hash(i * 31) % 1000003) / 1000003.0, 3) * $payees)
+                                 AS BIGINT) END""",
+    "dense": "'payee' || (hash(i * 31) % $payees)",
+}
+# accounts, payees per shape
+SHAPES = {"birmingham": (84_000, 200_000), "dense": (2_000, 50_000)}
+
 GENERATE = """
 INSERT INTO transactions
 SELECT 'g' || i AS txn_id, 'generated' AS source,
@@ -43,11 +61,7 @@ SELECT 'g' || i AS txn_id, 'generated' AS source,
                   * cos(6.283185 * (hash(i * 13) % 999983) / 999983.0)), 2) AS DECIMAL(18,2))
            AS amount,
        'GBP' AS currency,
-       CASE WHEN hash(i * 17) % 4 > 0   -- three charges in four go to the account's regulars
-            THEN 'payee' || (hash((hash(i) % $accounts) * 1000003 + hash(i * 19) % 15) % $payees)
-            ELSE 'payee' || CAST(floor(pow((hash(i * 31) % 1000003) / 1000003.0, 3) * $payees)
-                                 AS BIGINT) END
-           AS counterparty,
+       {payee} AS counterparty,
        NULL AS counterparty_account, NULL AS initiator, NULL AS mcc, NULL AS description,
        NULL AS reference, 0 AS file_id, i AS source_row, $now AS ingested_at
 FROM range($start, $stop) AS r(i)
@@ -58,19 +72,25 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def open_ledger(work: Path, rows: int, accounts: int):
+def generator(shape: str) -> str:
+    return GENERATE.replace("{payee}", PAYEES[shape].strip())
+
+
+def open_ledger(work: Path, rows: int, shape: str, accounts: int | None = None):
     """The generated ledger in `work`, made unless it already holds `rows` rows.
     Returns its config, a connection, the generator's parameters and the seconds spent
-    generating (None when the ledger was kept)."""
+    generating (None when the ledger was kept: give --keep a folder per shape)."""
     (work / "config.toml").write_text(CONFIG)
     cfg = config_mod.load(work / "config.toml")
     con = store.connect(cfg.database)
-    params = {"accounts": accounts, "payees": 200_000, "rows": rows, "now": store.now()}
+    default_accounts, payee_count = SHAPES[shape]
+    params = {"accounts": accounts or default_accounts, "payees": payee_count, "rows": rows,
+              "now": store.now()}
     seconds = None
     if con.execute("SELECT count(*) FROM transactions").fetchone()[0] != rows:
         began = time.perf_counter()
         con.execute("DELETE FROM transactions")
-        con.execute(GENERATE, params | {"start": 0, "stop": rows})
+        con.execute(generator(shape), params | {"start": 0, "stop": rows})
         seconds = time.perf_counter() - began
     return cfg, con, params, seconds
 
@@ -79,14 +99,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--append", type=int, default=10_000)
-    parser.add_argument("--accounts", type=int, default=84_000)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="birmingham")
+    parser.add_argument("--accounts", type=int, help="accounts (default: the shape's)")
     parser.add_argument("--keep", type=Path, help="keep the generated database in this folder")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="monitor-scan-"))
     work.mkdir(parents=True, exist_ok=True)
-    cfg, con, params, generating = open_ledger(work, args.rows, args.accounts)
+    cfg, con, params, generating = open_ledger(work, args.rows, args.shape,
+                                                    args.accounts)
     if generating is not None:
         print(f"generated {args.rows:,} rows in {generating:.1f} s")
+    # The machine may be shared: wall times mean little without its load (CPU times are
+    # the steadier figure).
+    print(f"shape {args.shape}, load average {os.getloadavg()[0]:.1f} at start")
     con.execute("DELETE FROM findings; DELETE FROM scans")
     last_day = con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
 
@@ -99,7 +124,7 @@ def main() -> None:
     # Append a day of new rows (same generator, later ids) and scan again.
     con.execute("""INSERT INTO transactions SELECT * REPLACE (
                        'n' || source_row AS txn_id, $day AS posted_at, 1 AS file_id)
-                   FROM (""" + GENERATE.replace("INSERT INTO transactions", "") + ")",
+                   FROM (""" + generator(args.shape).replace("INSERT INTO transactions", "") + ")",
                 params | {"start": args.rows, "stop": args.rows + args.append,
                           "day": last_day + dt.timedelta(days=1)})
     began, cpu = time.perf_counter(), time.process_time()
@@ -108,6 +133,7 @@ def main() -> None:
     print(f"scan after appending {args.append:,} rows: {incremental:.2f} s (CPU "
           f"{incremental_cpu:.2f} s), {len(found)} findings, ratio to full {incremental / full:.3f} "
           f"(CPU {incremental_cpu / full_cpu:.3f}; target <= 0.1), peak RSS {peak_mb():,.0f} MB")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     con.close()
     if not args.keep:
         shutil.rmtree(work)

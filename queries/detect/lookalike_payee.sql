@@ -48,23 +48,26 @@ WITH counted AS (
     SELECT * FROM charges
     WHERE explained_by IS NULL AND amount > 0 AND day <= payee_first_day + $new_days
 ),
-names AS (      -- every payee ever paid, with its name as compared
+names AS (      -- every payee ever paid, with its name as compared (only what the
+                -- blocking joins need: the rest is worked out for the blocked pairs alone,
+                -- as is which name came first; over every name it was most of an
+                -- incremental scan's time in this detector)
     SELECT counterparty, first_day, n, replace(n, ' ', '') AS squeezed,
-        regexp_replace(n, '[0-9 ]', '', 'g') AS bare,
-        regexp_replace(n, '[^0-9]', '', 'g') AS digits,
-        array_to_string(list_sort(string_split(n, '')), '') AS letters,  -- for swaps
-        min(first_day) OVER (PARTITION BY n) AS name_first_day
+        regexp_replace(n, '[^0-9]', '', 'g') AS digits
     FROM (SELECT counterparty, min(payee_first_day) AS first_day,
               regexp_replace(regexp_replace(regexp_replace(
                   trim(regexp_replace(lower(counterparty), '[^\p{L}\p{N}]+', ' ', 'g')),
                   '^www ', ''), ' (co uk|org uk|com|co|net|org|uk)$', ''),
                   '[^ -~]', '?', 'g') AS n
-          FROM pair_facts GROUP BY counterparty) f
+          -- a payee's first pairs (no account before them) carry its first day: a
+          -- tenth of the rows of pair_facts to group
+          FROM pair_facts WHERE payee_accounts_before = 0 GROUP BY counterparty) f
 ),
 fresh AS (      -- the payees new to the organisation that a charge here was made to,
                 -- unless a payee of the same name as compared came first (a spelling of it)
-    SELECT * FROM names SEMI JOIN (SELECT DISTINCT counterparty FROM counted) c USING (counterparty)
-    WHERE first_day = name_first_day
+    SELECT p.* FROM names p
+    SEMI JOIN (SELECT DISTINCT counterparty FROM counted) c USING (counterparty)
+    WHERE NOT EXISTS (SELECT 1 FROM names e WHERE e.n = p.n AND e.first_day < p.first_day)
 ),
 shifted AS (    -- each fresh name once per length its original may have: one edit
                 -- changes the length by at most one (a word added is the other branch)
@@ -118,8 +121,12 @@ pairs AS (      -- hash joins on (first three letters, length) and (last three, 
 ),
 blocked AS (
     SELECT p.counterparty, p.first_day, t.counterparty AS lookalike, p.n AS pn, t.n AS tn,
-        p.squeezed AS p_sq, t.squeezed AS t_sq, p.bare AS p_bare, t.bare AS t_bare,
-        p.digits AS p_digits, t.digits AS t_digits, p.letters = t.letters AS anagram
+        p.squeezed AS p_sq, t.squeezed AS t_sq,
+        regexp_replace(p.n, '[0-9 ]', '', 'g') AS p_bare,
+        regexp_replace(t.n, '[0-9 ]', '', 'g') AS t_bare,
+        p.digits AS p_digits, t.digits AS t_digits,
+        array_to_string(list_sort(string_split(p.n, '')), '')          -- for swaps
+            = array_to_string(list_sort(string_split(t.n, '')), '') AS anagram
     FROM pairs b
     JOIN fresh p ON p.counterparty = b.counterparty
     JOIN names t ON t.counterparty = b.lookalike

@@ -93,6 +93,12 @@ account_usual AS (
     WINDOW past AS (PARTITION BY account ORDER BY month_no
                     RANGE BETWEEN $history_months PRECEDING AND 1 PRECEDING)
 ),
+-- The organisation's usual spend is needed only for the months of the days judged, each
+-- from the $history_months before it: the ledger is read from the earliest of those on
+-- (an incremental scan judges its last 400 days, not all four years).
+earliest AS (
+    SELECT min(month_no) - $history_months AS month_no FROM daily
+),
 org_usual AS (       -- the organisation's, over every account (see above)
     SELECT month_no,
         coalesce(sum(total) OVER past, 0) AS usual_total,
@@ -103,6 +109,8 @@ org_usual AS (       -- the organisation's, over every account (see above)
                     sum(amount) AS total
                 FROM transactions
                 WHERE amount > 0 AND posted_at <= $as_of
+                  AND year(posted_at) * 12 + month(posted_at)
+                      >= (SELECT month_no FROM earliest)
                 GROUP BY 1, 2, 3) p
           GROUP BY month_no) m
     WINDOW past AS (ORDER BY month_no RANGE BETWEEN $history_months PRECEDING AND 1 PRECEDING)

@@ -21,11 +21,32 @@ WITH rules AS (
     FROM authorizations a
     LEFT JOIN payee_keys k ON k.name = a.payee
 ),
-keyed AS (    -- a name not keyed yet (a reader after a change of [payees]) is its own key
+-- Only charges to a payee some rule can match are read and keyed: the names as written
+-- that can match are found first (among the keyed names; a name not keyed yet, as a reader
+-- after a change of [payees] may meet, is its own key; with a pattern rule, every name),
+-- then the ledger is read for those names alone. Reading and keying every row of the
+-- ledger cost 1.8 s of CPU in a 10M-row scan without a single rule.
+matchable AS (
+    SELECT k.name FROM payee_keys k JOIN rules r ON r.rule_key = k.payee_key
+    WHERE NOT r.is_pattern
+    UNION
+    SELECT k.name FROM payee_keys k JOIN rules r
+      ON lower(trim(k.name)) LIKE r.like_pattern ESCAPE '\'
+      OR k.payee_key LIKE r.like_pattern ESCAPE '\'
+    WHERE r.is_pattern
+    UNION
+    SELECT n.name FROM (SELECT DISTINCT counterparty AS name FROM transactions) n
+    WHERE n.name NOT IN (SELECT name FROM payee_keys)
+      AND (lower(trim(n.name)) IN (SELECT rule_key FROM rules WHERE NOT is_pattern)
+           OR EXISTS (SELECT 1 FROM rules WHERE is_pattern))
+),
+keyed AS (
     SELECT t.source, t.txn_id, t.account, t.posted_at, t.amount, t.counterparty,
            coalesce(k.payee_key, lower(trim(t.counterparty))) AS payee_key
     FROM transactions t
+    JOIN matchable m ON m.name = t.counterparty
     LEFT JOIN payee_keys k ON k.name = t.counterparty
+    WHERE t.amount > 0 AND t.posted_at <= $as_of
 ),
 candidates AS (
     SELECT t.source, t.txn_id, t.account, t.posted_at, t.amount, r.auth_id,

@@ -50,9 +50,11 @@ CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiato
         AND account IN (SELECT key FROM scope WHERE kind = 'payout'))
     OR (detector = 'lookalike_payee'
         AND counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
+        -- (of the payees in scope only: all of pair_history cost 0.4 s a scan at 10M rows)
         AND counterparty NOT IN (
             SELECT f.counterparty FROM pair_history f
-            WHERE f.account NOT IN (SELECT key FROM scope WHERE kind = 'account')))
+            WHERE f.counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
+              AND f.account NOT IN (SELECT key FROM scope WHERE kind = 'account')))
     OR (detector NOT IN ('shared_payout_account', 'lookalike_payee') AND (
            account IN (SELECT key FROM scope WHERE kind = 'account')
         OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
