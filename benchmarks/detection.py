@@ -253,9 +253,9 @@ def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str,
             calibration = {"seconds": seconds, "note": found.note, "per_month": found.per_month,
                            "defaults_honest": honest_rates(defaults, ledger),
                            "choices": [dataclasses.asdict(c) for c in found.choices]}
-        t0 = time.perf_counter()
+        t0, runs = time.perf_counter(), {}
         for b in budgets:
-            honest = (recalibrated.replay(con, cfg, periods, b) if every else
+            honest = (recalibrated.replay(con, cfg, periods, b, runs) if every else
                       fold.over_time(detect.backtest(con, cfg, *ledger.replay)))
             by_budget[b] = {"honest": honest_rates(honest, ledger), "outcomes": []}
         backtest_s = (time.perf_counter() - t0) / len(budgets)
@@ -274,8 +274,9 @@ def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str,
                                           encoding="utf-8")
         cfg, con, instances_, txn_of = inject(ledger, work, seed, group, instances)
         try:
+            runs = {}
             for b in budgets:
-                alerts = (recalibrated.replay(con, cfg, periods, b) if every else
+                alerts = (recalibrated.replay(con, cfg, periods, b, runs) if every else
                           fold.over_time(detect.backtest(con, cfg, *ledger.replay)))
                 by_budget[b]["outcomes"] += [dict(o, seed=seed)
                                              for o in evaluate(alerts, instances_, txn_of)]

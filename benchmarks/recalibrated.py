@@ -62,9 +62,13 @@ def settings(period: Period, cfg, budget: float) -> tuple[dict, calibrate.Calibr
             if c.rung is not None}, chosen
 
 
-def replay(con, cfg, periods: list[Period], budget: float) -> list[dict]:
+def replay(con, cfg, periods: list[Period], budget: float, cache: dict | None = None
+           ) -> list[dict]:
     """Every alert a daily run would have raised over the periods, each period judged with
-    the settings chosen at its start; folded as `monitor backtest` folds them."""
+    the settings chosen at its start; folded as `monitor backtest` folds them. `cache`
+    (one per ledger file) keeps each run's alerts: budgets that choose the same settings
+    in a period share its run."""
+    cache = {} if cache is None else cache
     screening.refresh(con, cfg)
     alerts, runs = [], []
     for period in periods:          # consecutive periods with the same settings: one run
@@ -74,8 +78,12 @@ def replay(con, cfg, periods: list[Period], budget: float) -> list[dict]:
         else:
             runs.append([period.start, period.stop, chosen])
     for start, stop, chosen in runs:
-        detect.evaluate(con, cfg, stop, calibrated=chosen)
-        alerts += store.rows(con, "scan/first_alerts", {"start": start, "end": stop})
+        key = (start, stop, tuple(sorted((d, tuple(sorted(p.items())))
+                                         for d, p in chosen.items())))
+        if key not in cache:
+            detect.evaluate(con, cfg, stop, calibrated=chosen)
+            cache[key] = store.rows(con, "scan/first_alerts", {"start": start, "end": stop})
+        alerts += cache[key]
     return fold.over_time(alerts)
 
 
