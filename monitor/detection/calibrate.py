@@ -16,7 +16,10 @@ detectors without a ladder raise, is shared equally: each detector takes the mos
 sensitive rung that raises at most the share, and the share is as large as the budget
 allows, so a quiet detector leaves its unused share to the others. No detector is made
 blind to quieten another one (an earlier greedy "climb the noisiest" did exactly that to
-new_payee_repeat, the advisory's detector, on Birmingham). History is taken as honest, so the
+new_payee_repeat, the advisory's detector, on Birmingham). What is counted is meant to hold on
+the months to come, which history only estimates: a detector is judged on its latest six
+months when they were busier than the average (spending grows), and on less than a year of
+settled history calibration aims below the budget (`margin`). History is taken as honest, so the
 latest 90 days (SETTLING), where a theft in progress would be, are left out: counted as
 honest, the theft would make its own detector stricter. An older theft in history is one
 episode among months of alerts.
