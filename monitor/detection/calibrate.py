@@ -152,7 +152,8 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
     """The settings for `budget` from what `measure` found."""
     first, last, months = found.first, found.last, found.months
     choices = _choose(config, found.ladders, found.amounts, found.counts,
-                      budget * margin(found.days))
+                      budget * margin(found.days),
+                      stricter=1 if found.days < FULL_MARGIN_DAYS else 0)
     per_month = round(sum(c.per_month for c in choices), 2)
     over = per_month > budget
     note = (f"{found.days} days of settled history ({first} to {last}; the last "
@@ -160,7 +161,8 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
             f"{found.replay_from} ({months:.1f} months) after a warm-up. The chosen settings "
             f"raise {per_month:g} alerts a month on that history, budget {budget:g}" +
             (f" (aimed at {budget * margin(found.days):g}: with less than "
-             f"{FULL_MARGIN_DAYS} days of history the budget is kept with a margin)"
+             f"{FULL_MARGIN_DAYS} days of history the budget is kept with a margin, and "
+             "each detector is one rung stricter than that allows)"
              if margin(found.days) < 1 else "") +
             (": over budget even with every detector at its strictest rung; the "
              "detectors without a rung to climb, or set in config.toml, raise the rest "
@@ -240,7 +242,7 @@ def margin(days: int) -> float:
 
 
 def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
-            budget: float) -> list[Choice]:
+            budget: float, stricter: int = 0) -> list[Choice]:
     """Each calibrated detector on the most sensitive rung that raises at most an equal
     share of what the budget leaves after the detectors calibration cannot change; the
     share is as large as the budget allows, so a detector that needs less than its share
@@ -268,6 +270,10 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
         if fixed + total(candidate) > budget + 1e-9:
             break
         rung = candidate
+    # Short history: a few months' counts cannot tell a rung that raised nothing by chance
+    # from a stricter one (on the US cards' three counted months h=7 and h=80 both raised
+    # 0, and h=7 then raised 1.6 a month): each detector goes `stricter` rungs beyond.
+    rung = {n: min(top[n], r + stricter) for n, r in rung.items()}
 
     def now_(name):
         return counts[name][rung[name]] if name in rung else counts[name][0]
