@@ -171,6 +171,26 @@ def test_short_history_aims_below_the_budget_and_says_so(org):
     assert "margin" not in found.note        # two years: the whole budget
 
 
+def test_on_short_history_each_detector_is_one_rung_stricter(org):
+    """Counts of a few months: a rung that raised nothing may have done so by chance, so
+    under a year of history each detector goes one rung beyond what the budget allows."""
+    config_path, _found, _replayed = org
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database)
+    try:
+        measured = calibration.measure(con, cfg, until=START + timedelta(days=299))
+    finally:
+        con.close()
+    assert measured.days < calibration.FULL_MARGIN_DAYS
+    aim = 1 * calibration.margin(measured.days)
+    plain = calibration._choose(cfg, measured.ladders, measured.amounts, measured.counts, aim)
+    safer = calibration.choose(measured, cfg, 1)
+    assert "one rung stricter" in safer.note
+    for mine, theirs in zip(plain, safer.choices):
+        if mine.rung is not None:
+            assert theirs.rung == min(mine.rung + 1, mine.rungs - 1), mine.detector
+
+
 def test_show_reads_what_was_chosen_and_changes_nothing(org):
     config_path, found, _replayed = org
     before = (config_path.parent / "ledger.duckdb").read_bytes()
