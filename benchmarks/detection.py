@@ -4,6 +4,9 @@ Run by hand. Small (about a minute on 2 busy cores):
     .venv/bin/python benchmarks/detection.py --ledgers oxford us2010 --seeds 1001
 Full run, as in benchmarks/RESULTS.md (1,080 thefts, 11 minutes at load 9-14):
     .venv/bin/python benchmarks/detection.py --seeds 1001 1002 1003 1004 --instances 2
+Calibrated as the product runs (the daemon calibrates again every 30 days), with the
+trade-off curve of several budgets (benchmarks/recalibrated.py):
+    .venv/bin/python benchmarks/detection.py --calibrate --every 90 --budgets 2 1 4 8
 --kinds picks kinds, --json FILE writes every theft's parameters and outcome, --config
 appends TOML (other settings) to each ledger's config, --tuned-on names the ledgers
 those settings were tuned on (their rows are labelled, the others are held out).
@@ -44,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import ledgers as ledger_specs  # noqa: E402
+import recalibrated  # noqa: E402
 import thefts as gen  # noqa: E402
 from monitor import pipeline  # noqa: E402
 from monitor.detection import fold, scan as detect  # noqa: E402
@@ -194,11 +198,11 @@ def honest_rates(alerts: list[dict], ledger) -> dict:
             "by_detector": {k: v / months for k, v in per.most_common()}}
 
 
-# --calibrate: the monitor calibrates on the history BEFORE the replay only (at least this
+# --calibrate --every 0: the monitor calibrates on the history BEFORE the replay only (at least this
 # much of it: the replay starts later where a ledger has less, but leaves at least
 # SHORTEST_REPLAY), so every honest alert and theft it is judged on lies in its future, as
-# in use. (The daemon recalibrates monthly; one calibration for the whole replay is the
-# harder test.)
+# in use. (The daemon recalibrates monthly, which --every N models; one calibration for the
+# whole replay is the harder test.) Both modes start the replay at the same day.
 CALIBRATION_HISTORY = dt.timedelta(days=540)
 SHORTEST_REPLAY = dt.timedelta(days=92)
 
@@ -219,29 +223,48 @@ def calibrate_before_replay(con, cfg, ledger):
 
 
 def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str,
-               calibrate: bool = False) -> dict:
+               calibrate: bool = False, budgets=(2.0,), every: int | None = None) -> dict:
+    """With `every` (days): recalibrated on that schedule (benchmarks/recalibrated.py), for
+    each of `budgets`; the first budget's figures are the main ones."""
     began = time.perf_counter()
     base = tmp / ledger.name / "base"
     facts = prepare(ledger, base, extra)
     cfg = load_config(base)
     con = store.connect(cfg.database)
-    calibration = None
+    calibration, periods = None, None
+    budgets = list(budgets) if every else [None]
+    by_budget = {}
     try:
-        if calibrate:
+        if every:
+            start, end = ledger.replay
+            first = con.execute("SELECT min(posted_at) FROM transactions "
+                                "WHERE amount > 0").fetchone()[0]
+            cutoff = min(max(start, first + CALIBRATION_HISTORY),
+                         max(start, end - SHORTEST_REPLAY))
+            ledger = dataclasses.replace(ledger, replay=(cutoff, end))
+            defaults = fold.over_time(detect.backtest(con, cfg, *ledger.replay))
+            periods, seconds = recalibrated.schedule(con, cfg, cutoff, end, every)
+            calibration = {"seconds": seconds, "every": every, "periods": len(periods),
+                           "defaults_honest": honest_rates(defaults, ledger),
+                           "per_budget": {b: recalibrated.described(periods, cfg, b)
+                                          for b in budgets}}
+        elif calibrate:
             ledger, defaults, found, seconds = calibrate_before_replay(con, cfg, ledger)
             calibration = {"seconds": seconds, "note": found.note, "per_month": found.per_month,
                            "defaults_honest": honest_rates(defaults, ledger),
                            "choices": [dataclasses.asdict(c) for c in found.choices]}
-        t0 = time.perf_counter()
-        honest = fold.over_time(detect.backtest(con, cfg, *ledger.replay))
-        backtest_s = time.perf_counter() - t0
+        t0, runs = time.perf_counter(), {}
+        for b in budgets:
+            honest = (recalibrated.replay(con, cfg, periods, b, runs) if every else
+                      fold.over_time(detect.backtest(con, cfg, *ledger.replay)))
+            by_budget[b] = {"honest": honest_rates(honest, ledger), "outcomes": []}
+        backtest_s = (time.perf_counter() - t0) / len(budgets)
         honest_rule = rule_alerts(con, ledger)
     finally:
         con.close()
     result = {"ledger": ledger.name, "facts": facts, "replay": [str(d) for d in ledger.replay],
-              "honest": honest_rates(honest, ledger),
               "honest_rule": honest_rates(honest_rule, ledger),
-              "backtest_seconds": backtest_s, "outcomes": [], "rule_outcomes": [],
+              "backtest_seconds": backtest_s, "rule_outcomes": [],
               "calibration": calibration}
     groups = [[k] for k in kinds] if ledger.separate else [list(kinds)]
     for seed, group in ((s, g) for s in seeds for g in groups):
@@ -251,15 +274,19 @@ def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str,
                                           encoding="utf-8")
         cfg, con, instances_, txn_of = inject(ledger, work, seed, group, instances)
         try:
-            alerts = fold.over_time(detect.backtest(con, cfg, *ledger.replay))
-            result["outcomes"] += [dict(o, seed=seed)
-                                   for o in evaluate(alerts, instances_, txn_of)]
+            runs = {}
+            for b in budgets:
+                alerts = (recalibrated.replay(con, cfg, periods, b, runs) if every else
+                          fold.over_time(detect.backtest(con, cfg, *ledger.replay)))
+                by_budget[b]["outcomes"] += [dict(o, seed=seed)
+                                             for o in evaluate(alerts, instances_, txn_of)]
             result["rule_outcomes"] += [dict(o, seed=seed) for o in
                                         evaluate(rule_alerts(con, ledger), instances_, txn_of)]
         finally:
             con.close()
         shutil.rmtree(work)
     shutil.rmtree(base)
+    result.update(by_budget[budgets[0]], by_budget=by_budget)
     result["seconds"] = time.perf_counter() - began
     return result
 
@@ -362,27 +389,75 @@ def print_report(results: list[dict], args, tuned_on) -> None:
         by = ", ".join(f"{d} {v:.2f}" for d, v in r["honest"]["by_detector"].items())
         print(f"- {r['ledger']}: {r['honest']['per_month']:.2f} = {by or 'none'}")
     calibrated = [r for r in results if r.get("calibration")]
-    if calibrated:
+    once = [r for r in calibrated if "every" not in r["calibration"]]
+    if once:
         print("\n## Calibration (on the history before the replay only)\n")
         print("| ledger | replay | honest a month, defaults | calibrated: on its history "
               "(in-sample) | calibrated: on the replay (out-of-sample) | seconds |")
         print("|---|---|---|---|---|---|")
-        for r in calibrated:
+        for r in once:
             c = r["calibration"]
             print(f"| {r['ledger']} | {r['replay'][0]} to {r['replay'][1]} | "
                   f"{c['defaults_honest']['per_month']:.2f} | {c['per_month']:.2f} | "
                   f"**{r['honest']['per_month']:.2f}** | {c['seconds']:.0f} |")
-        for r in calibrated:
+        for r in once:
             c = r["calibration"]
             chosen = ", ".join(f"{x['detector']} {x['param']}={x['value']} (rung {x['rung']})"
                                for x in c["choices"] if x["rung"] is not None)
             print(f"- {r['ledger']}: {c['note']} Chosen: {chosen}")
+    again = [r for r in calibrated if "every" in r["calibration"]]
+    if again:
+        print_recalibrated(again)
     print("\n## Run\n")
     for r in results:
         f = r["facts"]
         print(f"- {r['ledger']}: {f['loaded']:,} rows loaded ({f['rejected']:,} rejected by the "
               f"source itself), {f['accounts']:,} accounts; honest backtest "
               f"{r['backtest_seconds']:.1f} s; ledger total {r['seconds']:.0f} s")
+
+
+def print_recalibrated(results: list[dict]) -> None:
+    """Recalibrated on a schedule: honest alerts and thefts per budget (the trade-off)."""
+    print("\n## Recalibrated as the daemon does (on the theft-free history known on the day)\n")
+    print("| ledger | replay | calibrations | honest a month, defaults | in-sample, mean of "
+          "calibrations (first budget) | out-of-sample (first budget) | calibration seconds |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        c = r["calibration"]
+        first = next(iter(c["per_budget"].values()))
+        done = [p["in_sample"] for p in first if p["calibrated"]]
+        print(f"| {r['ledger']} | {r['replay'][0]} to {r['replay'][1]} | {c['periods']} every "
+              f"{c['every']} days ({len(done)} calibrated) | "
+              f"{c['defaults_honest']['per_month']:.2f} | "
+              f"{statistics.mean(done) if done else float('nan'):.2f} | "
+              f"**{r['honest']['per_month']:.2f}** | {c['seconds']:.0f} |")
+    print("\n## Trade-off: per budget, honest alerts a month out-of-sample and thefts\n")
+    print("median loss counts a missed theft at its whole posted amount; 'caught: median "
+          "loss' is over the thefts caught at all\n")
+    print("| ledger | alert_budget | honest a month | new kinds within 5,000 | v1 within 5,000 "
+          "| all within 5,000 | median loss | median charges | caught: median loss | "
+          "honest per detector |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        for budget, got in r["by_budget"].items():
+            new = summary([o for o in got["outcomes"] if not o["kind"].startswith("v1_")])
+            old = summary([o for o in got["outcomes"] if o["kind"].startswith("v1_")])
+            every = summary(got["outcomes"])
+            top = ", ".join(f"{d} {v:.2f}" for d, v in
+                            list(got["honest"]["by_detector"].items())[:3])
+            print(f"| {r['ledger']} | {budget:g} | **{got['honest']['per_month']:.2f}** | "
+                  f"{new.get('within', 0)}/{new.get('n', 0)} | "
+                  f"{old.get('within', 0)}/{old.get('n', 0)} | "
+                  f"{every.get('within', 0)}/{every.get('n', 0)} | "
+                  f"{fmt(every.get('median_loss'))} | {fmt(every.get('median_charges'))} | "
+                  f"{fmt(every.get('median_loss_caught'))} | {top} |")
+    for r in results:
+        for budget, periods in r["calibration"]["per_budget"].items():
+            last = periods[-1]
+            chosen = ", ".join(f"{d} {p}={v} (rung {k})"
+                               for d, (p, v, k) in sorted(last["chosen"].items()))
+            print(f"- {r['ledger']}, budget {budget:g}, last calibration ({last['start']}): "
+                  f"{last['note']} Chosen: {chosen or 'defaults'}")
 
 
 def main(argv=None) -> None:
@@ -402,6 +477,13 @@ def main(argv=None) -> None:
     parser.add_argument("--calibrate", action="store_true",
                         help="calibrate each ledger on its history before the replay "
                         "(monitor calibrate, [detectors] alert_budget) and measure after it")
+    parser.add_argument("--every", type=int, default=30,
+                        help="with --calibrate: calibrate again every DAYS of the replay on the "
+                        "history known then, as the daemon does (default 30); 0: once, "
+                        "before the replay")
+    parser.add_argument("--budgets", type=float, nargs="+", default=[2.0],
+                        help="with --calibrate and --every: alert budgets to measure (the "
+                        "trade-off curve); the first gives the main tables")
     args = parser.parse_args(argv)
     tuned_on = tuple(args.tuned_on) if args.tuned_on is not None else DEFAULT_TUNED_ON
     extra = args.config.read_text() if args.config else ""
@@ -418,7 +500,8 @@ def main(argv=None) -> None:
                 continue
             print(f"{name}...", file=sys.stderr, flush=True)
             results.append(run_ledger(ledger, tmp, args.seeds, args.kinds, args.instances, extra,
-                                      args.calibrate))
+                                      args.calibrate, args.budgets,
+                                      args.every if args.calibrate else None))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print_report(results, args, tuned_on)

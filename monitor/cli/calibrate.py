@@ -28,8 +28,11 @@ def calibrate(ctx, show, by, fmt):
     `calibrate:` line): money as percentiles of the organisation's own charge amounts,
     counts and ratios from a ladder. A value you write in config.toml always wins; the
     money tiers (warning / high / critical) are never changed. With less than 180 days of
-    history the defaults are kept, and the note says how much history there is. The daemon
-    (`monitor run`) calibrates again every month ([schedule] calibrate).
+    history the defaults are kept, and the note says how much history there is; with less
+    than a year, it aims below the budget (half of it at 180 days), because a few months
+    say little about the next ones. A detector whose latest six months were busier than its
+    average is judged on them (spending grows). The daemon (`monitor run`) calibrates again
+    every month ([schedule] calibrate).
 
     \b
     Examples:

@@ -10,7 +10,7 @@
 --   $history_days   INTEGER  default 365    an amount paid this payee before this is routine
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
--- calibrate: $min_amount quantile 0.5 0.75 0.9 0.95 0.97 0.98 0.99 0.995 0.998
+-- calibrate: $min_amount quantile 0.5 0.75 0.9 0.95 0.97 0.98 0.99 0.995 0.998 0.9995
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} identical charges to '{counterparty}' from account {account} since {since}, {exposure}, on different days, none of them approved
 

@@ -31,7 +31,7 @@
 --   $tier_warning   DECIMAL  default 0      exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
--- calibrate: $min_length ladder 4 5 6 7 8 10 12 14 16
+-- calibrate: $min_length ladder 4 5 6 7 8 10 12 14 16 24
 -- returns: the detector event columns (see queries/scan/summarize.sql), account NULL, and
 --   `detail` (JSON: lookalike, lookalike_since, lookalike_paid, accounts) for the sentence.
 -- sentence: '{counterparty}' looks like '{lookalike}', a payee paid since {lookalike_since} ({lookalike_paid}); {charges} charges to the new name from {accounts} since {since}, {exposure}

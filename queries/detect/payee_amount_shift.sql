@@ -22,7 +22,7 @@
 --   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
--- calibrate: $h ladder 3 4 5 7 10 14 20 28 40
+-- calibrate: $h ladder 3 4 5 7 10 14 20 28 40 80
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges to '{counterparty}' from account {account} since {since}, {exposure}, far above what this account usually pays this payee, none of them approved
 
