@@ -31,7 +31,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	# Three workers on two cores: many tests wait on a child process, a server or a signal.
-	# loadgroup: the Spark tests share one worker and its JVM (tests/conftest.py).
+	# loadgroup: the Spark tests share one worker and its JVM (tests/conftest.py schedules it).
 	$(BIN)/python -m pytest -n 3 --dist loadgroup -rs
 
 clean:
