@@ -160,7 +160,7 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
             f"{SETTLING.days} days are still being judged); alerts counted from "
             f"{found.replay_from} ({months:.1f} months) after a warm-up. The chosen settings "
             f"raise {per_month:g} alerts a month on that history, budget {budget:g}" +
-            (f" (aimed at {budget * margin(found.days):g}: with less than "
+            (f" (aimed at {budget * margin(found.days):.2f}: with less than "
              f"{FULL_MARGIN_DAYS} days of history the budget is kept with a margin, and "
              "each detector is one rung stricter than that allows)"
              if margin(found.days) < 1 else "") +
