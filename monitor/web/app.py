@@ -325,12 +325,8 @@ class Web:
     # -- e-mail action links ----------------------------------------------------------------
 
     def _link(self, con, token: str) -> tuple[links.Link, dict]:
-        try:
-            link = links.verify(self.secret, token, store.now())
-        except links.LinkError as e:
-            raise Refused(403, str(e)) from None
-        auth.refuse_if_used(con, "web_links_used", link.digest,
-                            "Open the alert from the inbox to see what was done.")
+        link = auth.open_link(con, links.verify, self.secret, token, "web_links_used",
+                              "Open the alert from the inbox to see what was done.")
         found = lifecycle.get(con, link.alert_id)
         if ("email", link.recipient) not in notify.destinations(self.config, found) + \
                 notify.destinations(self.config, found, digest=True):

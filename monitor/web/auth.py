@@ -21,6 +21,7 @@ import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from monitor.alerting.links import LinkError
 from monitor.errors import InputError, MonitorError
 from monitor.sql.store import now
 
@@ -50,6 +51,18 @@ class Refused(Exception):
 # -- e-mail links work once (alert answers: web_links_used; reviews: review_links_used) -----
 
 USED_TABLES = ("web_links_used", "review_links_used")
+
+
+def open_link(con, verify, secret: bytes, token: str, table: str, then: str):
+    """An e-mail link, checked: `verify` (links.verify for alert answers, reviews.verify
+    for registry reviews) refuses a forged, altered or expired one (403), and a link its
+    table holds has acted already (410, saying `then`: where to look instead)."""
+    try:
+        link = verify(secret, token, now())
+    except LinkError as e:
+        raise Refused(403, str(e)) from None
+    refuse_if_used(con, table, link.digest, then)
+    return link
 
 
 def refuse_if_used(con, table: str, link_digest: str, then: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from monitor import pipeline
-from monitor.alerting import links, reviews
+from monitor.alerting import reviews
 from monitor.alerting.notify import clean
 from monitor.sql import store
 from monitor.web import auth
@@ -24,12 +24,8 @@ DONE = {"still": "kept: its review date is now {date}",
 
 
 def _check(web, con, token: str) -> tuple[reviews.ReviewLink, dict]:
-    try:
-        link = reviews.verify(web.secret, token, store.now())
-    except links.LinkError as e:
-        raise Refused(403, str(e)) from None
-    auth.refuse_if_used(con, "review_links_used", link.digest,
-                        "The registry page shows the entry as it is now.")
+    link = auth.open_link(con, reviews.verify, web.secret, token, "review_links_used",
+                          "The registry page shows the entry as it is now.")
     found = con.execute("SELECT auth_id, payee, account, expected_amount, tolerance, cadence, "
                         "valid_from, valid_to, approver, reference FROM authorizations "
                         "WHERE auth_id = ?", [link.auth_id]).fetchall()
