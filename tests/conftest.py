@@ -37,6 +37,7 @@ def pytest_collection_modifyitems(config, items):
                1 if item.get_closest_marker("slow") or item.get_closest_marker("browser") else 2)
 
 
+@pytest.hookimpl(optionalhook=True)     # xdist's hook: `-p no:xdist` runs without it
 def pytest_xdist_make_scheduler(config, log):
     """`make test` runs `-n 3 --dist loadgroup`: xdist's own loadgroup scheduling finds its
     groups in node ids it renames through a pytest attribute pytest 9 no longer has, so

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+import helpers
 from helpers import ROOT, query
 from notify_helpers import Inbox, email_toml, free_port, parse, project, scan, smtp_server
 from monitor.sql import store
@@ -50,9 +51,8 @@ def env(**extra) -> dict:
 
 
 def monitor(config: Path, *args: str, stdin: str | None = None, extra_env=None):
-    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), *args],
-                          input=stdin, capture_output=True, text=True, timeout=120,
-                          env=env(**(extra_env or {})), cwd=ROOT)
+    return helpers.monitor("--config", str(config), *args, stdin=stdin,
+                           env=env(**(extra_env or {})), cwd=ROOT)
 
 
 def add_users(config: Path) -> None:
