@@ -81,8 +81,10 @@ def serve() -> None:
 
 # -- the test side ----------------------------------------------------------------------------
 
-def _text(data: bytes) -> str:
-    """As subprocess.run(text=True) decodes: the locale's encoding, universal newlines."""
+def _text(path: Path) -> str:
+    """As subprocess.run(text=True) decodes: the locale's encoding, universal newlines. A
+    child killed before it opened its output wrote nothing."""
+    data = path.read_bytes() if path.exists() else b""
     text = data.decode(locale.getpreferredencoding(False))
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -117,6 +119,8 @@ class Launcher:
             given.write_bytes(stdin.encode(locale.getpreferredencoding(False)))
         request = {"args": args, "cwd": str(cwd) if cwd else None, "env": env,
                    "out": str(out), "err": str(err), "stdin": str(given) if given else None}
+        for stale in (out, err):         # the last call's, which a killed child may leave
+            stale.unlink(missing_ok=True)
         process.stdin.write(json.dumps(request).encode() + b"\n")
         pid = int(process.stdout.readline())
         status = self._answer(process, timeout)
@@ -124,10 +128,8 @@ class Launcher:
         if status is None:
             os.kill(pid, signal.SIGKILL)
             process.stdout.readline()
-            raise subprocess.TimeoutExpired(argv, timeout, _text(out.read_bytes()),
-                                            _text(err.read_bytes()))
-        return subprocess.CompletedProcess(argv, int(status), _text(out.read_bytes()),
-                                           _text(err.read_bytes()))
+            raise subprocess.TimeoutExpired(argv, timeout, _text(out), _text(err))
+        return subprocess.CompletedProcess(argv, int(status), _text(out), _text(err))
 
     def close(self) -> None:
         """End the launcher (it stops at the end of its stdin) and wait for it, so its CPU
