@@ -35,12 +35,19 @@ PAIRS_REBUILT = f"""
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
            (SELECT min(first) FROM pairs o WHERE o.payee = p.payee)
     FROM pairs p ORDER BY ALL"""
-PAIRS_KEPT = "SELECT * FROM pair_history_pairs ORDER BY ALL"
+PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
+                     payee_first_day FROM pair_history_pairs ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},
            CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
     FROM transactions GROUP BY ALL ORDER BY ALL"""
-INITIATORS_KEPT = "SELECT * FROM pair_history_initiators ORDER BY ALL"
+INITIATORS_KEPT = """SELECT initiator, counterparty, initiator_payee_first_day
+                          FROM pair_history_initiators ORDER BY ALL"""
+# Each kept fact's key hash (the incremental scan joins by it) is the hash of its key.
+KEYS_HASHED = """SELECT (SELECT count(*) FROM pair_history_pairs
+                         WHERE pair_key <> hash(account, counterparty))
+                      + (SELECT count(*) FROM pair_history_initiators
+                         WHERE pair_key <> hash(initiator, counterparty))"""
 SAME = ("detector", "severity", "account", "counterparty", "initiator", "exposure",
         "charges", "since", "evidence_txn_ids", "first_alert_at")
 
@@ -72,6 +79,7 @@ def scan_file_by_file(folder, files, spacing: int):
         for kept, rebuilt in ((KEPT, REBUILT), (PAIRS_KEPT, PAIRS_REBUILT),
                               (INITIATORS_KEPT, INITIATORS_REBUILT)):
             assert led.con.execute(kept).fetchall() == led.con.execute(rebuilt).fetchall()
+        assert led.con.execute(KEYS_HASHED).fetchall() == [(0,)]
     full = detect.scan(led.con, led.config, last, full=True)
     led.close()
     return modes, essentials(incremental), essentials(full)

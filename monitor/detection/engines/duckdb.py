@@ -32,7 +32,7 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
     con.execute(load_query("scan/ledger_rows"), {
         "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
     _pair_facts(con, kept)
-    con.execute(load_query("scan/features"))
+    _features(con, kept)
     con.execute(load_query("scan/payouts"),       # the payout accounts worth judging
                 {"payout_sources": config.payout_sources()})
     con.execute(load_query("scan/feeds"), {"as_of": as_of})
@@ -106,5 +106,20 @@ def _pair_facts(con, kept: bool) -> None:
         con.execute(load_query("scan/pair_firsts"))
         run(con, "scan/pair_facts")
         return
-    con.execute("CREATE TEMP VIEW pair_facts AS SELECT * FROM pair_history_pairs")
-    con.execute("CREATE TEMP VIEW initiator_facts AS SELECT * FROM pair_history_initiators")
+    con.execute("CREATE TEMP VIEW pair_facts AS SELECT account, counterparty, pair_first_day, "
+                "payee_accounts_before, payee_first_day FROM pair_history_pairs")
+    con.execute("CREATE TEMP VIEW initiator_facts AS SELECT initiator, counterparty, "
+                "initiator_payee_first_day FROM pair_history_initiators")
+
+
+def _features(con, kept: bool) -> None:
+    """Temp table charges: by the kept facts' key hashes when they are kept, unless two
+    keys share a hash (a charge would then have two rows: every charge's pairs are kept),
+    else by the keys themselves."""
+    if kept:
+        con.execute(load_query("scan/features_kept"))
+        (same,), = con.execute("SELECT (SELECT count(*) FROM charges) "
+                               "= (SELECT count(*) FROM ledger_rows)").fetchall()
+        if same:
+            return
+    con.execute(load_query("scan/features"))
