@@ -81,7 +81,8 @@ def kept_first_days(con) -> int | None:
             _rebuild_kept_facts(con)
         else:
             run(con, "scan/pair_facts_append")
-        con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS rewrites")
+        con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS old_pairs; "
+                    "DROP TABLE IF EXISTS rewrites")
         last_rewrite = high if rewrote else state[1]
         con.execute("DELETE FROM pair_history_state")
         con.execute("INSERT INTO pair_history_state VALUES (?, ?)", [high, last_rewrite])
