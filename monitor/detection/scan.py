@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from monitor.detection.catalog import EMPTY_EVENTS, Detector, calibrated_values, detectors
+from monitor.detection.catalog import (EMPTY_EVENTS, PAIR_KEYED, Detector, calibrated_values,
+                                       detectors)
 from monitor.detection.engines import duckdb as duckdb_engine, spark as spark_engine
 from monitor.ledger import payees
 from monitor.settings.config import SEVERITY_RANK, Config
@@ -207,7 +208,7 @@ def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | Non
     if late:
         return None
     run(con, "scan/scope", {"after_file_id": previous[2], "after_day": previous[1],
-                            "as_of": as_of})
+                            "as_of": as_of, "pair_keyed": list(PAIR_KEYED)})
     return Scope(horizon=horizon, previous_scan=previous[0])
 
 

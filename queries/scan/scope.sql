@@ -9,8 +9,12 @@
 --   $after_file_id  BIGINT  rows of files with a larger id are new
 --   $after_day      DATE    rows posted after this day are new (the last scan's as_of)
 --   $as_of          DATE    last posting day considered
+--   $pair_keyed     VARCHAR[]  detectors judged per account-payee pair from its own
+--                              charges (detection/catalog.py PAIR_KEYED)
 -- returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key;
---   and temp table `partial_payees` (empty) and macro `rescanned`.
+--   temp table `scope_pairs` (pair_account, pair_payee: the account-payee pairs of the
+--   new rows), temp tables `pair_keyed` (pair_detector) and `partial_payees` (empty), and
+--   macro `rescanned`.
 
 CREATE OR REPLACE TEMP TABLE scope AS
 WITH fresh AS (
@@ -38,6 +42,18 @@ WHERE posted_at <= $as_of
   AND upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) IN (
       SELECT upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) FROM fresh);
 
+-- The account-payee pairs of the new rows: a pair-keyed detector (PAIR_KEYED in
+-- detection/catalog.py) is given only their charges, every other pair being unchanged.
+CREATE OR REPLACE TEMP TABLE scope_pairs AS
+SELECT DISTINCT t.account AS pair_account,
+       coalesce(k.payee_key, t.counterparty, '(no payee)') AS pair_payee
+FROM transactions t
+LEFT JOIN payee_keys k ON k.name = t.counterparty
+WHERE (t.file_id > $after_file_id OR t.posted_at > $after_day) AND t.posted_at <= $as_of;
+
+CREATE OR REPLACE TEMP TABLE pair_keyed AS
+SELECT unnest(CAST($pair_keyed AS VARCHAR[])) AS pair_detector;
+
 -- Payees in scope that an account out of scope paid (pair_history: all history), for the
 -- macro below: filled by scan/partial_payees.sql once the detectors have run, for the
 -- payees of look-alike findings alone (reading pair_history for every payee in scope cost
@@ -58,7 +74,11 @@ CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiato
     OR (detector = 'lookalike_payee'
         AND counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
         AND counterparty NOT IN (SELECT payee FROM partial_payees))
-    OR (detector NOT IN ('shared_payout_account', 'lookalike_payee') AND (
+    OR (detector IN (SELECT pair_detector FROM pair_keyed)
+        AND EXISTS (SELECT 1 FROM scope_pairs
+                    WHERE pair_account = account AND pair_payee = counterparty))
+    OR (detector NOT IN ('shared_payout_account', 'lookalike_payee')
+        AND detector NOT IN (SELECT pair_detector FROM pair_keyed) AND (
            account IN (SELECT key FROM scope WHERE kind = 'account')
         OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
         OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))), false);

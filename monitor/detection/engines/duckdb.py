@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from monitor.detection.catalog import Detector
+from monitor.detection.catalog import PAIR_KEYED, Detector
 from monitor.settings.config import Config
 from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
@@ -33,6 +33,11 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
         "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
     _pair_facts(con, kept)
     _features(con, kept)
+    drop_temp(con, "pair_charges")
+    if scope:       # what the pair-keyed detectors judge (catalog.PAIR_KEYED)
+        con.execute("CREATE TEMP TABLE pair_charges AS SELECT c.* FROM charges c "
+                    "SEMI JOIN scope_pairs s "
+                    "ON s.pair_account = c.account AND s.pair_payee = c.counterparty")
     con.execute(load_query("scan/payouts"),       # the payout accounts worth judging
                 {"payout_sources": config.payout_sources()})
     con.execute(load_query("scan/feeds"), {"as_of": as_of})
@@ -43,9 +48,16 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
     """One detector's rows into temp table `events`, only those of the groups that fire."""
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
-    # others leave it NULL.
+    # others leave it NULL. A pair-keyed detector in an incremental scan reads, as
+    # `charges`, only the charges of the pairs new rows touched (a CTE of that name
+    # hides the temp table from its SQL).
+    pairs = ""
+    if detector.name in PAIR_KEYED and con.execute(
+            "SELECT count(*) FROM duckdb_tables() "
+            "WHERE temporary AND table_name = 'pair_charges'").fetchall()[0][0]:
+        pairs = "charges AS (SELECT * FROM pair_charges),"
     con.execute(f"""INSERT INTO events BY NAME
-        WITH run AS MATERIALIZED ({detector.sql}),
+        WITH {pairs} run AS MATERIALIZED ({detector.sql}),
         hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
                 WHERE severity IS NOT NULL)
         SELECT $detector AS detector, run.* FROM run SEMI JOIN hot
