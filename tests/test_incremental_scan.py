@@ -35,12 +35,19 @@ PAIRS_REBUILT = f"""
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
            (SELECT min(first) FROM pairs o WHERE o.payee = p.payee)
     FROM pairs p ORDER BY ALL"""
-PAIRS_KEPT = "SELECT * FROM pair_history_pairs ORDER BY ALL"
+PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
+                     payee_first_day FROM pair_history_pairs ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},
            CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
     FROM transactions GROUP BY ALL ORDER BY ALL"""
-INITIATORS_KEPT = "SELECT * FROM pair_history_initiators ORDER BY ALL"
+INITIATORS_KEPT = """SELECT initiator, counterparty, initiator_payee_first_day
+                          FROM pair_history_initiators ORDER BY ALL"""
+# Each kept fact's key hash (the incremental scan joins by it) is the hash of its key.
+KEYS_HASHED = """SELECT (SELECT count(*) FROM pair_history_pairs
+                         WHERE pair_key <> hash(account, counterparty))
+                      + (SELECT count(*) FROM pair_history_initiators
+                         WHERE pair_key <> hash(initiator, counterparty))"""
 SAME = ("detector", "severity", "account", "counterparty", "initiator", "exposure",
         "charges", "since", "evidence_txn_ids", "first_alert_at")
 
@@ -72,6 +79,7 @@ def scan_file_by_file(folder, files, spacing: int):
         for kept, rebuilt in ((KEPT, REBUILT), (PAIRS_KEPT, PAIRS_REBUILT),
                               (INITIATORS_KEPT, INITIATORS_REBUILT)):
             assert led.con.execute(kept).fetchall() == led.con.execute(rebuilt).fetchall()
+        assert led.con.execute(KEYS_HASHED).fetchall() == [(0,)]
     full = detect.scan(led.con, led.config, last, full=True)
     led.close()
     return modes, essentials(incremental), essentials(full)
@@ -126,3 +134,27 @@ def test_pair_history_is_rebuilt_when_missing_or_behind(tmp_path):
     led.scan(31)
     assert led.con.execute(KEPT).fetchall() == led.con.execute(REBUILT).fetchall()
     led.close()
+
+
+def test_a_shared_key_hash_falls_back_to_the_keys(tmp_path):
+    """An incremental scan joins its rows with the kept facts by each key's hash; were two
+    keys to share one (here every kept hash is made the same), a charge would get two
+    rows, and the scan joins by the keys themselves instead: its findings are still a
+    full scan's."""
+    led = Ledger(tmp_path)
+    led.series("Devlab Consult", "1667.00", start=0, every=4, count=3)
+    led.series("Cloud Co", "95.00", start=0, every=7, count=5)
+    led.scan(30)
+    led.con.execute("UPDATE pair_history_pairs SET pair_key = 0; "
+                    "UPDATE pair_history_initiators SET pair_key = 0")
+    for day in (32, 36, 40, 44):
+        led.charge(day, "Devlab Consult", "1667.00")
+    led.flush()
+    incremental = detect.scan(led.con, led.config, DAY0 + timedelta(days=44))
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchall()
+    charges = led.con.execute("SELECT count(*) FROM charges").fetchall()
+    rows = led.con.execute("SELECT count(*) FROM ledger_rows").fetchall()
+    full = detect.scan(led.con, led.config, DAY0 + timedelta(days=44), full=True)
+    led.close()
+    assert mode == [("incremental",)] and charges == rows
+    assert incremental and essentials(incremental) == essentials(full)

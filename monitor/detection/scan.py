@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from monitor.detection.catalog import EMPTY_EVENTS, Detector, calibrated_values, detectors
+from monitor.detection.catalog import (EMPTY_EVENTS, PAIR_KEYED, Detector, calibrated_values,
+                                       detectors)
 from monitor.detection.engines import duckdb as duckdb_engine, spark as spark_engine
 from monitor.ledger import payees
 from monitor.settings.config import SEVERITY_RANK, Config
@@ -46,6 +47,7 @@ HORIZON = timedelta(days=400)
 class Scope:
     """What an incremental scan looks at again: rows of the keys in temp table `scope`."""
     horizon: date
+    previous_scan: int          # the scan it builds on: its findings carry over
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
@@ -76,6 +78,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         engine.run_detector(con, config, detector, params)
     con.execute(load_query("scan/summarize"))
     if scope:
+        run(con, "scan/partial_payees", {"previous_scan": scope.previous_scan})
         con.execute("DELETE FROM episodes "
                     "WHERE NOT rescanned(detector, account, counterparty, initiator)")
     con.execute(load_query("scan/evidence"))
@@ -205,8 +208,8 @@ def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | Non
     if late:
         return None
     run(con, "scan/scope", {"after_file_id": previous[2], "after_day": previous[1],
-                            "as_of": as_of})
-    return Scope(horizon=horizon)
+                            "as_of": as_of, "pair_keyed": list(PAIR_KEYED)})
+    return Scope(horizon=horizon, previous_scan=previous[0])
 
 
 def _with_carried(con, rows: list[dict], previous_scan: int, as_of: date) -> list[dict]:

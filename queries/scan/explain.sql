@@ -35,7 +35,9 @@ matchable AS (
       OR k.payee_key LIKE r.like_pattern ESCAPE '\'
     WHERE r.is_pattern
     UNION
-    SELECT n.name FROM (SELECT DISTINCT counterparty AS name FROM transactions) n
+    SELECT n.name FROM (SELECT DISTINCT counterparty AS name FROM transactions
+                        -- (without a rule, the ledger is not read at all: 0.5 s at 10M rows)
+                        WHERE EXISTS (SELECT 1 FROM rules)) n
     WHERE n.name NOT IN (SELECT name FROM payee_keys)
       AND (lower(trim(n.name)) IN (SELECT rule_key FROM rules WHERE NOT is_pattern)
            OR EXISTS (SELECT 1 FROM rules WHERE is_pattern))

@@ -4,7 +4,10 @@
 --   new_pairs), when those files changed nothing already known (temp table rewrites says
 --   so): every existing pair of a payee then started on or before each new pair of it,
 --   so existing facts stand and a new pair's earlier accounts are the existing ones
---   that started strictly before it plus the new ones that did.
+--   that started strictly before it plus the new ones that did. What existed is read
+--   from temp table old_pairs (pair_history's rows of those payees before the merge),
+--   whose first days are those the kept facts were made from. Each row keeps the hash
+--   of its key, as scan/pair_facts_keep.sql does.
 -- params: none.
 -- returns: nothing.
 
@@ -12,13 +15,15 @@ INSERT INTO pair_history_pairs
 WITH fresh AS (
     SELECT account, counterparty, min(first_day) AS pair_first_day
     FROM new_pairs n
-    WHERE NOT EXISTS (SELECT 1 FROM pair_history_pairs k
+    WHERE NOT EXISTS (SELECT 1 FROM old_pairs k
                       WHERE k.account = n.account AND k.counterparty = n.counterparty)
     GROUP BY account, counterparty
 ),
-known AS (
-    SELECT counterparty, pair_first_day, payee_first_day FROM pair_history_pairs
+known AS (           -- the existing pairs of those payees, as pair_history_pairs has them
+    SELECT counterparty, min(first_day) AS pair_first_day, min(first_day) AS payee_first_day
+    FROM old_pairs
     WHERE counterparty IN (SELECT counterparty FROM fresh)
+    GROUP BY account, counterparty
 ),
 before AS (
     SELECT f.account, f.counterparty, count(k.counterparty) AS accounts
@@ -32,14 +37,15 @@ payees AS (
 SELECT f.account, f.counterparty, f.pair_first_day,
        b.accounts + count(*) OVER (PARTITION BY f.counterparty ORDER BY f.pair_first_day
                                    RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-       coalesce(p.payee_first_day, min(f.pair_first_day) OVER (PARTITION BY f.counterparty))
+       coalesce(p.payee_first_day, min(f.pair_first_day) OVER (PARTITION BY f.counterparty)),
+       hash(f.account, f.counterparty)
 FROM fresh f
 JOIN before b ON b.account = f.account AND b.counterparty = f.counterparty
 LEFT JOIN payees p ON p.counterparty = f.counterparty;
 
 INSERT INTO pair_history_initiators
-SELECT initiator, counterparty, min(first_day)
+SELECT initiator, counterparty, min(first_day), hash(initiator, counterparty)
 FROM new_pairs n
-WHERE NOT EXISTS (SELECT 1 FROM pair_history_initiators k
+WHERE NOT EXISTS (SELECT 1 FROM old_pairs k
                   WHERE k.initiator = n.initiator AND k.counterparty = n.counterparty)
 GROUP BY initiator, counterparty;

@@ -1,7 +1,9 @@
 -- name: pair_facts_keep
 -- finds: nothing; keeps temp tables pair_facts and initiator_facts (scan/pair_facts.sql
 --   run over every payee) as tables pair_history_pairs and pair_history_initiators,
---   made anew.
+--   made anew. Each row also keeps the hash of its key (pair_key): an incremental scan
+--   joins its rows with these tables by that one integer (scan/features_kept.sql), which
+--   reads neither key's text.
 -- params: none.
 -- returns: nothing.
 
@@ -10,18 +12,22 @@ CREATE OR REPLACE TABLE pair_history_pairs (
     counterparty           VARCHAR NOT NULL,
     pair_first_day         INTEGER NOT NULL,
     payee_accounts_before  BIGINT NOT NULL,
-    payee_first_day        INTEGER NOT NULL
+    payee_first_day        INTEGER NOT NULL,
+    pair_key               UBIGINT NOT NULL          -- hash(account, counterparty)
 );
 
 INSERT INTO pair_history_pairs
-SELECT account, counterparty, pair_first_day, payee_accounts_before, payee_first_day
+SELECT account, counterparty, pair_first_day, payee_accounts_before, payee_first_day,
+       hash(account, counterparty)
 FROM pair_facts;
 
 CREATE OR REPLACE TABLE pair_history_initiators (
     initiator                  VARCHAR NOT NULL,
     counterparty               VARCHAR NOT NULL,
-    initiator_payee_first_day  INTEGER NOT NULL
+    initiator_payee_first_day  INTEGER NOT NULL,
+    pair_key                   UBIGINT NOT NULL      -- hash(initiator, counterparty)
 );
 
 INSERT INTO pair_history_initiators
-SELECT initiator, counterparty, initiator_payee_first_day FROM initiator_facts;
+SELECT initiator, counterparty, initiator_payee_first_day, hash(initiator, counterparty)
+FROM initiator_facts;

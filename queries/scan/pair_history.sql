@@ -8,8 +8,9 @@
 -- params:
 --   $after_file_id  BIGINT  files up to this id are already merged
 --   $max_file_id    BIGINT  the highest file id in `transactions` now
--- returns: nothing; leaves temp tables new_pairs (the new files' first days) and
---   rewrites (rewrote: facts of past days changed) for the caller.
+-- returns: nothing; leaves temp tables new_pairs (the new files' first days), old_pairs
+--   (pair_history's rows of their payees before the merge) and rewrites (rewrote: facts
+--   of past days changed) for the caller.
 
 CREATE OR REPLACE TEMP TABLE new_pairs AS
 SELECT t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,
@@ -20,9 +21,16 @@ LEFT JOIN payee_keys k ON k.name = t.counterparty     -- by payee key, as scan/l
 WHERE t.file_id > $after_file_id AND t.file_id <= $max_file_id
 GROUP BY ALL;
 
+-- Every kept row of the new files' payees, read once: whether a row, an account-payee
+-- or an initiator-payee is new, and what was known of its payee, all lie within these
+-- (each test read all of pair_history, 3.7M rows at 10M charges, once more).
+CREATE OR REPLACE TEMP TABLE old_pairs AS
+SELECT h.* FROM pair_history h
+WHERE h.counterparty IN (SELECT counterparty FROM new_pairs);
+
 CREATE OR REPLACE TEMP TABLE rewrites AS
 SELECT EXISTS (
-    SELECT 1 FROM new_pairs n JOIN pair_history h
+    SELECT 1 FROM new_pairs n JOIN old_pairs h
       ON h.counterparty = n.counterparty AND h.first_day > n.first_day) AS rewrote;
 
 UPDATE pair_history h SET first_day = n.first_day
@@ -32,6 +40,6 @@ WHERE h.account = n.account AND h.counterparty = n.counterparty
 
 INSERT INTO pair_history
 SELECT n.* FROM new_pairs n
-WHERE NOT EXISTS (SELECT 1 FROM pair_history h
+WHERE NOT EXISTS (SELECT 1 FROM old_pairs h
                   WHERE h.account = n.account AND h.counterparty = n.counterparty
                     AND h.initiator = n.initiator);

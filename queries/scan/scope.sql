@@ -9,7 +9,12 @@
 --   $after_file_id  BIGINT  rows of files with a larger id are new
 --   $after_day      DATE    rows posted after this day are new (the last scan's as_of)
 --   $as_of          DATE    last posting day considered
--- returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key.
+--   $pair_keyed     VARCHAR[]  detectors judged per account-payee pair from its own
+--                              charges (detection/catalog.py PAIR_KEYED)
+-- returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key;
+--   temp table `scope_pairs` (pair_account, pair_payee: the account-payee pairs of the
+--   new rows), temp tables `pair_keyed` (pair_detector) and `partial_payees` (empty), and
+--   macro `rescanned`.
 
 CREATE OR REPLACE TEMP TABLE scope AS
 WITH fresh AS (
@@ -37,6 +42,24 @@ WHERE posted_at <= $as_of
   AND upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) IN (
       SELECT upper(regexp_replace(counterparty_account, '[\s./-]+', '', 'g')) FROM fresh);
 
+-- The account-payee pairs of the new rows: a pair-keyed detector (PAIR_KEYED in
+-- detection/catalog.py) is given only their charges, every other pair being unchanged.
+CREATE OR REPLACE TEMP TABLE scope_pairs AS
+SELECT DISTINCT t.account AS pair_account,
+       coalesce(k.payee_key, t.counterparty, '(no payee)') AS pair_payee
+FROM transactions t
+LEFT JOIN payee_keys k ON k.name = t.counterparty
+WHERE (t.file_id > $after_file_id OR t.posted_at > $after_day) AND t.posted_at <= $as_of;
+
+CREATE OR REPLACE TEMP TABLE pair_keyed AS
+SELECT unnest(CAST($pair_keyed AS VARCHAR[])) AS pair_detector;
+
+-- Payees in scope that an account out of scope paid (pair_history: all history), for the
+-- macro below: filled by scan/partial_payees.sql once the detectors have run, for the
+-- payees of look-alike findings alone (reading pair_history for every payee in scope cost
+-- 0.3 s of CPU each time the macro was used, twice a scan, at 10M rows).
+CREATE OR REPLACE TEMP TABLE partial_payees (payee VARCHAR);
+
 -- Whether a finding's group was judged again on complete data: a group keyed by a payee
 -- alone needs all the payee's rows, so only a payee in scope counts for it, and so on.
 -- (Rows of other groups come along, e.g. an account's charges to a payee not in scope;
@@ -50,12 +73,12 @@ CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiato
         AND account IN (SELECT key FROM scope WHERE kind = 'payout'))
     OR (detector = 'lookalike_payee'
         AND counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
-        -- (of the payees in scope only: all of pair_history cost 0.4 s a scan at 10M rows)
-        AND counterparty NOT IN (
-            SELECT f.counterparty FROM pair_history f
-            WHERE f.counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
-              AND f.account NOT IN (SELECT key FROM scope WHERE kind = 'account')))
-    OR (detector NOT IN ('shared_payout_account', 'lookalike_payee') AND (
+        AND counterparty NOT IN (SELECT payee FROM partial_payees))
+    OR (detector IN (SELECT pair_detector FROM pair_keyed)
+        AND EXISTS (SELECT 1 FROM scope_pairs
+                    WHERE pair_account = account AND pair_payee = counterparty))
+    OR (detector NOT IN ('shared_payout_account', 'lookalike_payee')
+        AND detector NOT IN (SELECT pair_detector FROM pair_keyed) AND (
            account IN (SELECT key FROM scope WHERE kind = 'account')
         OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
         OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))), false);

@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from monitor.detection.catalog import Detector
+from monitor.detection.catalog import PAIR_KEYED, Detector
 from monitor.settings.config import Config
 from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
@@ -32,7 +32,12 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
     con.execute(load_query("scan/ledger_rows"), {
         "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
     _pair_facts(con, kept)
-    con.execute(load_query("scan/features"))
+    _features(con, kept)
+    drop_temp(con, "pair_charges")
+    if scope:       # what the pair-keyed detectors judge (catalog.PAIR_KEYED)
+        con.execute("CREATE TEMP TABLE pair_charges AS SELECT c.* FROM charges c "
+                    "SEMI JOIN scope_pairs s "
+                    "ON s.pair_account = c.account AND s.pair_payee = c.counterparty")
     con.execute(load_query("scan/payouts"),       # the payout accounts worth judging
                 {"payout_sources": config.payout_sources()})
     con.execute(load_query("scan/feeds"), {"as_of": as_of})
@@ -43,9 +48,16 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
     """One detector's rows into temp table `events`, only those of the groups that fire."""
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
-    # others leave it NULL.
+    # others leave it NULL. A pair-keyed detector in an incremental scan reads, as
+    # `charges`, only the charges of the pairs new rows touched (a CTE of that name
+    # hides the temp table from its SQL).
+    pairs = ""
+    if detector.name in PAIR_KEYED and con.execute(
+            "SELECT count(*) FROM duckdb_tables() "
+            "WHERE temporary AND table_name = 'pair_charges'").fetchall()[0][0]:
+        pairs = "charges AS (SELECT * FROM pair_charges),"
     con.execute(f"""INSERT INTO events BY NAME
-        WITH run AS MATERIALIZED ({detector.sql}),
+        WITH {pairs} run AS MATERIALIZED ({detector.sql}),
         hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
                 WHERE severity IS NOT NULL)
         SELECT $detector AS detector, run.* FROM run SEMI JOIN hot
@@ -81,7 +93,8 @@ def kept_first_days(con) -> int | None:
             _rebuild_kept_facts(con)
         else:
             run(con, "scan/pair_facts_append")
-        con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS rewrites")
+        con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS old_pairs; "
+                    "DROP TABLE IF EXISTS rewrites")
         last_rewrite = high if rewrote else state[1]
         con.execute("DELETE FROM pair_history_state")
         con.execute("INSERT INTO pair_history_state VALUES (?, ?)", [high, last_rewrite])
@@ -106,5 +119,20 @@ def _pair_facts(con, kept: bool) -> None:
         con.execute(load_query("scan/pair_firsts"))
         run(con, "scan/pair_facts")
         return
-    con.execute("CREATE TEMP VIEW pair_facts AS SELECT * FROM pair_history_pairs")
-    con.execute("CREATE TEMP VIEW initiator_facts AS SELECT * FROM pair_history_initiators")
+    con.execute("CREATE TEMP VIEW pair_facts AS SELECT account, counterparty, pair_first_day, "
+                "payee_accounts_before, payee_first_day FROM pair_history_pairs")
+    con.execute("CREATE TEMP VIEW initiator_facts AS SELECT initiator, counterparty, "
+                "initiator_payee_first_day FROM pair_history_initiators")
+
+
+def _features(con, kept: bool) -> None:
+    """Temp table charges: by the kept facts' key hashes when they are kept, unless two
+    keys share a hash (a charge would then have two rows: every charge's pairs are kept),
+    else by the keys themselves."""
+    if kept:
+        con.execute(load_query("scan/features_kept"))
+        (same,), = con.execute("SELECT (SELECT count(*) FROM charges) "
+                               "= (SELECT count(*) FROM ledger_rows)").fetchall()
+        if same:
+            return
+    con.execute(load_query("scan/features"))
