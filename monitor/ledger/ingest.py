@@ -359,6 +359,10 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
         if numbered:
             loaded = con.execute(load_query("ingest/insert_numbered"),
                                  params | {"derive_ids": derive}).fetchone()[0]
+        elif fresh:     # nothing to compare with: no anti-join, so a parallel insert
+            loaded = con.execute(load_query("ingest/insert_fresh"), {
+                k: params[k] for k in ("file_id", "source", "at", "first_row", "by_order")
+            }).fetchone()[0]
         else:
             loaded = con.execute(load_query("ingest/insert_transactions"), params).fetchone()[0]
         if loaded:      # the file's new payee names get their keys with its rows
