@@ -9,6 +9,9 @@
 -- reads: temp table `parsed`; table transactions.
 -- params:
 --   $source     VARCHAR  the file's source name
+--   $currency   VARCHAR  the file's currency when no column gives it (parsed.currency is
+--                        then NULL: read as coalesce(currency, upper($currency)))
+--   $account    VARCHAR  the same for the account (coalesce(account, $account))
 --   $fresh      BOOLEAN  the source holds no transactions yet (no ledger conflicts)
 --   $repeats    BOOLEAN  some txn_id repeats inside the file
 --   $by_order   BOOLEAN  rows are numbered by their order (parsed.source_row is all NULL)
@@ -19,7 +22,8 @@
 UPDATE parsed SET reason = c.reason, raw = c.raw
 FROM (
     WITH mine AS (
-        SELECT rowid AS rid, *,
+        SELECT rowid AS rid, * REPLACE (coalesce(account, $account) AS account,
+                                        coalesce(currency, upper($currency)) AS currency),
             CASE WHEN $by_order THEN rowid + $first_row ELSE source_row END AS file_row
         FROM parsed WHERE reason IS NULL
     ),

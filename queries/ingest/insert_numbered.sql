@@ -7,6 +7,9 @@
 -- params:
 --   $file_id     BIGINT     the file being ingested
 --   $source      VARCHAR    the file's source name
+--   $currency    VARCHAR    the file's currency when no column gives it (parsed.currency
+--                           is then NULL: read as coalesce(currency, upper($currency)))
+--   $account     VARCHAR    the same for the account (coalesce(account, $account))
 --   $at          TIMESTAMP  ingest time
 --   $first_row   BIGINT     file row number of parsed.rowid 0
 --   $by_order    BOOLEAN    rows are numbered by their order (parsed.source_row is all NULL)
@@ -27,7 +30,8 @@ identified AS (
     FROM ordered
     WHERE $derive_ids OR ordinal = 1
 )
-SELECT n.txn_id, $source, n.account, n.posted_at, n.amount, n.currency, n.counterparty,
+SELECT n.txn_id, $source, coalesce(n.account, $account), n.posted_at, n.amount,
+       coalesce(n.currency, upper($currency)), n.counterparty,
        n.counterparty_account, n.initiator, n.mcc, n.description, n.reference,
        $file_id, n.file_row, $at
 FROM identified n

@@ -25,11 +25,14 @@
 --                                 (bank readers keep such amounts exactly, so they pass false)
 --   $zero_decimal  VARCHAR[]      currencies with no minor unit (ISO 4217 exponent 0); the
 --                                 rest may have two decimals (the ledger keeps two)
---   $constant      VARCHAR[]      columns NULL in every row of this file (unmapped fields,
---                                 source_row when the reader numbers no rows): left out of
---                                 `parsed`, and added back by ingest as NULL columns after
---                                 (ALTER TABLE ADD COLUMN costs nothing per row; writing
---                                 seven NULL columns row by row cost a tenth of normalize)
+--   $constant      VARCHAR[]      columns the same in every row of this file (unmapped
+--                                 fields, source_row when the reader numbers no rows, and
+--                                 currency and account when no column gives them): left
+--                                 out of `parsed`, and added back by ingest as NULL columns
+--                                 after (ALTER TABLE ADD COLUMN costs nothing per row;
+--                                 writing seven NULL columns row by row cost a tenth of
+--                                 normalize); readers of `parsed` take a NULL currency or
+--                                 account as upper($currency) and $account
 -- returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
 --   numbered later), account, posted_at, amount, currency, counterparty,
 --   counterparty_account, initiator, mcc, description, reference,
