@@ -338,6 +338,9 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
             result.replaced = previous
         fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM transactions WHERE source = ?)",
                                 [source.name]).fetchone()[0]
+        # A source's first file loads every usable row (unless mapped ids repeat, see
+        # below): its new payee names are keyed on a thread meanwhile.
+        keying = payees.PendingKeys(con, _new_names(con)) if fresh else None
         staged, rejected, numbered = _shape(con, derive)
         if not derive and (numbered or not fresh):
             # A row whose txn_id is already held with other content is no duplicate.
@@ -366,8 +369,14 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
                 k: v for k, v in params.items() if k != "fresh"}).fetchone()[0]
         else:
             loaded = con.execute(load_query("ingest/insert_transactions"), params).fetchone()[0]
-        if loaded:      # the file's new payee names get their keys with its rows
-            payees.add_new(con, file_id)
+        # The file's new payee names get their keys with its rows.
+        if keying and (derive or not numbered):   # every usable row was loaded
+            keying.store(con)
+        else:
+            if keying:      # conflicts may have set rows aside: ask the ledger
+                keying.close()
+            if loaded:
+                payees.add_new(con, file_id)
         result.rows_read = staged + len(structural_rejects)
         result.rejected = rejected + len(structural_rejects)
         result.loaded = loaded
@@ -463,6 +472,14 @@ def _constant_columns(source: Source, fmt: str) -> dict[str, str]:
     if fmt in ("csv", "parquet"):
         found["source_row"] = "BIGINT"
     return found
+
+
+def _new_names(con) -> list[str]:
+    """The payee names of the usable parsed rows not keyed yet."""
+    return [name for (name,) in con.execute(
+        "SELECT DISTINCT counterparty FROM parsed p WHERE reason IS NULL AND counterparty "
+        "IS NOT NULL AND NOT EXISTS (SELECT 1 FROM payee_keys k WHERE k.name = p.counterparty)"
+    ).fetchall()]
 
 
 def _numbered_by_order(con) -> bool:

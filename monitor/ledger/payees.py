@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 
 import cleanco.termdata as _termdata
 import duckdb
@@ -33,7 +34,7 @@ from monitor.audit import log as audit
 from monitor.settings.payees import DEFAULT_PROCESSOR_PREFIXES, PayeeSettings
 
 __all__ = ["DEFAULT_PROCESSOR_PREFIXES", "payee_key", "fingerprint", "refresh", "add_new",
-           "names_of"]
+           "names_of", "PendingKeys"]
 
 # Legal forms cleanco's table lacks but that end company names on real
 # ledgers: Brazil's micro-enterprise suffixes (ME, EPP, EIRELI after LTDA), "Co", "Corp".
@@ -337,11 +338,44 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: PayeeSettings | None) -> b
     return True
 
 
+class PendingKeys:
+    """Keys for names made on a thread while the caller's DuckDB statements run (DuckDB
+    lets go of the GIL while it works, and keying is pure Python): at ingest, a new
+    file's names are keyed while its rows are checked and inserted, on a core DuckDB
+    leaves free part of that time. store() waits for the keys and inserts them."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, names: list[str]):
+        self.names = names
+        self._pool = None
+        if names:
+            pattern = _prefix_pattern(tuple(_state_or_default(con)[1]))
+            self._pool = ThreadPoolExecutor(max_workers=1)
+            self._future = self._pool.submit(_keys, names, pattern)
+
+    def store(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Insert the names and their keys (inside the caller's transaction)."""
+        if self._pool is not None:
+            _store(con, self.names, self._future.result())
+        self.close()
+        return len(self.names)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _keys(names: list[str], pattern: re.Pattern | None) -> list[str]:
+    return [_key(n, pattern) if n.strip() else n for n in names]
+
+
 def _insert(con, names: list[str], prefixes) -> None:
     if not names:
         return
-    pattern = _prefix_pattern(tuple(prefixes))
-    keys = [_key(n, pattern) if n.strip() else n for n in names]
+    _store(con, names, _keys(names, _prefix_pattern(tuple(prefixes))))
+
+
+def _store(con, names: list[str], keys: list[str]) -> None:
     import pyarrow as pa    # late: only new names need it (CLI start-up)
     table = pa.table({"name": names, "payee_key": keys})
     con.register("new_payee_keys", table)
