@@ -364,9 +364,6 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
         if numbered:
             loaded = con.execute(load_query("ingest/insert_numbered"),
                                  params | {"derive_ids": derive}).fetchone()[0]
-        elif fresh:     # nothing to compare with: no anti-join, so a parallel insert
-            loaded = con.execute(load_query("ingest/insert_fresh"), {
-                k: v for k, v in params.items() if k != "fresh"}).fetchone()[0]
         else:
             loaded = con.execute(load_query("ingest/insert_transactions"), params).fetchone()[0]
         # The file's new payee names get their keys with its rows.

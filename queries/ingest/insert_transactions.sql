@@ -1,8 +1,7 @@
 -- name: insert_transactions
 -- finds: the usable parsed rows the ledger does not hold yet, and appends them in file
---   order. Used when the file's txn_ids are known to be distinct and its source already
---   holds transactions (else insert_fresh); a row is already held when its source has a
---   transaction with the same txn_id from an earlier export.
+--   order. Used when the file's txn_ids are known to be distinct; a row is already held
+--   when its source has a transaction with the same txn_id from an earlier export.
 -- reads: temp table `parsed`.
 -- params:
 --   $file_id    BIGINT     the file being ingested
