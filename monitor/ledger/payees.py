@@ -350,12 +350,12 @@ class PendingKeys:
         if names:
             pattern = _prefix_pattern(tuple(_state_or_default(con)[1]))
             self._pool = ThreadPoolExecutor(max_workers=1)
-            self._future = self._pool.submit(_keys, names, pattern)
+            self._future = self._pool.submit(_table, names, pattern)
 
     def store(self, con: duckdb.DuckDBPyConnection) -> int:
         """Insert the names and their keys (inside the caller's transaction)."""
         if self._pool is not None:
-            _store(con, self.names, self._future.result())
+            _store(con, self._future.result())
         self.close()
         return len(self.names)
 
@@ -365,19 +365,20 @@ class PendingKeys:
             self._pool = None
 
 
-def _keys(names: list[str], pattern: re.Pattern | None) -> list[str]:
-    return [_key(n, pattern) if n.strip() else n for n in names]
+def _table(names: list[str], pattern: re.Pattern | None):
+    """The names and their keys, as an Arrow table to insert."""
+    import pyarrow as pa    # late: only new names need it (CLI start-up)
+    return pa.table({"name": names,
+                     "payee_key": [_key(n, pattern) if n.strip() else n for n in names]})
 
 
 def _insert(con, names: list[str], prefixes) -> None:
     if not names:
         return
-    _store(con, names, _keys(names, _prefix_pattern(tuple(prefixes))))
+    _store(con, _table(names, _prefix_pattern(tuple(prefixes))))
 
 
-def _store(con, names: list[str], keys: list[str]) -> None:
-    import pyarrow as pa    # late: only new names need it (CLI start-up)
-    table = pa.table({"name": names, "payee_key": keys})
+def _store(con, table) -> None:
     con.register("new_payee_keys", table)
     try:
         con.execute("INSERT INTO payee_keys SELECT name, payee_key FROM new_payee_keys")
