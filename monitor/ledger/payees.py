@@ -42,6 +42,7 @@ _EXTRA_FORMS = {"co", "corp", "corporation", "pty", "me", "epp", "mei", "s a", "
                 "s a s", "and co", "sa de cv", "s de rl", "pty ltd",
                 # "Limited" cut short by an export's column width
                 "limite", "limit", "limi", "ltd co"}
+_EXTRA_LAST_WORDS = {form.split()[-1] for form in _EXTRA_FORMS}
 _SHORT_FORMS = {"ab", "ag", "as", "bv", "cv", "kg", "nv", "oy", "sa", "se", "lp", "ug", "nl"}
 # ... and "& CIA" (and company) stays: on the Brazilian ledger "X & CIA LTDA" and "X LTDA"
 # are other companies (their tax numbers differ)
@@ -74,11 +75,15 @@ def _key(name: str, prefix: re.Pattern | None) -> str:
         text = "".join(c for c in unicodedata.normalize("NFKD", text)
                        if not unicodedata.combining(c))
     text = text.casefold()
-    text = _HASH_SPACE.sub("#", _APOSTROPHE.sub("", _ACRONYM_DOT.sub("", text)))
-    tokens = text.split()
-    whole = " ".join(_WORD.findall(text))
-    words = _strip_end(tokens)
-    return " ".join(words) or whole or text.strip()
+    # (each pattern only where its character is: most names have none of them)
+    if "." in text:
+        text = _ACRONYM_DOT.sub("", text)
+    if "'" in text or "\u2019" in text or "`" in text:
+        text = _APOSTROPHE.sub("", text)
+    if "#" in text:
+        text = _HASH_SPACE.sub("#", text)
+    words = _strip_end(text.split())
+    return " ".join(words) or " ".join(_WORD.findall(text)) or text.strip()
 
 
 def _strip_end(tokens: list[str]) -> list[str]:
@@ -110,15 +115,19 @@ def _is_number(word: str) -> bool:
     shorter number, which is often part of the name ("Channel 4", "AUTO POSTO 108 LTDA",
     a filling station by its highway, is not "AUTO POSTO 2001 LTDA"), nor a word with a
     digit ("1staidforms", "bits4doors": merchants behind PayPal)."""
-    digits = sum(c.isdigit() for c in word)
-    if digits == len(word):
-        return digits >= 4
-    return len(word) >= 5 and digits >= 2 and 4 * digits >= len(word)
+    if word.isdigit():
+        return len(word) >= 4
+    if len(word) < 5:
+        return False
+    digits = sum(map(str.isdigit, word))
+    return digits >= 2 and 4 * digits >= len(word)
 
 
 def _is_reference(token: str) -> bool:
     """A raw (still punctuated) trailing token that is a reference: '#12', a date,
     'no.5', 'inv-12'."""
+    if token.isalpha():         # every case below needs a digit
+        return False
     if token.startswith("#") and any(c.isdigit() for c in token):
         return True
     if _DATE.fullmatch(token.strip(".,;:()[]")):
@@ -134,8 +143,8 @@ def _legal_form_at_end(words: list[str]) -> int:
     in _NOT_FORMS ("AUTO POSTO II LTDA" loses its LTDA, not its II), plus _EXTRA_FORMS."""
     if len(words) < 2:
         return 0
-    best = next((n for n in (3, 2, 1)
-                 if n < len(words) and " ".join(words[-n:]) in _EXTRA_FORMS), 0)
+    best = 0 if words[-1] not in _EXTRA_LAST_WORDS else next(
+        (n for n in (3, 2, 1) if n < len(words) and " ".join(words[-n:]) in _EXTRA_FORMS), 0)
     if not best and words[-1] not in _NOT_FORMS and words[-1] not in _forms_last_words():
         return 0        # no form ends in the last word: the scan below would find none
     matches = _org_types(" ".join(words))
