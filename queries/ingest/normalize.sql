@@ -28,11 +28,10 @@
 --   $constant      VARCHAR[]      columns the same in every row of this file (unmapped
 --                                 fields, source_row when the reader numbers no rows, and
 --                                 currency and account when no column gives them): left
---                                 out of `parsed`, and added back by ingest as NULL columns
---                                 after (ALTER TABLE ADD COLUMN costs nothing per row;
---                                 writing seven NULL columns row by row cost a tenth of
---                                 normalize); readers of `parsed` take a NULL currency or
---                                 account as upper($currency) and $account
+--                                 out of `parsed`; ingest's view `parsed_full` adds them
+--                                 back as NULLs (writing seven NULL columns row by row cost
+--                                 a tenth of normalize), and its readers take a NULL
+--                                 currency or account as upper($currency) and $account
 -- returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
 --   numbered later), account, posted_at, amount, currency, counterparty,
 --   counterparty_account, initiator, mcc, description, reference,
