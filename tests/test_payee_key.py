@@ -300,6 +300,18 @@ def test_ingest_keys_exactly_the_names_of_the_rows_it_loads(tmp_path, ids):
             assert "REJECTED ONLY" not in keyed
     assert ("BETA AS REPEATED" in keyed) == (ids == "derived")
 
+
+@pytest.mark.parametrize("rows, state", [
+    ([["2024-01-02", "10.00", "", "c1"]], 1),            # loaded, no payee name
+    ([["not a date", "10.00", "ACME", "c1"]], 0),        # nothing loaded
+])
+def test_the_key_settings_are_recorded_once_a_file_loads_rows(tmp_path, rows, state):
+    """As before keys were made on a thread: the settings the keys are made with are
+    recorded when a file loads rows, with or without payee names, and not otherwise."""
+    cfg = write_config(tmp_path)
+    helpers.ingest(cfg, [helpers.write_csv(tmp_path / "in" / "a.csv", rows)], "cards")
+    assert helpers.query(cfg, "SELECT count(*) FROM payee_key_state") == [(state,)]
+
 # -- the invariance that matters ---------------------------------------------------------------
 
 HOME_OFFICE = LEDGERS / "uk_home_office_gpc_over_500_2020_cleaned.csv"

@@ -368,14 +368,15 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
                                  params | {"derive_ids": derive}).fetchone()[0]
         else:
             loaded = con.execute(load_query("ingest/insert_transactions"), params).fetchone()[0]
-        # The file's new payee names get their keys with its rows.
-        if keying and (derive or not numbered):   # every usable row was loaded
+        # The file's new payee names get their keys with its rows: those keyed on the
+        # thread when every usable row was loaded, else the ledger's (a repeated mapped
+        # id loads once, and conflicts may have set rows aside).
+        if loaded and keying and (derive or not numbered):
             keying.store(con)
-        else:
-            if keying:      # conflicts may have set rows aside: ask the ledger
-                keying.close()
-            if loaded:
-                payees.add_new(con, file_id)
+        elif loaded:
+            payees.add_new(con, file_id)
+        if keying:
+            keying.close()
         result.rows_read = staged + len(structural_rejects)
         result.rejected = rejected + len(structural_rejects)
         result.loaded = loaded

@@ -357,12 +357,15 @@ class PendingKeys:
         self.names = names
         self._pool = None
         if names:
-            pattern = _prefix_pattern(tuple(_state_or_default(con)[1]))
+            state = stored(con)     # recorded by store(), as add_new does, not before
+            prefixes = state[1] if state else DEFAULT_PROCESSOR_PREFIXES
             self._pool = ThreadPoolExecutor(max_workers=1)
-            self._future = self._pool.submit(_table, names, pattern)
+            self._future = self._pool.submit(_table, names, _prefix_pattern(tuple(prefixes)))
 
     def store(self, con: duckdb.DuckDBPyConnection) -> int:
-        """Insert the names and their keys (inside the caller's transaction)."""
+        """Insert the names and their keys (inside the caller's transaction); what
+        add_new does for the same names."""
+        _state_or_default(con)
         if self._pool is not None:
             _store(con, self._future.result())
         self.close()
