@@ -362,6 +362,24 @@ def test_rows_of_a_file_read_in_parallel_keep_their_file_row(tmp_path, ref_is):
     assert rejects[0][1].startswith("amount 'abc'") and rejects[1][1].startswith("amount '1.234'")
 
 
+def test_lines_the_reader_cannot_split_are_set_aside_and_the_rest_keep_their_line(tmp_path, cfg):
+    """Lines with too many or too few fields are set aside by the CSV reader itself; the
+    rows around them are renumbered so that each keeps its line in the file."""
+    lines = ["date,amount,payee,card"] + [f"2024-01-{d:02d},{d}.00,P{d},c1" for d in range(1, 28)]
+    lines[5] += ",EXTRA,MORE"
+    lines[9] = "2024-01-09,9.00"
+    path = tmp_path / "in/a.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = one(cfg, path)
+    assert (result.loaded, result.rejected) == (25, 2)
+    rejects = query(cfg, "SELECT source_row, reason FROM rejected_rows ORDER BY 1")
+    assert [row for row, _ in rejects] == [6, 10]
+    assert all(reason.startswith("cannot split the line into columns") for _, reason in rejects)
+    # P<d> is on line d + 1 of the file
+    assert query(cfg, "SELECT count(*) FROM transactions "
+                      "WHERE source_row <> counterparty[2:]::INTEGER + 1") == [(0,)]
+
 def test_overlapping_exports_without_txn_id(tmp_path, cfg):
     rows = [r[:4] for r in _numbered(1, 30)]
     a = one(cfg, write_csv(tmp_path / "in/a.csv", rows[:20]))

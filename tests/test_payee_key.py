@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import helpers
 from helpers import LEDGERS, SHARED, monitor, write_config
 from ledger_factory import Ledger
 from monitor.ledger import payees
@@ -270,6 +271,46 @@ def test_ingest_keys_each_new_name_once(tmp_path):
     finally:
         con.close()
 
+
+
+@pytest.mark.parametrize("ids", ["mapped", "derived"])
+def test_ingest_keys_exactly_the_names_of_the_rows_it_loads(tmp_path, ids):
+    """A source's first file is keyed from its usable staged rows while they are
+    inserted: the names keyed are still those of the loaded rows, never a rejected
+    row's, nor (mapped ids) that of a repeat of an id, which loads once."""
+    columns = dict(helpers.COLUMNS) | ({"txn_id": "id"} if ids == "mapped" else {})
+    header = helpers.HEADER + ["id"]
+    first = [["2024-01-02", "10.00", "ACME LTD", "c1", "t1"],
+             ["2024-01-03", "11.00", "Acme Ltd.", "c1", "t2"],
+             ["not a date", "12.00", "REJECTED ONLY", "c1", "t3"]]
+    # t4 again with the same money: a duplicate, under another name
+    repeats = [["2024-02-01", "13.00", "BETA", "c1", "t4"],
+               ["2024-02-01", "13.00", "BETA AS REPEATED", "c1", "t4"]]
+    later = [["2024-03-01", "14.00", "GAMMA", "c1", "t5"],
+             ["2024-01-02", "10.00", "ACME LTD AGAIN", "c1", "t1"]]
+    for ledger, files in (("one", [first, later]), ("two", [repeats])):
+        cfg = write_config(tmp_path / ledger, [helpers.source(columns=columns)])
+        for n, rows in enumerate(files):
+            path = helpers.write_csv(tmp_path / ledger / "in" / f"{n}.csv", rows, header=header)
+            helpers.one(cfg, path, "cards")
+            keyed = {name for (name,) in helpers.query(cfg, "SELECT name FROM payee_keys")}
+            held = {name for (name,) in helpers.query(
+                cfg, "SELECT DISTINCT counterparty FROM transactions")}
+            assert keyed == held, (ledger, n, keyed ^ held)
+            assert "REJECTED ONLY" not in keyed
+    assert ("BETA AS REPEATED" in keyed) == (ids == "derived")
+
+
+@pytest.mark.parametrize("rows, state", [
+    ([["2024-01-02", "10.00", "", "c1"]], 1),            # loaded, no payee name
+    ([["not a date", "10.00", "ACME", "c1"]], 0),        # nothing loaded
+])
+def test_the_key_settings_are_recorded_once_a_file_loads_rows(tmp_path, rows, state):
+    """As before keys were made on a thread: the settings the keys are made with are
+    recorded when a file loads rows, with or without payee names, and not otherwise."""
+    cfg = write_config(tmp_path)
+    helpers.ingest(cfg, [helpers.write_csv(tmp_path / "in" / "a.csv", rows)], "cards")
+    assert helpers.query(cfg, "SELECT count(*) FROM payee_key_state") == [(state,)]
 
 # -- the invariance that matters ---------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Every file becomes `staging` (canonical column names, all text, plus source_row
 when the reader knows it; a view over the file where DuckDB reads it itself),
 queries/ingest/normalize.sql types and judges each row into temp table `parsed`
-in one pass (its rowid keeps file order), and one database transaction records
+in one pass (its rowid keeps file order; view `parsed_full` is what later statements
+read: every column, the rowid as row_index), and one database transaction records
 the file, its rejected rows and its new transactions.
 For every file: rows_read = loaded + duplicates + rejected. The staging readers live
 in monitor.ledger.staging.
@@ -292,6 +293,8 @@ def _reader_rejects(con, first_row: int) -> list[tuple[int, str, str]]:
 def _renumber_around(con, reject_lines: list[int], first_row: int) -> None:
     """Number parsed rows as file rows, skipping the lines the CSV reader set aside.
     The k-th set-aside line L shifts every later row: its slot among kept rows is L-k+1."""
+    if "source_row" not in con.table("parsed").columns:     # left out by normalize
+        con.execute("ALTER TABLE parsed ADD COLUMN source_row BIGINT")
     con.execute("CREATE OR REPLACE TEMP TABLE skipped AS "
                 "SELECT unnest($lines) AS line, generate_subscripts($lines, 1) AS k",
                 {"lines": reject_lines})
@@ -308,10 +311,12 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
     bank = result.format in BANK_FORMATS
     columns = {field: source.columns.get(field, "") for field in CANONICAL_COLUMNS}
     constant = _constant_columns(source, result.format)
-    con.execute(load_query("ingest/normalize"), {
-        "source": source.name, "currency": source.currency, "account": source.account or
-        (None if "account" in source.columns else source.name),
-        "sign": 1 if source.charges == "positive" else -1,
+    # The file's currency and account when no column gives them (the consumers of
+    # `parsed` read a column left out as NULL through these).
+    fixed = {"currency": source.currency, "account": source.account or
+             (None if "account" in source.columns else source.name)}
+    con.execute(load_query("ingest/normalize"), fixed | {
+        "source": source.name, "sign": 1 if source.charges == "positive" else -1,
         "date_formats": _date_formats(con, result.path, source, bank),
         "columns": columns, "derive_ids": derive, **_raw_layout(source),
         "earliest": date.fromisoformat(source.earliest_date),
@@ -320,9 +325,8 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
         "check_places": not bank, "zero_decimal": ZERO_DECIMAL_CURRENCIES,
         "constant": list(constant),
     })
-    for name, kind in constant.items():     # our own column names and types, not input
-        con.execute(f"ALTER TABLE parsed ADD COLUMN {name} {kind}")
     reader_rejects = _reader_rejects(con, first_row)
+    _view_every_column(con, constant)
     # Rows without their own number are numbered by their order, unless renumbered
     # around lines the CSV reader set aside.
     by_order = not reader_rejects and _numbered_by_order(con)
@@ -336,10 +340,13 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
             result.replaced = previous
         fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM transactions WHERE source = ?)",
                                 [source.name]).fetchone()[0]
+        # A source's first file loads every usable row (unless mapped ids repeat, see
+        # below): its new payee names are keyed on a thread meanwhile.
+        keying = payees.PendingKeys(con, _new_names(con)) if fresh else None
         staged, rejected, numbered = _shape(con, derive)
         if not derive and (numbered or not fresh):
             # A row whose txn_id is already held with other content is no duplicate.
-            con.execute(load_query("ingest/conflicts"), {
+            con.execute(load_query("ingest/conflicts"), fixed | {
                 "source": source.name, "fresh": fresh, "repeats": numbered,
                 "by_order": by_order, "first_row": first_row, "prefix": CONFLICT})
             staged, rejected, numbered = _shape(con, derive)
@@ -347,8 +354,8 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
             "INSERT INTO files (path, source, format, sha256, size_bytes, status, ingested_at) "
             "VALUES (?, ?, ?, ?, ?, 'loaded', ?) RETURNING file_id",
             [result.path, source.name, result.format, digest, size, stamp]).fetchone()[0]
-        params = {"file_id": file_id, "source": source.name, "at": stamp, "first_row": first_row,
-                  "fresh": fresh, "by_order": by_order}
+        params = fixed | {"file_id": file_id, "source": source.name, "at": stamp,
+                          "first_row": first_row, "fresh": fresh, "by_order": by_order}
         if rejected:
             con.execute(load_query("ingest/insert_rejects"),
                         {k: params[k] for k in ("file_id", "at", "first_row")})
@@ -361,8 +368,15 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
                                  params | {"derive_ids": derive}).fetchone()[0]
         else:
             loaded = con.execute(load_query("ingest/insert_transactions"), params).fetchone()[0]
-        if loaded:      # the file's new payee names get their keys with its rows
+        # The file's new payee names get their keys with its rows: those keyed on the
+        # thread when every usable row was loaded, else the ledger's (a repeated mapped
+        # id loads once, and conflicts may have set rows aside).
+        if loaded and keying and (derive or not numbered):
+            keying.store(con)
+        elif loaded:
             payees.add_new(con, file_id)
+        if keying:
+            keying.close()
         result.rows_read = staged + len(structural_rejects)
         result.rejected = rejected + len(structural_rejects)
         result.loaded = loaded
@@ -443,22 +457,47 @@ OPTIONAL_TEXT = ("counterparty_account", "initiator", "mcc", "description", "ref
 
 
 def _constant_columns(source: Source, fmt: str) -> dict[str, str]:
-    """The columns of `parsed` NULL in every row of this file, with their types: the
-    optional text fields the source does not map, and source_row when the reader numbers
-    no rows (CSV, Parquet). normalize leaves them out and they are added back empty:
-    stored row by row, seven NULL columns cost 0.2 s of CPU per 2M rows. Bank formats
-    stage their own columns, so nothing is left out for them."""
+    """The columns of `parsed` the same in every row of this file, with their types: the
+    optional text fields the source does not map and source_row when the reader numbers
+    no rows (CSV, Parquet), NULL everywhere; and the currency and account when the
+    source maps no column to them (every row has the source's: the consumers of
+    `parsed` read them as coalesce(column, $currency or $account)). normalize leaves
+    them out and view `parsed_full` adds them back as NULLs: a temp table stores even a
+    constant column row by row (seven NULL columns cost 0.2 s of CPU per 2M rows, the
+    currency 0.1 s).
+    Bank formats stage their own columns, so nothing is left out for them."""
     if fmt in BANK_FORMATS:
         return {}
-    found = {name: "VARCHAR" for name in OPTIONAL_TEXT if name not in source.columns}
+    found = {name: "VARCHAR" for name in OPTIONAL_TEXT + ("currency", "account")
+             if name not in source.columns}
     if fmt in ("csv", "parquet"):
         found["source_row"] = "BIGINT"
     return found
 
 
+def _view_every_column(con, constant: dict[str, str]) -> None:
+    """Temp view `parsed_full`, what the inserts and checks read: `parsed` with its
+    rowid as row_index and every column normalize left out as a NULL of its type. (An
+    ALTER TABLE ADD COLUMN per such column stored its NULLs row by row: seven of them
+    cost 0.35 s of CPU at 10M rows; a view costs nothing.)"""
+    present = set(con.table("parsed").columns)
+    missing = "".join(f", NULL::{kind} AS {name}" for name, kind in constant.items()
+                      if name not in present)   # our own column names and types, not input
+    con.execute(f"CREATE OR REPLACE TEMP VIEW parsed_full AS "
+                f"SELECT rowid AS row_index, *{missing} FROM parsed")
+
+
+def _new_names(con) -> list[str]:
+    """The payee names of the usable parsed rows not keyed yet."""
+    return [name for (name,) in con.execute(
+        "SELECT DISTINCT counterparty FROM parsed p WHERE reason IS NULL AND counterparty "
+        "IS NOT NULL AND NOT EXISTS (SELECT 1 FROM payee_keys k WHERE k.name = p.counterparty)"
+    ).fetchall()]
+
+
 def _numbered_by_order(con) -> bool:
     """True when no staged row carries its own number (CSV, Parquet)."""
-    return con.execute("SELECT count(source_row) = 0 FROM parsed").fetchone()[0]
+    return con.execute("SELECT count(source_row) = 0 FROM parsed_full").fetchone()[0]
 
 
 def _shape(con, derive: bool) -> tuple[int, int, bool]:

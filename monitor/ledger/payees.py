@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 
 import cleanco.termdata as _termdata
 import duckdb
@@ -33,7 +34,7 @@ from monitor.audit import log as audit
 from monitor.settings.payees import DEFAULT_PROCESSOR_PREFIXES, PayeeSettings
 
 __all__ = ["DEFAULT_PROCESSOR_PREFIXES", "payee_key", "fingerprint", "refresh", "add_new",
-           "names_of"]
+           "names_of", "PendingKeys"]
 
 # Legal forms cleanco's table lacks but that end company names on real
 # ledgers: Brazil's micro-enterprise suffixes (ME, EPP, EIRELI after LTDA), "Co", "Corp".
@@ -41,6 +42,7 @@ _EXTRA_FORMS = {"co", "corp", "corporation", "pty", "me", "epp", "mei", "s a", "
                 "s a s", "and co", "sa de cv", "s de rl", "pty ltd",
                 # "Limited" cut short by an export's column width
                 "limite", "limit", "limi", "ltd co"}
+_EXTRA_LAST_WORDS = {form.split()[-1] for form in _EXTRA_FORMS}
 _SHORT_FORMS = {"ab", "ag", "as", "bv", "cv", "kg", "nv", "oy", "sa", "se", "lp", "ug", "nl"}
 # ... and "& CIA" (and company) stays: on the Brazilian ledger "X & CIA LTDA" and "X LTDA"
 # are other companies (their tax numbers differ)
@@ -73,11 +75,15 @@ def _key(name: str, prefix: re.Pattern | None) -> str:
         text = "".join(c for c in unicodedata.normalize("NFKD", text)
                        if not unicodedata.combining(c))
     text = text.casefold()
-    text = _HASH_SPACE.sub("#", _APOSTROPHE.sub("", _ACRONYM_DOT.sub("", text)))
-    tokens = text.split()
-    whole = " ".join(_WORD.findall(text))
-    words = _strip_end(tokens)
-    return " ".join(words) or whole or text.strip()
+    # (each pattern only where its character is: most names have none of them)
+    if "." in text:
+        text = _ACRONYM_DOT.sub("", text)
+    if "'" in text or "\u2019" in text or "`" in text:
+        text = _APOSTROPHE.sub("", text)
+    if "#" in text:
+        text = _HASH_SPACE.sub("#", text)
+    words = _strip_end(text.split())
+    return " ".join(words) or " ".join(_WORD.findall(text)) or text.strip()
 
 
 def _strip_end(tokens: list[str]) -> list[str]:
@@ -109,15 +115,19 @@ def _is_number(word: str) -> bool:
     shorter number, which is often part of the name ("Channel 4", "AUTO POSTO 108 LTDA",
     a filling station by its highway, is not "AUTO POSTO 2001 LTDA"), nor a word with a
     digit ("1staidforms", "bits4doors": merchants behind PayPal)."""
-    digits = sum(c.isdigit() for c in word)
-    if digits == len(word):
-        return digits >= 4
-    return len(word) >= 5 and digits >= 2 and 4 * digits >= len(word)
+    if word.isdigit():
+        return len(word) >= 4
+    if len(word) < 5:
+        return False
+    digits = sum(map(str.isdigit, word))
+    return digits >= 2 and 4 * digits >= len(word)
 
 
 def _is_reference(token: str) -> bool:
     """A raw (still punctuated) trailing token that is a reference: '#12', a date,
     'no.5', 'inv-12'."""
+    if token.isalpha():         # every case below needs a digit
+        return False
     if token.startswith("#") and any(c.isdigit() for c in token):
         return True
     if _DATE.fullmatch(token.strip(".,;:()[]")):
@@ -133,8 +143,8 @@ def _legal_form_at_end(words: list[str]) -> int:
     in _NOT_FORMS ("AUTO POSTO II LTDA" loses its LTDA, not its II), plus _EXTRA_FORMS."""
     if len(words) < 2:
         return 0
-    best = next((n for n in (3, 2, 1)
-                 if n < len(words) and " ".join(words[-n:]) in _EXTRA_FORMS), 0)
+    best = 0 if words[-1] not in _EXTRA_LAST_WORDS else next(
+        (n for n in (3, 2, 1) if n < len(words) and " ".join(words[-n:]) in _EXTRA_FORMS), 0)
     if not best and words[-1] not in _NOT_FORMS and words[-1] not in _forms_last_words():
         return 0        # no form ends in the last word: the scan below would find none
     matches = _org_types(" ".join(words))
@@ -337,13 +347,50 @@ def refresh(con: duckdb.DuckDBPyConnection, settings: PayeeSettings | None) -> b
     return True
 
 
+class PendingKeys:
+    """Keys for names made on a thread while the caller's DuckDB statements run (DuckDB
+    lets go of the GIL while it works, and keying is pure Python): at ingest, a new
+    file's names are keyed while its rows are checked and inserted, on a core DuckDB
+    leaves free part of that time. store() waits for the keys and inserts them."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, names: list[str]):
+        self.names = names
+        self._pool = None
+        if names:
+            state = stored(con)     # recorded by store(), as add_new does, not before
+            prefixes = state[1] if state else DEFAULT_PROCESSOR_PREFIXES
+            self._pool = ThreadPoolExecutor(max_workers=1)
+            self._future = self._pool.submit(_table, names, _prefix_pattern(tuple(prefixes)))
+
+    def store(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Insert the names and their keys (inside the caller's transaction); what
+        add_new does for the same names."""
+        _state_or_default(con)
+        if self._pool is not None:
+            _store(con, self._future.result())
+        self.close()
+        return len(self.names)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _table(names: list[str], pattern: re.Pattern | None):
+    """The names and their keys, as an Arrow table to insert."""
+    import pyarrow as pa    # late: only new names need it (CLI start-up)
+    return pa.table({"name": names,
+                     "payee_key": [_key(n, pattern) if n.strip() else n for n in names]})
+
+
 def _insert(con, names: list[str], prefixes) -> None:
     if not names:
         return
-    pattern = _prefix_pattern(tuple(prefixes))
-    keys = [_key(n, pattern) if n.strip() else n for n in names]
-    import pyarrow as pa    # late: only new names need it (CLI start-up)
-    table = pa.table({"name": names, "payee_key": keys})
+    _store(con, _table(names, _prefix_pattern(tuple(prefixes))))
+
+
+def _store(con, table) -> None:
     con.register("new_payee_keys", table)
     try:
         con.execute("INSERT INTO payee_keys SELECT name, payee_key FROM new_payee_keys")

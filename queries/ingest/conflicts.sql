@@ -6,22 +6,27 @@
 --   conflicting_duplicate detector raises the alert. Content is the money: account,
 --   date, amount and currency (payee texts vary between a bank's reports of one entry,
 --   camt.052 against camt.053, so they are shown but not compared).
--- reads: temp table `parsed`; table transactions.
+-- reads: temp view `parsed_full` (temp table `parsed` with every column, its rowid as
+--   row_index); table transactions.
 -- params:
 --   $source     VARCHAR  the file's source name
+--   $currency   VARCHAR  the file's currency when no column gives it (parsed.currency is
+--                        then NULL: read as coalesce(currency, upper($currency)))
+--   $account    VARCHAR  the same for the account (coalesce(account, $account))
 --   $fresh      BOOLEAN  the source holds no transactions yet (no ledger conflicts)
 --   $repeats    BOOLEAN  some txn_id repeats inside the file
 --   $by_order   BOOLEAN  rows are numbered by their order (parsed.source_row is all NULL)
---   $first_row  BIGINT   file row number of parsed.rowid 0
+--   $first_row  BIGINT   file row number of row_index 0
 --   $prefix     VARCHAR  the reason's first words, which the detector looks for
 -- returns: nothing; parsed.reason and parsed.raw are set on the rows set aside.
 
 UPDATE parsed SET reason = c.reason, raw = c.raw
 FROM (
     WITH mine AS (
-        SELECT rowid AS rid, *,
-            CASE WHEN $by_order THEN rowid + $first_row ELSE source_row END AS file_row
-        FROM parsed WHERE reason IS NULL
+        SELECT row_index AS rid, * REPLACE (coalesce(account, $account) AS account,
+                                            coalesce(currency, upper($currency)) AS currency),
+            CASE WHEN $by_order THEN row_index + $first_row ELSE source_row END AS file_row
+        FROM parsed_full WHERE reason IS NULL
     ),
     firsts AS (
         -- Inside the file: each later row of a txn_id against its first row.

@@ -25,11 +25,13 @@
 --                                 (bank readers keep such amounts exactly, so they pass false)
 --   $zero_decimal  VARCHAR[]      currencies with no minor unit (ISO 4217 exponent 0); the
 --                                 rest may have two decimals (the ledger keeps two)
---   $constant      VARCHAR[]      columns NULL in every row of this file (unmapped fields,
---                                 source_row when the reader numbers no rows): left out of
---                                 `parsed`, and added back by ingest as NULL columns after
---                                 (ALTER TABLE ADD COLUMN costs nothing per row; writing
---                                 seven NULL columns row by row cost a tenth of normalize)
+--   $constant      VARCHAR[]      columns the same in every row of this file (unmapped
+--                                 fields, source_row when the reader numbers no rows, and
+--                                 currency and account when no column gives them): left
+--                                 out of `parsed`; ingest's view `parsed_full` adds them
+--                                 back as NULLs (writing seven NULL columns row by row cost
+--                                 a tenth of normalize), and its readers take a NULL
+--                                 currency or account as upper($currency) and $account
 -- returns (temp table `parsed`): source_row, txn_id (for derived ids: the content key,
 --   numbered later), account, posted_at, amount, currency, counterparty,
 --   counterparty_account, initiator, mcc, description, reference,
@@ -59,16 +61,24 @@ WITH cleaned AS (
         raw_row
     FROM staging
 ),
+valued AS (
+    -- Each amount's number parsed once (typed needs it three times).
+    SELECT *,
+        try_cast(amount_canon AS DECIMAL(18,2)) AS amount_value,
+        try_cast(debit_canon AS DECIMAL(18,2)) AS debit_value,
+        try_cast(credit_canon AS DECIMAL(18,2)) AS credit_value
+    FROM cleaned
+),
 typed AS (
     SELECT *,
         coalesce(account_text, $account) AS account,
         upper(coalesce(currency_text, $currency)) AS currency,
         try_strptime(date_text, $date_formats)::DATE AS posted_at,
         CASE
-            WHEN amount_text IS NOT NULL THEN $sign * try_cast(amount_canon AS DECIMAL(18,2))
+            WHEN amount_text IS NOT NULL THEN $sign * amount_value
             WHEN debit_text IS NOT NULL OR credit_text IS NOT NULL
-                THEN coalesce(abs(try_cast(debit_canon AS DECIMAL(18,2))), 0)
-                     - coalesce(abs(try_cast(credit_canon AS DECIMAL(18,2))), 0)
+                THEN coalesce(abs(debit_value), 0)
+                     - coalesce(abs(credit_value), 0)
         END::DECIMAL(18,2) AS amount,
         -- Which amount column holds no number, or one too large (the first, in column
         -- order), and the most decimals any of them carries.
@@ -76,9 +86,9 @@ typed AS (
              WHEN debit_text IS NOT NULL AND debit_canon IS NULL THEN 'debit'
              WHEN credit_text IS NOT NULL AND credit_canon IS NULL THEN 'credit'
         END AS not_number,
-        CASE WHEN amount_canon IS NOT NULL AND coalesce(abs(try_cast(amount_canon AS DECIMAL(18,2))) >= $max_amount, true) THEN 'amount'
-             WHEN debit_canon IS NOT NULL AND coalesce(abs(try_cast(debit_canon AS DECIMAL(18,2))) >= $max_amount, true) THEN 'debit'
-             WHEN credit_canon IS NOT NULL AND coalesce(abs(try_cast(credit_canon AS DECIMAL(18,2))) >= $max_amount, true) THEN 'credit'
+        CASE WHEN amount_canon IS NOT NULL AND coalesce(abs(amount_value) >= $max_amount, true) THEN 'amount'
+             WHEN debit_canon IS NOT NULL AND coalesce(abs(debit_value) >= $max_amount, true) THEN 'debit'
+             WHEN credit_canon IS NOT NULL AND coalesce(abs(credit_value) >= $max_amount, true) THEN 'credit'
         END AS too_large,
         greatest(money_places(amount_canon), money_places(debit_canon),
                  money_places(credit_canon)) AS places,
@@ -87,7 +97,7 @@ typed AS (
         -- (parsed.rowid numbers the rows: 1.86M of 2M rows got another row's number).
         CASE WHEN list_position($zero_decimal, upper(coalesce(currency_text, $currency))) IS NOT NULL
              THEN 0 ELSE 2 END AS currency_places
-    FROM cleaned
+    FROM valued
 ),
 judged AS (
     SELECT *,
