@@ -280,7 +280,7 @@ def test_operator_verbs_succeed_while_the_daemon_runs(tmp_path):
             results.append(monitor("--config", str(cfg), "alerts", "silence", "--counterparty",
                                    f"Payee {n}", "--until", "2099-01-01", "--reason", "test",
                                    "--by", "J. Smith"))
-        assert [p.returncode for p in results] == [0] * 6, [p.stderr for p in results]
+        assert [p.returncode for p in results] == [0] * 6, "\n".join(p.stderr for p in results)
         assert daemon.poll() is None
     finally:
         stop(daemon)
