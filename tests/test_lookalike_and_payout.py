@@ -176,11 +176,34 @@ def test_a_look_alike_paid_from_several_accounts_is_one_finding_naming_them(tmp_
     ["WWW.TES.CO.UK", "WWW.BES.CO.UK"],                  # web affixes are not the name
     ["HOLIDAY INN EXPRESS GR", "HOLIDAY INN EXPRESS SP"],  # two letters changed
     ["ASDA SUPERSTORE", "TESCO SUPERSTORE"],             # not close
+    # A short word changed makes another firm: initials, a numeral (issue 17: a federal
+    # card ledger's 'XY COMERCIO DE COMBUSTIVEIS' were most of its look-alike alerts).
+    ["AB COMERCIO DE COMBUSTIVEIS", "AC COMERCIO DE COMBUSTIVEIS"],
+    ["LB COMERCIO DE COMBUSTIVEIS", "LBF COMERCIO DE COMBUSTIVEIS"],
+    ["C R COMERCIO DE COMBUSTIVEIS", "R C COMERCIO DE COMBUSTIVEIS"],
+    ["PORTAL DO PETROLEO IV E DERIVADOS", "PORTAL DO PETROLEO VI E DERIVADOS"],
 ])
 def test_honest_look_alikes_are_silent(tmp_path, honest):
     original, other = honest
     cfg = load(tmp_path, weekly(original, "40.00", 52) + [[400, "25.00", other, "card-1", ""]])
     assert backtest(cfg, "lookalike_payee") == []
+
+
+def test_a_long_word_changed_beside_short_ones_fires_and_min_word_1_compares_every_word(
+        tmp_path):
+    """The short-word rule looks at where the names differ, not at what else they hold."""
+    original = weekly("AB COMERCIO DE COMBUSTIVEIS", "40.00", 52)
+    cfg = load(tmp_path / "long", original + [[400, "25.00", "AB COMERCIO DE COMBUSTIVELS",
+                                               "card-1", ""]])
+    assert [a["counterparty"] for a in backtest(cfg, "lookalike_payee")] == [
+        "AB COMERCIO DE COMBUSTIVELS"]
+    cfg = load(tmp_path / "short", original + [[400, "25.00", "AC COMERCIO DE COMBUSTIVEIS",
+                                                "card-1", ""]])
+    assert backtest(cfg, "lookalike_payee") == []
+    with open(cfg, "a", encoding="utf-8") as f:
+        f.write("\n[detectors.lookalike_payee]\nmin_word = 1\n")
+    assert [a["counterparty"] for a in backtest(cfg, "lookalike_payee")] == [
+        "AC COMERCIO DE COMBUSTIVEIS"]
 
 
 def test_the_first_months_of_a_new_organisation_are_silent(tmp_path):

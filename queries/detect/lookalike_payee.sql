@@ -6,7 +6,10 @@
 --   punctuation made spaces and web affixes ('www.', '.co.uk') dropped, so spelling
 --   variants of one payee (case, punctuation, spacing) are not look-alikes; nor are a
 --   name cut short ('HYATT REGENCY BIRMINGH'), names that differ only in digits, or
---   other store numbers of one chain ('TESCO STORE 2571', 'TESCO STORES 2371').
+--   other store numbers of one chain ('TESCO STORE 2571', 'TESCO STORES 2371'), nor
+--   names whose only difference is in a short word (initials, a numeral: 'AB COMERCIO DE
+--   COMBUSTIVEIS' and 'AC COMERCIO DE COMBUSTIVEIS' are two firms, as are 'POSTO IV' and
+--   'POSTO VI'; a firm's name is mostly such initials and the trade it is in).
 --   Each letter outside ASCII is compared as '?' (DuckDB's levenshtein counts bytes,
 --   Spark's characters: so both engines measure the same distance).
 --   Severity follows the money (tiers) but warns from the first charge: a look-alike
@@ -25,6 +28,8 @@
 --                                            original one it trusts
 --   $min_accounts   INTEGER  default 3      or: accounts that had paid the original by then
 --   $min_length     INTEGER  default 6      shortest original name compared (letters and digits)
+--   $min_word       INTEGER  default 4      the names must differ in a word of at least this many
+--                                            letters, not only in shorter words (1: any word)
 --   $extra_word     BOOLEAN  default false  a name that adds one word to the original looks
 --                                            alike too (off: on purchase cards it is mostly a
 --                                            branch or a place, 'COSTA COFFEE STOCKTON')
@@ -125,6 +130,12 @@ blocked AS (
         regexp_replace(p.n, '[0-9 ]', '', 'g') AS p_bare,
         regexp_replace(t.n, '[0-9 ]', '', 'g') AS t_bare,
         p.digits AS p_digits, t.digits AS t_digits,
+        -- the names without their words shorter than $min_word (each word between its own
+        -- two spaces, so that neighbouring short words go too)
+        CASE WHEN $min_word > 1 THEN regexp_replace(' ' || replace(p.n, ' ', '  ') || ' ',
+            ' [^ ]{1,' || CAST($min_word - 1 AS VARCHAR) || '} ', '', 'g') ELSE p.n END AS p_long,
+        CASE WHEN $min_word > 1 THEN regexp_replace(' ' || replace(t.n, ' ', '  ') || ' ',
+            ' [^ ]{1,' || CAST($min_word - 1 AS VARCHAR) || '} ', '', 'g') ELSE t.n END AS t_long,
         array_to_string(list_sort(string_split(p.n, '')), '')          -- for swaps
             = array_to_string(list_sort(string_split(t.n, '')), '') AS anagram
     FROM pairs b
@@ -148,14 +159,17 @@ scored AS (
        OR ($extra_word AND ends_with(pn, ' ' || tn)
                        AND strpos(substr(pn, 1, length(pn) - length(tn) - 1), ' ') = 0)
        OR (NOT starts_with(p_sq, t_sq) AND NOT starts_with(t_sq, p_sq)
+           AND replace(p_long, ' ', '') <> replace(t_long, ' ', '')
            AND (left(p_sq, half) = left(t_sq, half) OR right(p_sq, half) = right(t_sq, half)))
 ),
 matches AS (    -- close but not the same name: one edit, two letters swapped, or (when
-                -- asked) a word added; not one cut short, nor other digits of a chain
+                -- asked) a word added; not one cut short, nor other digits of a chain,
+                -- nor other short words only
     SELECT counterparty, first_day, lookalike, distance
     FROM scored
     WHERE ($extra_word AND (starts_with(pn, tn || ' ') OR ends_with(pn, ' ' || tn)))
        OR (NOT starts_with(p_sq, t_sq) AND NOT starts_with(t_sq, p_sq)
+           AND replace(p_long, ' ', '') <> replace(t_long, ' ', '')
            -- one edit, or two that swap letters; `distance` named once, since DuckDB
            -- computes levenshtein again for each mention
            AND distance * 2 - CASE WHEN anagram THEN 1 ELSE 0 END IN (2, 3))
