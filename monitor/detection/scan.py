@@ -75,7 +75,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
             params["as_of"] = as_of
         # Only groups that fire at some point are kept: the rest can neither alert nor
         # be evidence.
-        engine.run_detector(con, config, detector, params)
+        engine.run_detector(con, config, detector, params,
+                            pairs_only=scope is not None and detector.name in PAIR_KEYED)
     con.execute(load_query("scan/summarize"))
     if scope:
         run(con, "scan/partial_payees", {"previous_scan": scope.previous_scan})

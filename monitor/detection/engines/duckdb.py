@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from monitor.detection.catalog import PAIR_KEYED, Detector
+from monitor.detection.catalog import Detector
 from monitor.settings.config import Config
 from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
@@ -34,7 +34,7 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
     _pair_facts(con, kept)
     _features(con, kept)
     drop_temp(con, "pair_charges")
-    if scope:       # what the pair-keyed detectors judge (catalog.PAIR_KEYED)
+    if scope:       # what the pair-keyed detectors judge (catalog.PAIR_KEYED; run_detector)
         con.execute("CREATE TEMP TABLE pair_charges AS SELECT c.* FROM charges c "
                     "SEMI JOIN scope_pairs s "
                     "ON s.pair_account = c.account AND s.pair_payee = c.counterparty")
@@ -44,18 +44,15 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
 
 
 def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detector,
-                 params: dict) -> None:
-    """One detector's rows into temp table `events`, only those of the groups that fire."""
+                 params: dict, pairs_only: bool = False) -> None:
+    """One detector's rows into temp table `events`, only those of the groups that fire.
+    `pairs_only` (a pair-keyed detector in an incremental scan): it reads, as `charges`,
+    only the charges of the pairs new rows touched (prepare's `pair_charges`; a CTE of
+    that name hides the temp table from its SQL)."""
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
-    # others leave it NULL. A pair-keyed detector in an incremental scan reads, as
-    # `charges`, only the charges of the pairs new rows touched (a CTE of that name
-    # hides the temp table from its SQL).
-    pairs = ""
-    if detector.name in PAIR_KEYED and con.execute(
-            "SELECT count(*) FROM duckdb_tables() "
-            "WHERE temporary AND table_name = 'pair_charges'").fetchall()[0][0]:
-        pairs = "charges AS (SELECT * FROM pair_charges),"
+    # others leave it NULL.
+    pairs = "charges AS (SELECT * FROM pair_charges)," if pairs_only else ""
     con.execute(f"""INSERT INTO events BY NAME
         WITH {pairs} run AS MATERIALIZED ({detector.sql}),
         hot AS (SELECT DISTINCT account, counterparty, initiator FROM run

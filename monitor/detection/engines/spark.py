@@ -125,9 +125,11 @@ def prepare(con: duckdb.DuckDBPyConnection, config, as_of: date, scope=None) -> 
 
 
 @_spark_errors
-def run_detector(con: duckdb.DuckDBPyConnection, config, detector, params: dict) -> None:
+def run_detector(con: duckdb.DuckDBPyConnection, config, detector, params: dict,
+                 pairs_only: bool = False) -> None:
     """One detector on Spark; the rows of the groups that fire come back into DuckDB's
-    temp table `events`."""
+    temp table `events`. Always over the whole ledger, as prepare is (`pairs_only`, an
+    incremental scan's narrowing, is DuckDB's optimisation)."""
     began = time.perf_counter()
     spark = session(engine_of(config))
     (st,) = statements(f"detect/{detector.name}")
