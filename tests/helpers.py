@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -108,6 +109,17 @@ def one(config_path: Path, path: Path, source_name: str | None = None):
 def assert_identity(result) -> None:
     """Nothing is dropped silently: every row read is loaded, a duplicate or rejected."""
     assert result.rows_read == result.loaded + result.duplicates + result.rejected, result
+
+
+@contextmanager
+def opened(config_path: Path):
+    """(config, ledger connection) of a config file, as a writer; closed afterwards."""
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database)
+    try:
+        yield cfg, con
+    finally:
+        con.close()
 
 
 def query(config_path: Path, sql: str, params=None) -> list[tuple]:

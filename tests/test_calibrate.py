@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import assert_one_line_error, ingest, monitor, write_config, write_csv
+from helpers import assert_one_line_error, ingest, monitor, opened, write_config, write_csv
 from monitor.detection import calibrate as calibration, scan as detect
 from monitor.detection.catalog import catalog
 from monitor.settings import config as config_mod
@@ -80,15 +80,11 @@ def build(folder: Path, rows: list[tuple], k: Decimal = Decimal(1),
 
 
 def calibrated(config_path: Path):
-    cfg = config_mod.load(config_path, warn=lambda line: None)
-    con = store.connect(cfg.database)
-    try:
+    with opened(config_path) as (cfg, con):
         from monitor import pipeline
         found = pipeline.calibrate(con, cfg, by="tester")
         replayed = detect.backtest(con, cfg, found.replay_from, found.history_to) \
             if found.calibrated else []
-    finally:
-        con.close()
     return found, replayed
 
 
@@ -130,12 +126,8 @@ def test_one_measure_serves_every_budget_and_a_larger_budget_is_never_stricter(o
     `calibrate` gave, and a larger budget never makes a detector stricter (the trade-off
     curve the benchmark draws from one set of replays)."""
     config_path, found, _replayed = org
-    cfg = config_mod.load(config_path, warn=lambda line: None)
-    con = store.connect(cfg.database)
-    try:
+    with opened(config_path) as (cfg, con):
         measured = calibration.measure(con, cfg)
-    finally:
-        con.close()
     again = calibration.choose(measured, cfg, found.budget)
     assert [(c.detector, c.rung, c.per_month) for c in again.choices] == \
         [(c.detector, c.rung, c.per_month) for c in found.choices]
@@ -157,13 +149,9 @@ def test_short_history_aims_below_the_budget_and_says_so(org):
     shares = [calibration.margin(d) for d in range(calibration.MIN_HISTORY_DAYS, 400, 20)]
     assert shares == sorted(shares)
     config_path, found, _replayed = org
-    cfg = config_mod.load(config_path, warn=lambda line: None)
-    con = store.connect(cfg.database)
-    try:
+    with opened(config_path) as (cfg, con):
         # The generated organisation's first 300 days: 210 settled, so aimed below budget.
         short = calibration.calibrate(con, cfg, until=START + timedelta(days=299))
-    finally:
-        con.close()
     assert short.calibrated and "kept with a margin" in short.note
     aimed = found.budget * calibration.margin(210)
     assert short.per_month <= aimed or all(c.rung == c.rungs - 1 for c in short.choices
@@ -175,12 +163,8 @@ def test_on_short_history_each_detector_is_one_rung_stricter(org):
     """Counts of a few months: a rung that raised nothing may have done so by chance, so
     under a year of history each detector goes one rung beyond what the budget allows."""
     config_path, _found, _replayed = org
-    cfg = config_mod.load(config_path, warn=lambda line: None)
-    con = store.connect(cfg.database)
-    try:
+    with opened(config_path) as (cfg, con):
         measured = calibration.measure(con, cfg, until=START + timedelta(days=299))
-    finally:
-        con.close()
     assert measured.days < calibration.FULL_MARGIN_DAYS
     aim = 1 * calibration.margin(measured.days)
     plain = calibration._choose(cfg, measured.ladders, measured.amounts, measured.counts, aim)
@@ -266,12 +250,8 @@ def keys_of(alerts: list[dict]) -> list[tuple]:
 def replayed(folder: Path, rows: list[tuple], k: Decimal) -> list[dict]:
     """Every detector's alerts on the default settings, every money setting times k."""
     config_path = build(folder, rows, k, knobs=True)
-    cfg = config_mod.load(config_path, warn=lambda line: None)
-    con = store.connect(cfg.database)
-    try:
+    with opened(config_path) as (cfg, con):
         return detect.backtest(con, cfg, START, START + timedelta(days=max(r[0] for r in rows)))
-    finally:
-        con.close()
 
 
 @settings(max_examples=3, deadline=None, derandomize=True,
