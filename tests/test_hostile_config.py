@@ -127,6 +127,15 @@ def test_dotted_and_inline_keys_are_named_at_their_own_line(tmp_path, text, snip
      "detectors.new_payee_repeat.min_charges", "too large"),
     ("[detectors.new_payee_repeat]\ntier_critical = 1e30",
      "detectors.new_payee_repeat.tier_critical", "too large"),
+    # lookalike_payee's min_word (issue 17): the words the look-alike test ignores
+    ("[detectors.lookalike_payee]\nmin_word = \"x\"", "detectors.lookalike_payee.min_word",
+     "not a number"),
+    ("[detectors.lookalike_payee]\nmin_word = -5", "detectors.lookalike_payee.min_word",
+     "negative"),
+    ("[detectors.lookalike_payee]\nmin_word = 1e99", "detectors.lookalike_payee.min_word",
+     "not a whole number"),
+    ("[detectors.lookalike_payee]\nmin_word = \"4'); DROP TABLE transactions; --\"",
+     "detectors.lookalike_payee.min_word", "not a number"),
 ])
 def test_detector_parameters_must_be_finite_and_in_range(tmp_path, detectors, key, words):
     text = BASE + "\n" + detectors + "\n"
