@@ -55,3 +55,26 @@ def test_txn_id_compression_migration_keeps_every_row(tmp_path):
         "WHERE column_name = 'txn_id' AND segment_type = 'VARCHAR'").fetchall()}
     assert used == {"ZSTD"}
     con.close()
+
+
+def test_an_upgrade_that_fails_leaves_the_ledger_at_its_old_version(tmp_path, monkeypatch):
+    """Pending migrations apply together: one that fails takes the ones before it back too,
+    so the ledger is never between two versions (and the next writer tries them all again)."""
+    path = tmp_path / "old.duckdb"
+    _ledger_at(path, 7).close()
+    broken = tmp_path / "999_broken.sql"
+    broken.write_text("CREATE TABLE later_table (x INTEGER); SELECT no_such_column FROM later_table;",
+                      encoding="utf-8")
+    real = store.migrations()
+    monkeypatch.setattr(store, "migrations", lambda: real + [(999, "broken", broken)])
+    with pytest.raises(duckdb.Error):
+        store.connect(path)
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 7
+    tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert "later_table" not in tables and "payee_keys" not in tables     # 010's table too
+    con.close()
+    monkeypatch.setattr(store, "migrations", lambda: real)
+    con = store.connect(path)
+    assert store.schema_version(con) == real[-1][0]
+    con.close()
