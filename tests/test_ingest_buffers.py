@@ -12,21 +12,22 @@ import duckdb
 from helpers import one, query, source, write_config
 from monitor.ledger.staging import CSV_BUFFER_BYTES
 
-ROW_BYTES = 130          # about: the generated rows below
+ROW_BYTES = 122          # the generated rows below, with their line end
 
 
 def test_rows_set_aside_in_later_buffers_keep_every_other_row_on_its_line(tmp_path):
     cfg = write_config(tmp_path, [source(columns=dict(source()["columns"], txn_id="ref"))])
     path = tmp_path / "in/big.csv"
     path.parent.mkdir(parents=True)
-    rows = int(3.3 * CSV_BUFFER_BYTES / ROW_BYTES)     # a little over three buffers
+    rows = int(3.4 * CSV_BUFFER_BYTES / ROW_BYTES)     # 3.4 buffers
     duckdb.connect().execute(
         f"COPY (SELECT '2024-01-02' AS date, (i % 997)::VARCHAR || '.25' AS amount, "
         f"'Shop ' || (i % 50) AS payee, '1111' AS card, 'T' || lpad(i::VARCHAR, 8, '0') AS ref, "
         f"repeat('x', 80) AS note FROM range({rows}) r(i)) TO '{path}' (HEADER)")
     lines = path.read_bytes().split(b"\n")
     assert path.stat().st_size > 3 * CSV_BUFFER_BYTES
-    # Row i is on line i + 2; set aside one row in the second, third and fourth buffer.
+    # Row i is on line i + 2; set aside one row in (about) the second, third and fourth
+    # buffer.
     split, short, word = int(rows * 0.45), int(rows * 0.7), int(rows * 0.95)
     lines[split + 1] += b",EXTRA,MORE"                   # the reader cannot split it
     lines[short + 1] = b"2024-01-02,9.00"                # too few fields
