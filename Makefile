@@ -28,11 +28,15 @@ demo: $(VENV)/.installed
 	@echo "the report (open it in a browser, or print it): $(CURDIR)/report.html"
 	@echo "the inbox: echo demo-password | $(BIN)/monitor users add demo --role finance; export MONITOR_WEB_SECRET=\$$(openssl rand -hex 32); $(BIN)/monitor serve  # then open http://127.0.0.1:8080/ and sign in as demo; the e-mails carry answer links when that secret is set before the scan (docs/web.md)"
 
+# The tests' files (ledgers, outboxes, a venv) go to memory where /dev/shm is: DuckDB syncs
+# every commit to disk, and on a shared disk the workers sat waiting for it.
+TEST_TMPDIR := $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo $${TMPDIR:-/tmp})
+
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	# Three workers on two cores: many tests wait on a child process, a server or a signal.
 	# loadgroup: the Spark tests share one worker and its JVM (tests/conftest.py schedules it).
-	$(BIN)/python -m pytest -n 3 --dist loadgroup -rs
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest -n 3 --dist loadgroup -rs
 
 clean:
 	rm -rf $(VENV) demo/monitor.duckdb demo/outbox monitor.duckdb outbox report.html
