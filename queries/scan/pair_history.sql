@@ -1,7 +1,8 @@
 -- name: pair_history
 -- finds: nothing; merges into table pair_history the transactions of files after
 --   $after_file_id up to $max_file_id. Transactions are only ever added, so merging the
---   new files' first days (the earlier day wins) gives the same table as a rebuild.
+--   new files' first days (the earlier day wins) and adding their rows to each count
+--   gives the same table as a rebuild.
 --   Notes whether the new files change facts of days already past: a row of a payee
 --   posted before that payee's latest first day moves its first days or its count of
 --   earlier accounts, and then the kept facts must be rebuilt.
@@ -15,7 +16,8 @@
 CREATE OR REPLACE TEMP TABLE new_pairs AS
 SELECT t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,
        coalesce(t.initiator, t.account) AS initiator,
-       CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day
+       CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day,
+       count(*) AS charges
 FROM transactions t
 LEFT JOIN payee_keys k ON k.name = t.counterparty     -- by payee key, as scan/ledger_rows.sql
 WHERE t.file_id > $after_file_id AND t.file_id <= $max_file_id
@@ -33,10 +35,11 @@ SELECT EXISTS (
     SELECT 1 FROM new_pairs n JOIN old_pairs h
       ON h.counterparty = n.counterparty AND h.first_day > n.first_day) AS rewrote;
 
-UPDATE pair_history h SET first_day = n.first_day
+UPDATE pair_history h SET first_day = least(h.first_day, n.first_day),
+                          charges = h.charges + n.charges
 FROM new_pairs n
 WHERE h.account = n.account AND h.counterparty = n.counterparty
-  AND h.initiator = n.initiator AND n.first_day < h.first_day;
+  AND h.initiator = n.initiator;
 
 INSERT INTO pair_history
 SELECT n.* FROM new_pairs n

@@ -1,6 +1,6 @@
 -- name: pair_history_rebuild
 -- finds: nothing; makes table pair_history anew from temp view pair_firsts
---   (scan/pair_firsts.sql: every transaction's (account, payee, initiator) first day).
+--   (scan/pair_firsts.sql: every (account, payee, initiator)'s first day and rows).
 -- params: none.
 -- returns: nothing.
 
@@ -8,8 +8,9 @@ CREATE OR REPLACE TABLE pair_history (
     account       VARCHAR NOT NULL,
     counterparty  VARCHAR NOT NULL,
     initiator     VARCHAR NOT NULL,
-    first_day     INTEGER NOT NULL          -- days since 1970-01-01
+    first_day     INTEGER NOT NULL,         -- days since 1970-01-01
+    charges       BIGINT NOT NULL           -- its rows in `transactions`
 );
 
 INSERT INTO pair_history
-SELECT account, counterparty, initiator, first_day FROM pair_firsts;
+SELECT account, counterparty, initiator, first_day, charges FROM pair_firsts;

@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from monitor.detection.catalog import Detector
+from monitor.detection.catalog import ACCOUNT_KEYED, Detector
 from monitor.settings.config import Config
 from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
@@ -44,17 +44,25 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
 
 
 def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detector,
-                 params: dict, pairs_only: bool = False) -> None:
+                 params: dict, keyed: str | None = None, as_of: date | None = None) -> None:
     """One detector's rows into temp table `events`, only those of the groups that fire.
-    `pairs_only` (a pair-keyed detector in an incremental scan): it reads, as `charges`,
-    only the charges of the pairs new rows touched (prepare's `pair_charges`; a CTE of
-    that name hides the temp table from its SQL)."""
+    In an incremental scan, `keyed` narrows what it reads as `charges` (a CTE of that
+    name hides the temp table from its SQL): "pair" (catalog.PAIR_KEYED), only the
+    charges of the pairs new rows touched (prepare's `pair_charges`); "account"
+    (catalog.ACCOUNT_KEYED), every row up to `as_of` of the accounts in scope that it
+    can judge (scan/account_charges.sql)."""
+    narrowed = ""
+    if keyed == "pair":
+        narrowed = "charges AS (SELECT * FROM pair_charges),"
+    elif keyed == "account":
+        run(con, "scan/account_charges", {
+            "as_of": as_of, "min_charges": params[ACCOUNT_KEYED[detector.name]]})
+        narrowed = "charges AS (SELECT * FROM account_charges),"
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
     # others leave it NULL.
-    pairs = "charges AS (SELECT * FROM pair_charges)," if pairs_only else ""
     con.execute(f"""INSERT INTO events BY NAME
-        WITH {pairs} run AS MATERIALIZED ({detector.sql}),
+        WITH {narrowed} run AS MATERIALIZED ({detector.sql}),
         hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
                 WHERE severity IS NOT NULL)
         SELECT $detector AS detector, run.* FROM run SEMI JOIN hot
@@ -62,6 +70,8 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
          AND run.counterparty IS NOT DISTINCT FROM hot.counterparty
          AND run.initiator IS NOT DISTINCT FROM hot.initiator""",
                 {"detector": detector.name, **params})
+    if keyed == "account":
+        con.execute("DROP TABLE account_charges")
 
 
 def kept_first_days(con) -> int | None:
