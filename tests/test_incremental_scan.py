@@ -23,20 +23,22 @@ PAYEE = "coalesce((SELECT payee_key FROM payee_keys k WHERE k.name = counterpart
 INITIATORS = [None, "alice", "bob"]
 
 REBUILT = f"""SELECT account, {PAYEE}, coalesce(initiator, account),
-                    CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
+                    CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER),
+                    count(*)
              FROM transactions GROUP BY ALL ORDER BY ALL"""
 KEPT = "SELECT * FROM pair_history ORDER BY ALL"
 PAIRS_REBUILT = f"""
     WITH pairs AS (
         SELECT account, {PAYEE} AS payee,
-               CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first
+               CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first,
+               count(*) AS charges
         FROM transactions GROUP BY ALL)
     SELECT account, payee, first,
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
-           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee)
+           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges
     FROM pairs p ORDER BY ALL"""
 PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
-                     payee_first_day FROM pair_history_pairs ORDER BY ALL"""
+                     payee_first_day, charges FROM pair_history_pairs ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},
            CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
@@ -158,3 +160,32 @@ def test_a_shared_key_hash_falls_back_to_the_keys(tmp_path):
     led.close()
     assert mode == [("incremental",)] and charges == rows
     assert incremental and essentials(incremental) == essentials(full)
+
+
+def test_a_run_that_began_before_the_horizon_is_judged_as_a_full_scan_judges_it(tmp_path):
+    """payee_amount_shift's CUSUM run carries on until it falls back to zero, however long
+    ago it began, and each charge is judged against a year of charges before it. Here a
+    run of large charges begins on day 400 and is still alive on day 900, when a new file
+    adds one more: more than the incremental scan's horizon (detect.HORIZON, 400 days)
+    after the run began. Cut at the horizon, the incremental scan saw a run of one charge
+    since day 900 where the full scan sees thirteen since day 400."""
+    led = Ledger(tmp_path)
+    led.series("Cloud Co", "100.00", start=0, every=7, count=57)       # the usual charge
+    led.series("Cloud Co", "2000.00", start=400, every=7, count=5)     # the run begins
+    led.series("Cloud Co", "100.00", start=480, every=60, count=7)     # it decays slowly
+    led.series("Office Co", "40.00", start=0, every=30, count=29, account="card-2")
+    first = led.scan(840)
+    assert [f["since"] for f in first if f["detector"] == "payee_amount_shift"] \
+        == [DAY0 + timedelta(days=400)]
+    led.charge(900, "Cloud Co", "2000.00")                               # a new file
+    led.flush()
+    as_of = DAY0 + timedelta(days=900)
+    assert as_of - detect.HORIZON > DAY0 + timedelta(days=400)
+    incremental = detect.scan(led.con, led.config, as_of)
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchall()
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    led.close()
+    shift = [f for f in full if f["detector"] == "payee_amount_shift"]
+    assert [(f["since"], f["charges"]) for f in shift] == [(DAY0 + timedelta(days=400), 13)]
+    assert mode == [("incremental",)]
+    assert essentials(incremental) == essentials(full)
