@@ -33,10 +33,10 @@ PAIR_KEYED = ("below_approval_limit", "duplicate_charges", "frequency_burst",
 # of the account's charges before it. Cut at the incremental scan's 400-day horizon, a
 # run that began before it, or a charge whose baseline did, was judged otherwise than a
 # full scan judges it (44 findings against 51 on the 10M-row benchmark). An incremental
-# scan gives them every row of the accounts in scope (scan/account_charges.sql), or of
-# those with a pair of more rows than the named parameter: a pair of no more can never
-# be judged. `rescanned` (scope.sql) counts their findings as judged again for accounts
-# in scope alone; an account without new rows is judged as before.
+# scan gives them every row of the accounts of the new rows (scan/account_charges.sql)
+# that have a pair of more rows than the named parameter (a pair of no more can never be
+# judged); `rescanned` (scope.sql) counts their findings as judged again for those
+# accounts alone: an account without new rows is judged as before.
 ACCOUNT_KEYED = {"payee_amount_shift": "min_history"}
 
 

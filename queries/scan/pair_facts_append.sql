@@ -44,14 +44,17 @@ FROM fresh f
 JOIN before b ON b.account = f.account AND b.counterparty = f.counterparty
 LEFT JOIN payees p ON p.counterparty = f.counterparty;
 
--- The pairs that existed count the new files' rows too.
-UPDATE pair_history_pairs p SET charges = p.charges + n.charges
-FROM (SELECT account, counterparty, sum(charges) AS charges FROM new_pairs n
-      WHERE EXISTS (SELECT 1 FROM old_pairs k
-                    WHERE k.account = n.account AND k.counterparty = n.counterparty)
-      GROUP BY account, counterparty) n
-WHERE p.pair_key = hash(n.account, n.counterparty)
-  AND p.account = n.account AND p.counterparty = n.counterparty;
+-- The pairs that existed count the new files' rows too (found by key hash, then updated
+-- by row id: an update joined by the keys read every kept pair's text).
+UPDATE pair_history_pairs SET charges = pair_history_pairs.charges + m.charges
+FROM (SELECT p.rowid AS row_id, n.charges
+      FROM (SELECT account, counterparty, sum(charges) AS charges FROM new_pairs n
+            WHERE EXISTS (SELECT 1 FROM old_pairs k
+                          WHERE k.account = n.account AND k.counterparty = n.counterparty)
+            GROUP BY account, counterparty) n
+      JOIN pair_history_pairs p ON p.pair_key = hash(n.account, n.counterparty)
+       AND p.account = n.account AND p.counterparty = n.counterparty) m
+WHERE pair_history_pairs.rowid = m.row_id;
 
 INSERT INTO pair_history_initiators
 SELECT initiator, counterparty, min(first_day), hash(initiator, counterparty)

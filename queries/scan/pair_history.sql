@@ -26,8 +26,10 @@ GROUP BY ALL;
 -- Every kept row of the new files' payees, read once: whether a row, an account-payee
 -- or an initiator-payee is new, and what was known of its payee, all lie within these
 -- (each test read all of pair_history, 3.7M rows at 10M charges, once more).
+-- Each with its row id: the update below finds its rows by it, without reading the keys
+-- of the whole table again (0.4 s of CPU at 10M rows).
 CREATE OR REPLACE TEMP TABLE old_pairs AS
-SELECT h.* FROM pair_history h
+SELECT h.rowid AS row_id, h.* FROM pair_history h
 WHERE h.counterparty IN (SELECT counterparty FROM new_pairs);
 
 CREATE OR REPLACE TEMP TABLE rewrites AS
@@ -35,14 +37,15 @@ SELECT EXISTS (
     SELECT 1 FROM new_pairs n JOIN old_pairs h
       ON h.counterparty = n.counterparty AND h.first_day > n.first_day) AS rewrote;
 
-UPDATE pair_history h SET first_day = least(h.first_day, n.first_day),
-                          charges = h.charges + n.charges
-FROM new_pairs n
-WHERE h.account = n.account AND h.counterparty = n.counterparty
-  AND h.initiator = n.initiator;
+UPDATE pair_history SET first_day = least(pair_history.first_day, m.first_day),
+                        charges = pair_history.charges + m.charges
+FROM (SELECT o.row_id, n.first_day, n.charges FROM new_pairs n JOIN old_pairs o
+        ON o.account = n.account AND o.counterparty = n.counterparty
+       AND o.initiator = n.initiator) m
+WHERE pair_history.rowid = m.row_id;
 
 INSERT INTO pair_history
-SELECT n.* FROM new_pairs n
+SELECT n.account, n.counterparty, n.initiator, n.first_day, n.charges FROM new_pairs n
 WHERE NOT EXISTS (SELECT 1 FROM old_pairs h
                   WHERE h.account = n.account AND h.counterparty = n.counterparty
                     AND h.initiator = n.initiator);

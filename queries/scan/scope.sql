@@ -83,7 +83,7 @@ CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiato
         AND EXISTS (SELECT 1 FROM scope_pairs
                     WHERE pair_account = account AND pair_payee = counterparty))
     OR (detector IN (SELECT account_detector FROM account_keyed)
-        AND account IN (SELECT key FROM scope WHERE kind = 'account'))
+        AND account IN (SELECT pair_account FROM scope_pairs))
     OR (detector NOT IN ('shared_payout_account', 'lookalike_payee')
         AND detector NOT IN (SELECT pair_detector FROM pair_keyed)
         AND detector NOT IN (SELECT account_detector FROM account_keyed) AND (
