@@ -24,21 +24,21 @@ INITIATORS = [None, "alice", "bob"]
 
 REBUILT = f"""SELECT account, {PAYEE}, coalesce(initiator, account),
                     CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER),
-                    count(*)
+                    count(*), coalesce(sum(CASE WHEN amount > 0 THEN amount END), 0)
              FROM transactions GROUP BY ALL ORDER BY ALL"""
 KEPT = "SELECT * FROM pair_history ORDER BY ALL"
 PAIRS_REBUILT = f"""
     WITH pairs AS (
         SELECT account, {PAYEE} AS payee,
                CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first,
-               count(*) AS charges
+               count(*) AS charges, coalesce(sum(CASE WHEN amount > 0 THEN amount END), 0) AS paid
         FROM transactions GROUP BY ALL)
     SELECT account, payee, first,
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
-           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges
+           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges, paid
     FROM pairs p ORDER BY ALL"""
 PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
-                     payee_first_day, charges FROM pair_history_pairs ORDER BY ALL"""
+                     payee_first_day, charges, paid FROM pair_history_pairs ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},
            CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
@@ -55,7 +55,7 @@ SAME = ("detector", "severity", "account", "counterparty", "initiator", "exposur
 
 charge = st.tuples(st.integers(0, 60), st.sampled_from(ACCOUNTS), st.sampled_from(PAYEES),
                    st.sampled_from(INITIATORS),
-                   st.sampled_from(["4.20", "95.00", "640.00", "1667.00", "999.00"]))
+                   st.sampled_from(["4.20", "95.00", "640.00", "1667.00", "999.00", "-95.00"]))
 
 
 def essentials(findings: list[dict]) -> list[tuple]:

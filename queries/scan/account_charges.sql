@@ -2,16 +2,19 @@
 -- finds: nothing; builds temp table `account_charges`, what an account-keyed detector
 --   (detection/catalog.py ACCOUNT_KEYED: payee_amount_shift) judges in an incremental
 --   scan: EVERY row up to $as_of, from the first, of the accounts of the new rows (temp
---   table `scope_pairs`) that have a pair with more than $min_charges rows (table
---   pair_history_pairs counts them). An account without new rows is judged as before. Such a detector's windows reach back without a bound (a CUSUM run
+--   table `scope_pairs`) that have a pair of more than $min_charges rows and at least
+--   $min_paid of positive money (table pair_history_pairs counts both). An account
+--   without new rows is judged as before. Such a detector's windows reach back without a bound (a CUSUM run
 --   carries on until it falls back to zero; a baseline is a year of the account's
 --   charges before each charge), so the 400-day horizon of `ledger_rows` would judge
 --   a long run, or a charge whose baseline began before the horizon, otherwise than a
---   full scan does. An account with no pair of that many rows is left out: none of its
---   pairs can be judged (the detector needs $min_charges baseline charges before one).
+--   full scan does. An account with no such pair is left out: none of its pairs can
+--   fire (the detector needs $min_charges baseline charges before one, and
+--   $min_paid of unexplained money).
 -- params:
 --   $as_of        DATE    last posting date to consider
---   $min_charges  BIGINT  a pair with at most this many rows is never judged
+--   $min_charges  BIGINT   a pair with at most this many rows never fires
+--   $min_paid     DECIMAL  nor does one with less positive money than this
 -- returns (temp table `account_charges`): txn_id, account, counterparty (payee key),
 --   posted_at, day, amount, currency, explained_by: the columns of temp table `charges`
 --   such a detector reads (fewer columns read: 1.6 to 1.2 s of CPU at 10M rows).
@@ -19,7 +22,7 @@
 CREATE OR REPLACE TEMP TABLE account_charges AS
 WITH accounts AS (
     SELECT DISTINCT p.account FROM pair_history_pairs p
-    WHERE p.charges > $min_charges
+    WHERE p.charges > $min_charges AND p.paid >= $min_paid
       AND p.account IN (SELECT pair_account FROM scope_pairs)
 )
 SELECT t.txn_id, t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,

@@ -8,13 +8,14 @@
 --   from temp table old_pairs (pair_history's rows of those payees before the merge),
 --   whose first days are those the kept facts were made from. Each row keeps the hash
 --   of its key, as scan/pair_facts_keep.sql does; the pairs that existed add the new
---   files' rows to their count (charges).
+--   files' rows and money to their counts (charges, paid).
 -- params: none.
 -- returns: nothing.
 
 INSERT INTO pair_history_pairs
 WITH fresh AS (
-    SELECT account, counterparty, min(first_day) AS pair_first_day, sum(charges) AS charges
+    SELECT account, counterparty, min(first_day) AS pair_first_day, sum(charges) AS charges,
+        sum(paid) AS paid
     FROM new_pairs n
     WHERE NOT EXISTS (SELECT 1 FROM old_pairs k
                       WHERE k.account = n.account AND k.counterparty = n.counterparty)
@@ -39,16 +40,18 @@ SELECT f.account, f.counterparty, f.pair_first_day,
        b.accounts + count(*) OVER (PARTITION BY f.counterparty ORDER BY f.pair_first_day
                                    RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
        coalesce(p.payee_first_day, min(f.pair_first_day) OVER (PARTITION BY f.counterparty)),
-       hash(f.account, f.counterparty), f.charges
+       hash(f.account, f.counterparty), f.charges, f.paid
 FROM fresh f
 JOIN before b ON b.account = f.account AND b.counterparty = f.counterparty
 LEFT JOIN payees p ON p.counterparty = f.counterparty;
 
 -- The pairs that existed count the new files' rows too (found by key hash, then updated
 -- by row id: an update joined by the keys read every kept pair's text).
-UPDATE pair_history_pairs SET charges = pair_history_pairs.charges + m.charges
-FROM (SELECT p.rowid AS row_id, n.charges
-      FROM (SELECT account, counterparty, sum(charges) AS charges FROM new_pairs n
+UPDATE pair_history_pairs SET charges = pair_history_pairs.charges + m.charges,
+                              paid = pair_history_pairs.paid + m.paid
+FROM (SELECT p.rowid AS row_id, n.charges, n.paid
+      FROM (SELECT account, counterparty, sum(charges) AS charges, sum(paid) AS paid
+            FROM new_pairs n
             WHERE EXISTS (SELECT 1 FROM old_pairs k
                           WHERE k.account = n.account AND k.counterparty = n.counterparty)
             GROUP BY account, counterparty) n

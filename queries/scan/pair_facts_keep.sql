@@ -3,7 +3,7 @@
 --   run over every payee) as tables pair_history_pairs and pair_history_initiators,
 --   made anew. Each row also keeps the hash of its key (pair_key): an incremental scan
 --   joins its rows with these tables by that one integer (scan/features_kept.sql), which
---   reads neither key's text; and its count of rows (charges), by which an incremental
+--   reads neither key's text; and its rows and positive money (charges, paid), by which an incremental
 --   scan picks the accounts whose whole history it reads (scan/account_charges.sql).
 -- params: none.
 -- returns: nothing.
@@ -15,12 +15,13 @@ CREATE OR REPLACE TABLE pair_history_pairs (
     payee_accounts_before  BIGINT NOT NULL,
     payee_first_day        INTEGER NOT NULL,
     pair_key               UBIGINT NOT NULL,         -- hash(account, counterparty)
-    charges                BIGINT NOT NULL           -- the pair's rows in `transactions`
+    charges                BIGINT NOT NULL,          -- the pair's rows in `transactions`
+    paid                   DECIMAL(38,2) NOT NULL    -- the sum of their positive amounts
 );
 
 INSERT INTO pair_history_pairs
 SELECT account, counterparty, pair_first_day, payee_accounts_before, payee_first_day,
-       hash(account, counterparty), charges
+       hash(account, counterparty), charges, paid
 FROM pair_facts;
 
 CREATE OR REPLACE TABLE pair_history_initiators (

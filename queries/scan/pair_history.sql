@@ -1,7 +1,7 @@
 -- name: pair_history
 -- finds: nothing; merges into table pair_history the transactions of files after
 --   $after_file_id up to $max_file_id. Transactions are only ever added, so merging the
---   new files' first days (the earlier day wins) and adding their rows to each count
+--   new files' first days (the earlier day wins) and adding their rows and money to each count
 --   gives the same table as a rebuild.
 --   Notes whether the new files change facts of days already past: a row of a payee
 --   posted before that payee's latest first day moves its first days or its count of
@@ -17,7 +17,8 @@ CREATE OR REPLACE TEMP TABLE new_pairs AS
 SELECT t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,
        coalesce(t.initiator, t.account) AS initiator,
        CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day,
-       count(*) AS charges
+       count(*) AS charges,
+       coalesce(sum(CASE WHEN t.amount > 0 THEN t.amount END), 0) AS paid
 FROM transactions t
 LEFT JOIN payee_keys k ON k.name = t.counterparty     -- by payee key, as scan/ledger_rows.sql
 WHERE t.file_id > $after_file_id AND t.file_id <= $max_file_id
@@ -38,14 +39,15 @@ SELECT EXISTS (
       ON h.counterparty = n.counterparty AND h.first_day > n.first_day) AS rewrote;
 
 UPDATE pair_history SET first_day = least(pair_history.first_day, m.first_day),
-                        charges = pair_history.charges + m.charges
-FROM (SELECT o.row_id, n.first_day, n.charges FROM new_pairs n JOIN old_pairs o
+                        charges = pair_history.charges + m.charges,
+                        paid = pair_history.paid + m.paid
+FROM (SELECT o.row_id, n.first_day, n.charges, n.paid FROM new_pairs n JOIN old_pairs o
         ON o.account = n.account AND o.counterparty = n.counterparty
        AND o.initiator = n.initiator) m
 WHERE pair_history.rowid = m.row_id;
 
 INSERT INTO pair_history
-SELECT n.account, n.counterparty, n.initiator, n.first_day, n.charges FROM new_pairs n
+SELECT n.account, n.counterparty, n.initiator, n.first_day, n.charges, n.paid FROM new_pairs n
 WHERE NOT EXISTS (SELECT 1 FROM old_pairs h
                   WHERE h.account = n.account AND h.counterparty = n.counterparty
                     AND h.initiator = n.initiator);

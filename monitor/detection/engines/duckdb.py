@@ -55,8 +55,9 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
     if keyed == "pair":
         narrowed = "charges AS (SELECT * FROM pair_charges),"
     elif keyed == "account":
+        rows, money = ACCOUNT_KEYED[detector.name]
         run(con, "scan/account_charges", {
-            "as_of": as_of, "min_charges": params[ACCOUNT_KEYED[detector.name]]})
+            "as_of": as_of, "min_charges": params[rows], "min_paid": params[money]})
         narrowed = "charges AS (SELECT * FROM account_charges),"
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
