@@ -189,3 +189,23 @@ def test_a_run_that_began_before_the_horizon_is_judged_as_a_full_scan_judges_it(
     assert [(f["since"], f["charges"]) for f in shift] == [(DAY0 + timedelta(days=400), 13)]
     assert mode == [("incremental",)]
     assert essentials(incremental) == essentials(full)
+
+
+def test_a_high_risk_payee_paid_before_the_horizon_is_summed_over_all_its_charges(tmp_path):
+    """high_risk_payee sums every unapproved charge to a crypto exchange since the pair's
+    first (a window without a bound): charges from before the incremental scan's horizon
+    count in its exposure and its `since` as they do in a full scan."""
+    led = Ledger(tmp_path)
+    led.series("Coinbase", "100.00", start=0, every=50, count=3)
+    led.series("Office Co", "40.00", start=0, every=30, count=16)
+    led.scan(450)
+    led.charge(460, "Coinbase", "100.00")                                # a new file
+    led.flush()
+    as_of = DAY0 + timedelta(days=460)
+    assert as_of - detect.HORIZON > DAY0 + timedelta(days=0)
+    incremental = detect.scan(led.con, led.config, as_of)
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    led.close()
+    risky = [f for f in full if f["detector"] == "high_risk_payee"]
+    assert [(f["since"], f["charges"]) for f in risky] == [(DAY0, 4)]
+    assert essentials(incremental) == essentials(full)

@@ -40,6 +40,12 @@ PAIR_KEYED = ("below_approval_limit", "duplicate_charges", "frequency_burst",
 # is judged as before.
 ACCOUNT_KEYED = {"payee_amount_shift": ("min_history", "tier_warning")}
 
+# Pair-keyed detectors whose windows have no bound: high_risk_payee sums every charge of a
+# pair since its first. Cut at the horizon, its exposure, count and `since` left out the
+# earlier charges. An incremental scan gives it, for the pairs it judges that began
+# before the horizon, their earlier rows too (engines/duckdb.py; most days none).
+UNBOUNDED_PAIRS = ("high_risk_payee",)
+
 
 @dataclass(frozen=True)
 class Detector:

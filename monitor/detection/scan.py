@@ -48,6 +48,7 @@ class Scope:
     """What an incremental scan looks at again: rows of the keys in temp table `scope`."""
     horizon: date
     previous_scan: int          # the scan it builds on: its findings carry over
+    as_of: date
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
@@ -79,7 +80,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         if scope is not None:
             keyed = ("pair" if detector.name in PAIR_KEYED
                      else "account" if detector.name in ACCOUNT_KEYED else None)
-        engine.run_detector(con, config, detector, params, keyed=keyed, as_of=as_of)
+        engine.run_detector(con, config, detector, params, keyed=keyed, scope=scope)
     con.execute(load_query("scan/summarize"))
     if scope:
         run(con, "scan/partial_payees", {"previous_scan": scope.previous_scan})
@@ -214,7 +215,7 @@ def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | Non
     run(con, "scan/scope", {"after_file_id": previous[2], "after_day": previous[1],
                             "as_of": as_of, "pair_keyed": list(PAIR_KEYED),
                             "account_keyed": list(ACCOUNT_KEYED)})
-    return Scope(horizon=horizon, previous_scan=previous[0])
+    return Scope(horizon=horizon, previous_scan=previous[0], as_of=as_of)
 
 
 def _with_carried(con, rows: list[dict], previous_scan: int, as_of: date) -> list[dict]:

@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from monitor.detection.catalog import ACCOUNT_KEYED, Detector
+from monitor.detection.catalog import ACCOUNT_KEYED, UNBOUNDED_PAIRS, Detector
 from monitor.settings.config import Config
 from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
@@ -44,21 +44,25 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
 
 
 def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detector,
-                 params: dict, keyed: str | None = None, as_of: date | None = None) -> None:
+                 params: dict, keyed: str | None = None, scope=None) -> None:
     """One detector's rows into temp table `events`, only those of the groups that fire.
-    In an incremental scan, `keyed` narrows what it reads as `charges` (a CTE of that
-    name hides the temp table from its SQL): "pair" (catalog.PAIR_KEYED), only the
-    charges of the pairs new rows touched (prepare's `pair_charges`); "account"
-    (catalog.ACCOUNT_KEYED), every row up to `as_of` of the accounts in scope that it
+    In an incremental scan (`scope`, a detect.Scope), `keyed` narrows what it reads as
+    `charges` (a CTE of that name hides the temp table from its SQL): "pair"
+    (catalog.PAIR_KEYED), only the charges of the pairs new rows touched (prepare's
+    `pair_charges`, with their rows before the horizon for catalog.UNBOUNDED_PAIRS);
+    "account" (catalog.ACCOUNT_KEYED), every row of the accounts of the new rows that it
     can judge (scan/account_charges.sql)."""
     narrowed = ""
+    built = None
     if keyed == "pair":
         narrowed = "charges AS (SELECT * FROM pair_charges),"
+        if detector.name in UNBOUNDED_PAIRS and _earlier_rows(con, detector, params, scope):
+            narrowed, built = "charges AS (SELECT * FROM pair_all_charges),", "pair_all_charges"
     elif keyed == "account":
         rows, money = ACCOUNT_KEYED[detector.name]
         run(con, "scan/account_charges", {
-            "as_of": as_of, "min_charges": params[rows], "min_paid": params[money]})
-        narrowed = "charges AS (SELECT * FROM account_charges),"
+            "as_of": scope.as_of, "min_charges": params[rows], "min_paid": params[money]})
+        narrowed, built = "charges AS (SELECT * FROM account_charges),", "account_charges"
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
     # others leave it NULL.
@@ -71,8 +75,28 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
          AND run.counterparty IS NOT DISTINCT FROM hot.counterparty
          AND run.initiator IS NOT DISTINCT FROM hot.initiator""",
                 {"detector": detector.name, **params})
-    if keyed == "account":
-        con.execute("DROP TABLE account_charges")
+    if built:
+        con.execute(f"DROP TABLE {built}")       # our own name
+
+
+def _earlier_rows(con, detector: Detector, params: dict, scope) -> bool:
+    """For a pair-keyed detector without a bound (catalog.UNBOUNDED_PAIRS), temp table
+    pair_all_charges: `pair_charges` and the rows before the horizon of the pairs it
+    judges there that began before it (scan/pair_earlier_rows.sql). False, and nothing
+    built, when there are none (most days: the ledger is read only for such pairs)."""
+    horizon_day = (scope.horizon - date(1970, 1, 1)).days
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE earlier_pairs AS
+        WITH charges AS (SELECT * FROM pair_charges), run AS ({detector.sql})
+        SELECT DISTINCT r.account, r.counterparty FROM run r
+        WHERE EXISTS (SELECT 1 FROM pair_charges c
+                      WHERE c.account = r.account AND c.counterparty = r.counterparty
+                        AND c.pair_first_day < $horizon_day)""",
+                {**params, "horizon_day": horizon_day})
+    earlier = con.execute("SELECT count(*) FROM earlier_pairs").fetchone()[0]
+    if earlier:
+        run(con, "scan/pair_earlier_rows", {"horizon": scope.horizon})
+    con.execute("DROP TABLE earlier_pairs")
+    return bool(earlier)
 
 
 def kept_first_days(con) -> int | None:
