@@ -23,8 +23,7 @@ PAYEE = "coalesce((SELECT payee_key FROM payee_keys k WHERE k.name = counterpart
 INITIATORS = [None, "alice", "bob"]
 
 REBUILT = f"""SELECT account, {PAYEE}, coalesce(initiator, account),
-                    CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER),
-                    count(*), coalesce(sum(CASE WHEN amount > 0 THEN amount END), 0)
+                    CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
              FROM transactions GROUP BY ALL ORDER BY ALL"""
 KEPT = "SELECT * FROM pair_history ORDER BY ALL"
 PAIRS_REBUILT = f"""
@@ -37,8 +36,14 @@ PAIRS_REBUILT = f"""
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
            (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges, paid
     FROM pairs p ORDER BY ALL"""
+# A pair's rows and money: its own count plus what later files added (pair_history_added).
 PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
-                     payee_first_day, charges, paid FROM pair_history_pairs ORDER BY ALL"""
+                     payee_first_day,
+                     charges + coalesce((SELECT sum(a.charges) FROM pair_history_added a
+                                         WHERE a.pair_key = p.pair_key), 0),
+                     paid + coalesce((SELECT sum(a.paid) FROM pair_history_added a
+                                      WHERE a.pair_key = p.pair_key), 0)
+                FROM pair_history_pairs p ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},
            CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)

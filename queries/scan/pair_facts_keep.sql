@@ -3,7 +3,8 @@
 --   run over every payee) as tables pair_history_pairs and pair_history_initiators,
 --   made anew. Each row also keeps the hash of its key (pair_key): an incremental scan
 --   joins its rows with these tables by that one integer (scan/features_kept.sql), which
---   reads neither key's text; and its rows and positive money (charges, paid), by which an incremental
+--   reads neither key's text; and its rows and positive money (charges, paid; later
+--   files' go to table pair_history_added, made empty here), by which an incremental
 --   scan picks the accounts whose whole history it reads (scan/account_charges.sql).
 -- params: none.
 -- returns: nothing.
@@ -34,3 +35,11 @@ CREATE OR REPLACE TABLE pair_history_initiators (
 INSERT INTO pair_history_initiators
 SELECT initiator, counterparty, initiator_payee_first_day, hash(initiator, counterparty)
 FROM initiator_facts;
+
+-- Rows and money that later files add to pairs already kept (scan/pair_facts_append.sql):
+-- a pair's count is its own plus the sum of its entries here.
+CREATE OR REPLACE TABLE pair_history_added (
+    pair_key  UBIGINT NOT NULL,      -- hash(account, counterparty)
+    charges   BIGINT NOT NULL,
+    paid      DECIMAL(38,2) NOT NULL
+);

@@ -1,15 +1,15 @@
 -- name: pair_history
 -- finds: nothing; merges into table pair_history the transactions of files after
 --   $after_file_id up to $max_file_id. Transactions are only ever added, so merging the
---   new files' first days (the earlier day wins) and adding their rows and money to each count
---   gives the same table as a rebuild.
+--   new files' first days (the earlier day wins) gives the same table as a rebuild.
 --   Notes whether the new files change facts of days already past: a row of a payee
 --   posted before that payee's latest first day moves its first days or its count of
 --   earlier accounts, and then the kept facts must be rebuilt.
 -- params:
 --   $after_file_id  BIGINT  files up to this id are already merged
 --   $max_file_id    BIGINT  the highest file id in `transactions` now
--- returns: nothing; leaves temp tables new_pairs (the new files' first days), old_pairs
+-- returns: nothing; leaves temp tables new_pairs (the new files' first days, rows and
+--   positive money), old_pairs
 --   (pair_history's rows of their payees before the merge) and rewrites (rewrote: facts
 --   of past days changed) for the caller.
 
@@ -17,7 +17,7 @@ CREATE OR REPLACE TEMP TABLE new_pairs AS
 SELECT t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,
        coalesce(t.initiator, t.account) AS initiator,
        CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day,
-       count(*) AS charges,
+       count(*) AS charges,                                  -- for pair_facts_append
        coalesce(sum(CASE WHEN t.amount > 0 THEN t.amount END), 0) AS paid
 FROM transactions t
 LEFT JOIN payee_keys k ON k.name = t.counterparty     -- by payee key, as scan/ledger_rows.sql
@@ -27,10 +27,8 @@ GROUP BY ALL;
 -- Every kept row of the new files' payees, read once: whether a row, an account-payee
 -- or an initiator-payee is new, and what was known of its payee, all lie within these
 -- (each test read all of pair_history, 3.7M rows at 10M charges, once more).
--- Each with its row id: the update below finds its rows by it, without reading the keys
--- of the whole table again (0.4 s of CPU at 10M rows).
 CREATE OR REPLACE TEMP TABLE old_pairs AS
-SELECT h.rowid AS row_id, h.* FROM pair_history h
+SELECT h.* FROM pair_history h
 WHERE h.counterparty IN (SELECT counterparty FROM new_pairs);
 
 CREATE OR REPLACE TEMP TABLE rewrites AS
@@ -38,16 +36,13 @@ SELECT EXISTS (
     SELECT 1 FROM new_pairs n JOIN old_pairs h
       ON h.counterparty = n.counterparty AND h.first_day > n.first_day) AS rewrote;
 
-UPDATE pair_history SET first_day = least(pair_history.first_day, m.first_day),
-                        charges = pair_history.charges + m.charges,
-                        paid = pair_history.paid + m.paid
-FROM (SELECT o.row_id, n.first_day, n.charges, n.paid FROM new_pairs n JOIN old_pairs o
-        ON o.account = n.account AND o.counterparty = n.counterparty
-       AND o.initiator = n.initiator) m
-WHERE pair_history.rowid = m.row_id;
+UPDATE pair_history h SET first_day = n.first_day
+FROM new_pairs n
+WHERE h.account = n.account AND h.counterparty = n.counterparty
+  AND h.initiator = n.initiator AND n.first_day < h.first_day;
 
 INSERT INTO pair_history
-SELECT n.account, n.counterparty, n.initiator, n.first_day, n.charges, n.paid FROM new_pairs n
+SELECT n.account, n.counterparty, n.initiator, n.first_day FROM new_pairs n
 WHERE NOT EXISTS (SELECT 1 FROM old_pairs h
                   WHERE h.account = n.account AND h.counterparty = n.counterparty
                     AND h.initiator = n.initiator);

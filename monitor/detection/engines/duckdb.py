@@ -115,14 +115,12 @@ def kept_first_days(con) -> int | None:
     with transaction(con):
         # No mark, or a lower mark than before (the ledger was replaced): rebuild.
         if not state or state[0] > high:
-            con.execute(load_query("scan/pair_firsts"))
-            run(con, "scan/pair_history_rebuild")
             rewrote = True
         else:
             run(con, "scan/pair_history", {"after_file_id": state[0], "max_file_id": high})
             rewrote = con.execute("SELECT rewrote FROM rewrites").fetchone()[0]
         if rewrote:
-            _rebuild_kept_facts(con)
+            _rebuild(con)
         else:
             run(con, "scan/pair_facts_append")
         con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS old_pairs; "
@@ -133,14 +131,21 @@ def kept_first_days(con) -> int | None:
     return last_rewrite
 
 
-def _rebuild_kept_facts(con) -> None:
-    """The kept facts made anew: scan/pair_facts.sql with every payee in play."""
-    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
-    con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM pair_history")
-    con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM pair_history")
+def _rebuild(con) -> None:
+    """pair_history and the facts kept from it made anew from all transactions
+    (scan/pair_firsts.sql, read once; scan/pair_facts.sql with every payee in play). Each
+    pair's rows and money are kept with its facts alone, not in pair_history, so a file
+    that changes facts of days already past (rare) has the ledger read again."""
+    drop_temp(con, "pair_firsts", "all_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    con.execute(load_query("scan/pair_firsts"))
+    con.execute("CREATE TEMP TABLE all_firsts AS SELECT * FROM pair_firsts")
+    con.execute("DROP VIEW pair_firsts")
+    con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM all_firsts")
+    run(con, "scan/pair_history_rebuild")
+    con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM all_firsts")
     run(con, "scan/pair_facts")
     run(con, "scan/pair_facts_keep")
-    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    drop_temp(con, "pair_firsts", "all_firsts", "ledger_rows", "pair_facts", "initiator_facts")
 
 
 def _pair_facts(con, kept: bool) -> None:
