@@ -25,24 +25,22 @@ INITIATORS = [None, "alice", "bob"]
 REBUILT = f"""SELECT account, {PAYEE}, coalesce(initiator, account),
                     CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
              FROM transactions GROUP BY ALL ORDER BY ALL"""
-KEPT = "SELECT * FROM pair_history ORDER BY ALL"
+KEPT = "SELECT account, counterparty, initiator, first_day FROM pair_history ORDER BY ALL"
 PAIRS_REBUILT = f"""
     WITH pairs AS (
         SELECT account, {PAYEE} AS payee,
                CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first,
-               count(*) AS charges, coalesce(sum(CASE WHEN amount > 0 THEN amount END), 0) AS paid
+               count(*) AS charges
         FROM transactions GROUP BY ALL)
     SELECT account, payee, first,
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
-           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges, paid
+           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges
     FROM pairs p ORDER BY ALL"""
-# A pair's rows and money: its own count plus what later files added (pair_history_added).
+# A pair's rows: its own count plus what later files added (pair_history_added).
 PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
                      payee_first_day,
                      charges + coalesce((SELECT sum(a.charges) FROM pair_history_added a
-                                         WHERE a.pair_key = p.pair_key), 0),
-                     paid + coalesce((SELECT sum(a.paid) FROM pair_history_added a
-                                      WHERE a.pair_key = p.pair_key), 0)
+                                         WHERE a.pair_key = p.pair_key), 0)
                 FROM pair_history_pairs p ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},

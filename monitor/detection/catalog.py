@@ -34,11 +34,11 @@ PAIR_KEYED = ("below_approval_limit", "duplicate_charges", "frequency_burst",
 # run that began before it, or a charge whose baseline did, was judged otherwise than a
 # full scan judges it (44 findings against 51 on the 10M-row benchmark). An incremental
 # scan gives them every row of the accounts of the new rows (scan/account_charges.sql)
-# that have a pair of more rows than the first named parameter and at least the second
-# of positive money (a pair with less can never fire); `rescanned` (scope.sql) counts
+# that have a pair of more rows than the named parameter (a pair of no more can never be
+# judged); `rescanned` (scope.sql) counts
 # their findings as judged again for those accounts alone: an account without new rows
 # is judged as before.
-ACCOUNT_KEYED = {"payee_amount_shift": ("min_history", "tier_warning")}
+ACCOUNT_KEYED = {"payee_amount_shift": "min_history"}
 
 # Pair-keyed detectors whose windows have no bound: high_risk_payee sums every charge of a
 # pair since its first. Cut at the horizon, its exposure, count and `since` left out the

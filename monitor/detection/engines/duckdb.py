@@ -59,9 +59,8 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
         if detector.name in UNBOUNDED_PAIRS and _earlier_rows(con, detector, params, scope):
             narrowed, built = "charges AS (SELECT * FROM pair_all_charges),", "pair_all_charges"
     elif keyed == "account":
-        rows, money = ACCOUNT_KEYED[detector.name]
         run(con, "scan/account_charges", {
-            "as_of": scope.as_of, "min_charges": params[rows], "min_paid": params[money]})
+            "as_of": scope.as_of, "min_charges": params[ACCOUNT_KEYED[detector.name]]})
         narrowed, built = "charges AS (SELECT * FROM account_charges),", "account_charges"
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
@@ -132,20 +131,20 @@ def kept_first_days(con) -> int | None:
 
 
 def _rebuild(con) -> None:
-    """pair_history and the facts kept from it made anew from all transactions
-    (scan/pair_firsts.sql, read once; scan/pair_facts.sql with every payee in play). Each
-    pair's rows and money are kept with its facts alone, not in pair_history, so a file
-    that changes facts of days already past (rare) has the ledger read again."""
-    drop_temp(con, "pair_firsts", "all_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    """pair_history made anew from all transactions (scan/pair_firsts.sql), then the
+    facts kept from it (scan/pair_facts.sql with every payee in play). A pair's rows are
+    counted with its facts, pair_history's own counts being those of each row when it
+    was made: so a file that changes facts of days already past (rare) has the whole
+    ledger read again rather than pair_history alone."""
+    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
     con.execute(load_query("scan/pair_firsts"))
-    con.execute("CREATE TEMP TABLE all_firsts AS SELECT * FROM pair_firsts")
-    con.execute("DROP VIEW pair_firsts")
-    con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM all_firsts")
     run(con, "scan/pair_history_rebuild")
-    con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM all_firsts")
+    drop_temp(con, "pair_firsts")
+    con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM pair_history")
+    con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM pair_history")
     run(con, "scan/pair_facts")
     run(con, "scan/pair_facts_keep")
-    drop_temp(con, "pair_firsts", "all_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
 
 
 def _pair_facts(con, kept: bool) -> None:
