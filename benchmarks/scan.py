@@ -2,7 +2,9 @@
 scan after appending 10k rows, which must cost at most a tenth of the full one.
 
 Run by hand:  .venv/bin/python benchmarks/scan.py [--rows 10000000] [--shape dense]
-              [--keep DIR]
+              [--keep DIR] [--check]
+(--check: then a full scan as of the incremental scan's day, whose findings must be the
+incremental scan's; it prints what differs.)
 
 The ledger is generated inside DuckDB. Shape "birmingham" (the default) is the real
 Birmingham card ledger scaled up: 84,000 accounts (about 30 charges each a year), three
