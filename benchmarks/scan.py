@@ -2,7 +2,9 @@
 scan after appending 10k rows, which must cost at most a tenth of the full one.
 
 Run by hand:  .venv/bin/python benchmarks/scan.py [--rows 10000000] [--shape dense]
-              [--keep DIR]
+              [--keep DIR] [--check]
+(--check: then a full scan as of the incremental scan's day, whose findings must be the
+incremental scan's; it prints what differs.)
 
 The ledger is generated inside DuckDB. Shape "birmingham" (the default) is the real
 Birmingham card ledger scaled up: 84,000 accounts (about 30 charges each a year), three
@@ -95,6 +97,26 @@ def open_ledger(work: Path, rows: int, shape: str, accounts: int | None = None):
     return cfg, con, params, seconds
 
 
+# What a finding is, whichever scan reported it (its scan id aside).
+SAME = ("detector", "severity", "account", "counterparty", "initiator", "currency",
+        "first_alert_at", "last_charge_at", "since", "charges", "exposure",
+        "evidence_txn_ids", "sentence", "fingerprint", "active_until")
+
+
+def compare(incremental: list[dict], full: list[dict]) -> str:
+    """'' when both scans report the same findings, else what differs."""
+    def keyed(rows):
+        return {r["fingerprint"]: tuple(str(r.get(k)) for k in SAME) for r in rows}
+    a, b = keyed(incremental), keyed(full)
+    if a == b:
+        return ""
+    lines = [f"{len(incremental)} incremental, {len(full)} full findings differ:"]
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            lines.append(f"  incremental {a.get(key)}\n  full        {b.get(key)}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -102,6 +124,9 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="birmingham")
     parser.add_argument("--accounts", type=int, help="accounts (default: the shape's)")
     parser.add_argument("--keep", type=Path, help="keep the generated database in this folder")
+    parser.add_argument("--check", action="store_true",
+                        help="then scan the same day in full and compare the findings "
+                             "(the incremental scan must report exactly what it does)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="monitor-scan-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -134,6 +159,9 @@ def main() -> None:
           f"{incremental_cpu:.2f} s), {len(found)} findings, ratio to full {incremental / full:.3f} "
           f"(CPU {incremental_cpu / full_cpu:.3f}; target <= 0.1), peak RSS {peak_mb():,.0f} MB")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    if args.check:
+        differ = compare(found, detect.scan(con, cfg, last_day + dt.timedelta(days=1), full=True))
+        print(f"full scan of the same day: {'same findings' if not differ else differ}")
     con.close()
     if not args.keep:
         shutil.rmtree(work)

@@ -25,18 +25,23 @@ INITIATORS = [None, "alice", "bob"]
 REBUILT = f"""SELECT account, {PAYEE}, coalesce(initiator, account),
                     CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
              FROM transactions GROUP BY ALL ORDER BY ALL"""
-KEPT = "SELECT * FROM pair_history ORDER BY ALL"
+KEPT = "SELECT account, counterparty, initiator, first_day FROM pair_history ORDER BY ALL"
 PAIRS_REBUILT = f"""
     WITH pairs AS (
         SELECT account, {PAYEE} AS payee,
-               CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first
+               CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first,
+               count(*) AS charges
         FROM transactions GROUP BY ALL)
     SELECT account, payee, first,
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
-           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee)
+           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges
     FROM pairs p ORDER BY ALL"""
+# A pair's rows: its own count plus what later files added (pair_history_added).
 PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
-                     payee_first_day FROM pair_history_pairs ORDER BY ALL"""
+                     payee_first_day,
+                     charges + coalesce((SELECT sum(a.charges) FROM pair_history_added a
+                                         WHERE a.pair_key = p.pair_key), 0)
+                FROM pair_history_pairs p ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},
            CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER)
@@ -53,7 +58,7 @@ SAME = ("detector", "severity", "account", "counterparty", "initiator", "exposur
 
 charge = st.tuples(st.integers(0, 60), st.sampled_from(ACCOUNTS), st.sampled_from(PAYEES),
                    st.sampled_from(INITIATORS),
-                   st.sampled_from(["4.20", "95.00", "640.00", "1667.00", "999.00"]))
+                   st.sampled_from(["4.20", "95.00", "640.00", "1667.00", "999.00", "-95.00"]))
 
 
 def essentials(findings: list[dict]) -> list[tuple]:
@@ -158,3 +163,52 @@ def test_a_shared_key_hash_falls_back_to_the_keys(tmp_path):
     led.close()
     assert mode == [("incremental",)] and charges == rows
     assert incremental and essentials(incremental) == essentials(full)
+
+
+def test_a_run_that_began_before_the_horizon_is_judged_as_a_full_scan_judges_it(tmp_path):
+    """payee_amount_shift's CUSUM run carries on until it falls back to zero, however long
+    ago it began, and each charge is judged against a year of charges before it. Here a
+    run of large charges begins on day 400 and is still alive on day 900, when a new file
+    adds one more: more than the incremental scan's horizon (detect.HORIZON, 400 days)
+    after the run began. Cut at the horizon, the incremental scan saw a run of one charge
+    since day 900 where the full scan sees thirteen since day 400."""
+    led = Ledger(tmp_path)
+    led.series("Cloud Co", "100.00", start=0, every=7, count=57)       # the usual charge
+    led.series("Cloud Co", "2000.00", start=400, every=7, count=5)     # the run begins
+    led.series("Cloud Co", "100.00", start=480, every=60, count=7)     # it decays slowly
+    led.series("Office Co", "40.00", start=0, every=30, count=29, account="card-2")
+    first = led.scan(840)
+    assert [f["since"] for f in first if f["detector"] == "payee_amount_shift"] \
+        == [DAY0 + timedelta(days=400)]
+    led.charge(900, "Cloud Co", "2000.00")                               # a new file
+    led.flush()
+    as_of = DAY0 + timedelta(days=900)
+    assert as_of - detect.HORIZON > DAY0 + timedelta(days=400)
+    incremental = detect.scan(led.con, led.config, as_of)
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchall()
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    led.close()
+    shift = [f for f in full if f["detector"] == "payee_amount_shift"]
+    assert [(f["since"], f["charges"]) for f in shift] == [(DAY0 + timedelta(days=400), 13)]
+    assert mode == [("incremental",)]
+    assert essentials(incremental) == essentials(full)
+
+
+def test_a_high_risk_payee_paid_before_the_horizon_is_summed_over_all_its_charges(tmp_path):
+    """high_risk_payee sums every unapproved charge to a crypto exchange since the pair's
+    first (a window without a bound): charges from before the incremental scan's horizon
+    count in its exposure and its `since` as they do in a full scan."""
+    led = Ledger(tmp_path)
+    led.series("Coinbase", "100.00", start=0, every=50, count=3)
+    led.series("Office Co", "40.00", start=0, every=30, count=16)
+    led.scan(450)
+    led.charge(460, "Coinbase", "100.00")                                # a new file
+    led.flush()
+    as_of = DAY0 + timedelta(days=460)
+    assert as_of - detect.HORIZON > DAY0 + timedelta(days=0)
+    incremental = detect.scan(led.con, led.config, as_of)
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    led.close()
+    risky = [f for f in full if f["detector"] == "high_risk_payee"]
+    assert [(f["since"], f["charges"]) for f in risky] == [(DAY0, 4)]
+    assert essentials(incremental) == essentials(full)

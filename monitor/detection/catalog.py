@@ -27,6 +27,25 @@ PAIR_KEYED = ("below_approval_limit", "duplicate_charges", "frequency_burst",
               "high_risk_payee", "payee_rate_change", "round_amount_run",
               "test_charge_prelude")
 
+# Detectors each of whose groups is an account-payee pair judged from the ACCOUNT's own
+# charges alone, over all its history: payee_amount_shift's CUSUM run carries on until it
+# falls back to zero, however long ago it began, and each charge's baselines are a year
+# of the account's charges before it. Cut at the incremental scan's 400-day horizon, a
+# run that began before it, or a charge whose baseline did, was judged otherwise than a
+# full scan judges it (44 findings against 51 on the 10M-row benchmark). An incremental
+# scan gives them every row of the accounts of the new rows (scan/account_charges.sql)
+# that have a pair of more rows than the named parameter (a pair of no more can never be
+# judged); `rescanned` (scope.sql) counts
+# their findings as judged again for those accounts alone: an account without new rows
+# is judged as before.
+ACCOUNT_KEYED = {"payee_amount_shift": "min_history"}
+
+# Pair-keyed detectors whose windows have no bound: high_risk_payee sums every charge of a
+# pair since its first. Cut at the horizon, its exposure, count and `since` left out the
+# earlier charges. An incremental scan gives it, for the pairs it judges that began
+# before the horizon, their earlier rows too (engines/duckdb.py; most days none).
+UNBOUNDED_PAIRS = ("high_risk_payee",)
+
 
 @dataclass(frozen=True)
 class Detector:

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from monitor.detection.catalog import (EMPTY_EVENTS, PAIR_KEYED, Detector, calibrated_values,
-                                       detectors)
+from monitor.detection.catalog import (ACCOUNT_KEYED, EMPTY_EVENTS, PAIR_KEYED, Detector,
+                                       calibrated_values, detectors)
 from monitor.detection.engines import duckdb as duckdb_engine, spark as spark_engine
 from monitor.ledger import payees
 from monitor.settings.config import SEVERITY_RANK, Config
@@ -38,8 +38,8 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _QUOTED = re.compile(r"'([^']*)'")
 
 
-# Longest history any detector looks back over: a year of baseline, lagged.
-# (A CUSUM run older than this restarts at the horizon in an incremental scan.)
+# Longest history any detector looks back over: a year of baseline, lagged. (Those
+# whose windows reach further, catalog.ACCOUNT_KEYED, read their accounts' every row.)
 HORIZON = timedelta(days=400)
 
 
@@ -48,6 +48,7 @@ class Scope:
     """What an incremental scan looks at again: rows of the keys in temp table `scope`."""
     horizon: date
     previous_scan: int          # the scan it builds on: its findings carry over
+    as_of: date
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
@@ -74,9 +75,12 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         if "as_of" in params:          # a detector that judges time itself gets the scan date
             params["as_of"] = as_of
         # Only groups that fire at some point are kept: the rest can neither alert nor
-        # be evidence.
-        engine.run_detector(con, config, detector, params,
-                            pairs_only=scope is not None and detector.name in PAIR_KEYED)
+        # be evidence. An incremental scan narrows what some detectors read (catalog.py).
+        keyed = None
+        if scope is not None:
+            keyed = ("pair" if detector.name in PAIR_KEYED
+                     else "account" if detector.name in ACCOUNT_KEYED else None)
+        engine.run_detector(con, config, detector, params, keyed=keyed, scope=scope)
     con.execute(load_query("scan/summarize"))
     if scope:
         run(con, "scan/partial_payees", {"previous_scan": scope.previous_scan})
@@ -209,8 +213,9 @@ def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | Non
     if late:
         return None
     run(con, "scan/scope", {"after_file_id": previous[2], "after_day": previous[1],
-                            "as_of": as_of, "pair_keyed": list(PAIR_KEYED)})
-    return Scope(horizon=horizon, previous_scan=previous[0])
+                            "as_of": as_of, "pair_keyed": list(PAIR_KEYED),
+                            "account_keyed": list(ACCOUNT_KEYED)})
+    return Scope(horizon=horizon, previous_scan=previous[0], as_of=as_of)
 
 
 def _with_carried(con, rows: list[dict], previous_scan: int, as_of: date) -> list[dict]:

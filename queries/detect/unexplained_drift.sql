@@ -97,18 +97,23 @@ initiator_groups AS (
     GROUP BY initiator
     HAVING max(two_spans) >= $tier_warning
 ),
-candidates AS (   -- each charge once per level whose group may fire
-    SELECT c.*, 'account_payee' AS level, c.account AS g_account,
+candidates AS (   -- each charge once per level whose group may fire, by the columns read
+                  -- below: the branches are stacked by position, and `c.*` beside a USING
+                  -- join lists its columns in an order each engine chooses
+    SELECT c.txn_id, c.posted_at, c.day, c.amount, c.currency, c.explained_by,
+        'account_payee' AS level, c.account AS g_account,
         c.counterparty AS g_counterparty, CAST(NULL AS VARCHAR) AS g_initiator
     FROM charges c SEMI JOIN pair_groups g USING (account, counterparty)
     WHERE c.amount > 0
     UNION ALL
-    SELECT c.*, 'payee' AS level, CAST(NULL AS VARCHAR) AS g_account,
+    SELECT c.txn_id, c.posted_at, c.day, c.amount, c.currency, c.explained_by,
+        'payee' AS level, CAST(NULL AS VARCHAR) AS g_account,
         c.counterparty AS g_counterparty, CAST(NULL AS VARCHAR) AS g_initiator
     FROM charges c SEMI JOIN payee_groups g USING (counterparty)
     WHERE c.amount > 0
     UNION ALL
-    SELECT c.*, 'initiator' AS level, CAST(NULL AS VARCHAR) AS g_account,
+    SELECT c.txn_id, c.posted_at, c.day, c.amount, c.currency, c.explained_by,
+        'initiator' AS level, CAST(NULL AS VARCHAR) AS g_account,
         CAST(NULL AS VARCHAR) AS g_counterparty, c.initiator AS g_initiator
     FROM charges c SEMI JOIN initiator_groups g USING (initiator)
     WHERE c.amount > 0

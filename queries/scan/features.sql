@@ -12,8 +12,6 @@
 --   had charged the payee before this account first did).
 
 CREATE OR REPLACE TEMP TABLE charges AS
-SELECT r.*, p.pair_first_day, p.payee_first_day, i.initiator_payee_first_day,
-       p.payee_accounts_before
+SELECT r.*, p.pair_first_day, p.payee_first_day, p.payee_accounts_before
 FROM ledger_rows r
-JOIN pair_facts p USING (account, counterparty)
-JOIN initiator_facts i USING (initiator, counterparty);
+JOIN pair_facts p USING (account, counterparty);

@@ -11,8 +11,6 @@
 -- returns (temp table `charges`): as scan/features.sql.
 
 CREATE OR REPLACE TEMP TABLE charges AS
-SELECT r.*, p.pair_first_day, p.payee_first_day, i.initiator_payee_first_day,
-       p.payee_accounts_before
+SELECT r.*, p.pair_first_day, p.payee_first_day, p.payee_accounts_before
 FROM ledger_rows r
-JOIN pair_history_pairs p ON p.pair_key = hash(r.account, r.counterparty)
-JOIN pair_history_initiators i ON i.pair_key = hash(r.initiator, r.counterparty);
+JOIN pair_history_pairs p ON p.pair_key = hash(r.account, r.counterparty);

@@ -5,18 +5,18 @@
 --   charged the payee before this account first did; and each initiator-payee first day.
 --   The payees in play are those in temp table (or view) `ledger_rows`.
 -- params: none.
--- returns (temp tables): pair_facts (account, counterparty, pair_first_day,
---   payee_accounts_before, payee_first_day) and initiator_facts (initiator, counterparty,
+-- returns (temp tables): pair_facts (account, counterparty, pair_first_day, charges: the
+--   pair's rows, payee_accounts_before, payee_first_day) and initiator_facts (initiator, counterparty,
 --   initiator_payee_first_day).
 
 CREATE OR REPLACE TEMP TABLE known_pairs AS   -- every pair of the payees in play, all history
-SELECT account, counterparty, initiator, first_day
+SELECT account, counterparty, initiator, first_day, charges
 FROM pair_firsts
 WHERE counterparty IN (SELECT DISTINCT counterparty FROM ledger_rows);
 
 CREATE OR REPLACE TEMP TABLE pair_facts AS
 WITH pairs AS (
-    SELECT account, counterparty, min(first_day) AS pair_first_day
+    SELECT account, counterparty, min(first_day) AS pair_first_day, sum(charges) AS charges
     FROM known_pairs GROUP BY account, counterparty
 )
 SELECT *,

@@ -3,7 +3,9 @@
 --   run over every payee) as tables pair_history_pairs and pair_history_initiators,
 --   made anew. Each row also keeps the hash of its key (pair_key): an incremental scan
 --   joins its rows with these tables by that one integer (scan/features_kept.sql), which
---   reads neither key's text.
+--   reads neither key's text; and its rows (charges; later files' go to table
+--   pair_history_added, made empty here), by which an incremental
+--   scan picks the accounts whose whole history it reads (scan/account_charges.sql).
 -- params: none.
 -- returns: nothing.
 
@@ -13,12 +15,13 @@ CREATE OR REPLACE TABLE pair_history_pairs (
     pair_first_day         INTEGER NOT NULL,
     payee_accounts_before  BIGINT NOT NULL,
     payee_first_day        INTEGER NOT NULL,
-    pair_key               UBIGINT NOT NULL          -- hash(account, counterparty)
+    pair_key               UBIGINT NOT NULL,         -- hash(account, counterparty)
+    charges                BIGINT NOT NULL           -- the pair's rows in `transactions`
 );
 
 INSERT INTO pair_history_pairs
 SELECT account, counterparty, pair_first_day, payee_accounts_before, payee_first_day,
-       hash(account, counterparty)
+       hash(account, counterparty), charges
 FROM pair_facts;
 
 CREATE OR REPLACE TABLE pair_history_initiators (
@@ -31,3 +34,10 @@ CREATE OR REPLACE TABLE pair_history_initiators (
 INSERT INTO pair_history_initiators
 SELECT initiator, counterparty, initiator_payee_first_day, hash(initiator, counterparty)
 FROM initiator_facts;
+
+-- Rows that later files add to pairs already kept (scan/pair_facts_append.sql):
+-- a pair's count is its own plus the sum of its entries here.
+CREATE OR REPLACE TABLE pair_history_added (
+    pair_key  UBIGINT NOT NULL,      -- hash(account, counterparty)
+    charges   BIGINT NOT NULL
+);

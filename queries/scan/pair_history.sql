@@ -4,18 +4,22 @@
 --   new files' first days (the earlier day wins) gives the same table as a rebuild.
 --   Notes whether the new files change facts of days already past: a row of a payee
 --   posted before that payee's latest first day moves its first days or its count of
---   earlier accounts, and then the kept facts must be rebuilt.
+--   earlier accounts, and then everything kept must be rebuilt. A row's `charges` stay as
+--   the row was inserted: later files' rows go to table pair_history_added
+--   (scan/pair_facts_append.sql).
 -- params:
 --   $after_file_id  BIGINT  files up to this id are already merged
 --   $max_file_id    BIGINT  the highest file id in `transactions` now
--- returns: nothing; leaves temp tables new_pairs (the new files' first days), old_pairs
+-- returns: nothing; leaves temp tables new_pairs (the new files' first days and rows),
+--   old_pairs
 --   (pair_history's rows of their payees before the merge) and rewrites (rewrote: facts
 --   of past days changed) for the caller.
 
 CREATE OR REPLACE TEMP TABLE new_pairs AS
 SELECT t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,
        coalesce(t.initiator, t.account) AS initiator,
-       CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day
+       CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day,
+       count(*) AS charges
 FROM transactions t
 LEFT JOIN payee_keys k ON k.name = t.counterparty     -- by payee key, as scan/ledger_rows.sql
 WHERE t.file_id > $after_file_id AND t.file_id <= $max_file_id
@@ -39,7 +43,7 @@ WHERE h.account = n.account AND h.counterparty = n.counterparty
   AND h.initiator = n.initiator AND n.first_day < h.first_day;
 
 INSERT INTO pair_history
-SELECT n.* FROM new_pairs n
+SELECT n.account, n.counterparty, n.initiator, n.first_day, n.charges FROM new_pairs n
 WHERE NOT EXISTS (SELECT 1 FROM old_pairs h
                   WHERE h.account = n.account AND h.counterparty = n.counterparty
                     AND h.initiator = n.initiator);

@@ -8,8 +8,12 @@ CREATE OR REPLACE TABLE pair_history (
     account       VARCHAR NOT NULL,
     counterparty  VARCHAR NOT NULL,
     initiator     VARCHAR NOT NULL,
-    first_day     INTEGER NOT NULL          -- days since 1970-01-01
+    first_day     INTEGER NOT NULL,         -- days since 1970-01-01
+    -- its rows when this row was made (here, or by a merge, scan/pair_history.sql): what
+    -- later files add is kept per pair in pair_history_added, so only a rebuild, right
+    -- after making them, reads these (scan/pair_facts.sql)
+    charges       BIGINT NOT NULL
 );
 
 INSERT INTO pair_history
-SELECT account, counterparty, initiator, first_day FROM pair_firsts;
+SELECT account, counterparty, initiator, first_day, charges FROM pair_firsts;

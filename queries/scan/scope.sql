@@ -11,10 +11,12 @@
 --   $as_of          DATE    last posting day considered
 --   $pair_keyed     VARCHAR[]  detectors judged per account-payee pair from its own
 --                              charges (detection/catalog.py PAIR_KEYED)
+--   $account_keyed  VARCHAR[]  detectors judged per account from all its history
+--                              (detection/catalog.py ACCOUNT_KEYED)
 -- returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key;
 --   temp table `scope_pairs` (pair_account, pair_payee: the account-payee pairs of the
---   new rows), temp tables `pair_keyed` (pair_detector) and `partial_payees` (empty), and
---   macro `rescanned`.
+--   new rows), temp tables `pair_keyed` (pair_detector), `account_keyed`
+--   (account_detector) and `partial_payees` (empty), and macro `rescanned`.
 
 CREATE OR REPLACE TEMP TABLE scope AS
 WITH fresh AS (
@@ -54,6 +56,9 @@ WHERE (t.file_id > $after_file_id OR t.posted_at > $after_day) AND t.posted_at <
 CREATE OR REPLACE TEMP TABLE pair_keyed AS
 SELECT unnest(CAST($pair_keyed AS VARCHAR[])) AS pair_detector;
 
+CREATE OR REPLACE TEMP TABLE account_keyed AS
+SELECT unnest(CAST($account_keyed AS VARCHAR[])) AS account_detector;
+
 -- Payees in scope that an account out of scope paid (pair_history: all history), for the
 -- macro below: filled by scan/partial_payees.sql once the detectors have run, for the
 -- payees of look-alike findings alone (reading pair_history for every payee in scope cost
@@ -77,8 +82,11 @@ CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiato
     OR (detector IN (SELECT pair_detector FROM pair_keyed)
         AND EXISTS (SELECT 1 FROM scope_pairs
                     WHERE pair_account = account AND pair_payee = counterparty))
+    OR (detector IN (SELECT account_detector FROM account_keyed)
+        AND account IN (SELECT pair_account FROM scope_pairs))
     OR (detector NOT IN ('shared_payout_account', 'lookalike_payee')
-        AND detector NOT IN (SELECT pair_detector FROM pair_keyed) AND (
+        AND detector NOT IN (SELECT pair_detector FROM pair_keyed)
+        AND detector NOT IN (SELECT account_detector FROM account_keyed) AND (
            account IN (SELECT key FROM scope WHERE kind = 'account')
         OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
         OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))), false);

@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from monitor.detection.catalog import Detector
+from monitor.detection.catalog import ACCOUNT_KEYED, UNBOUNDED_PAIRS, Detector
 from monitor.settings.config import Config
 from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
@@ -44,17 +44,29 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
 
 
 def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detector,
-                 params: dict, pairs_only: bool = False) -> None:
+                 params: dict, keyed: str | None = None, scope=None) -> None:
     """One detector's rows into temp table `events`, only those of the groups that fire.
-    `pairs_only` (a pair-keyed detector in an incremental scan): it reads, as `charges`,
-    only the charges of the pairs new rows touched (prepare's `pair_charges`; a CTE of
-    that name hides the temp table from its SQL)."""
+    In an incremental scan (`scope`, a detect.Scope), `keyed` narrows what it reads as
+    `charges` (a CTE of that name hides the temp table from its SQL): "pair"
+    (catalog.PAIR_KEYED), only the charges of the pairs new rows touched (prepare's
+    `pair_charges`, with their rows before the horizon for catalog.UNBOUNDED_PAIRS);
+    "account" (catalog.ACCOUNT_KEYED), every row of the accounts of the new rows that it
+    can judge (scan/account_charges.sql)."""
+    narrowed = ""
+    built = None
+    if keyed == "pair":
+        narrowed = "charges AS (SELECT * FROM pair_charges),"
+        if detector.name in UNBOUNDED_PAIRS and _earlier_rows(con, detector, params, scope):
+            narrowed, built = "charges AS (SELECT * FROM pair_all_charges),", "pair_all_charges"
+    elif keyed == "account":
+        run(con, "scan/account_charges", {
+            "as_of": scope.as_of, "min_charges": params[ACCOUNT_KEYED[detector.name]]})
+        narrowed, built = "charges AS (SELECT * FROM account_charges),", "account_charges"
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
     # others leave it NULL.
-    pairs = "charges AS (SELECT * FROM pair_charges)," if pairs_only else ""
     con.execute(f"""INSERT INTO events BY NAME
-        WITH {pairs} run AS MATERIALIZED ({detector.sql}),
+        WITH {narrowed} run AS MATERIALIZED ({detector.sql}),
         hot AS (SELECT DISTINCT account, counterparty, initiator FROM run
                 WHERE severity IS NOT NULL)
         SELECT $detector AS detector, run.* FROM run SEMI JOIN hot
@@ -62,6 +74,28 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
          AND run.counterparty IS NOT DISTINCT FROM hot.counterparty
          AND run.initiator IS NOT DISTINCT FROM hot.initiator""",
                 {"detector": detector.name, **params})
+    if built:
+        con.execute(f"DROP TABLE {built}")       # our own name
+
+
+def _earlier_rows(con, detector: Detector, params: dict, scope) -> bool:
+    """For a pair-keyed detector without a bound (catalog.UNBOUNDED_PAIRS), temp table
+    pair_all_charges: `pair_charges` and the rows before the horizon of the pairs it
+    judges there that began before it (scan/pair_earlier_rows.sql). False, and nothing
+    built, when there are none (most days: the ledger is read only for such pairs)."""
+    horizon_day = (scope.horizon - date(1970, 1, 1)).days
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE earlier_pairs AS
+        WITH charges AS (SELECT * FROM pair_charges), run AS ({detector.sql})
+        SELECT DISTINCT r.account, r.counterparty FROM run r
+        WHERE EXISTS (SELECT 1 FROM pair_charges c
+                      WHERE c.account = r.account AND c.counterparty = r.counterparty
+                        AND c.pair_first_day < $horizon_day)""",
+                {**params, "horizon_day": horizon_day})
+    earlier = con.execute("SELECT count(*) FROM earlier_pairs").fetchone()[0]
+    if earlier:
+        run(con, "scan/pair_earlier_rows", {"horizon": scope.horizon})
+    con.execute("DROP TABLE earlier_pairs")
+    return bool(earlier)
 
 
 def kept_first_days(con) -> int | None:
@@ -80,14 +114,12 @@ def kept_first_days(con) -> int | None:
     with transaction(con):
         # No mark, or a lower mark than before (the ledger was replaced): rebuild.
         if not state or state[0] > high:
-            con.execute(load_query("scan/pair_firsts"))
-            run(con, "scan/pair_history_rebuild")
             rewrote = True
         else:
             run(con, "scan/pair_history", {"after_file_id": state[0], "max_file_id": high})
             rewrote = con.execute("SELECT rewrote FROM rewrites").fetchone()[0]
         if rewrote:
-            _rebuild_kept_facts(con)
+            _rebuild(con)
         else:
             run(con, "scan/pair_facts_append")
         con.execute("DROP TABLE IF EXISTS new_pairs; DROP TABLE IF EXISTS old_pairs; "
@@ -98,9 +130,16 @@ def kept_first_days(con) -> int | None:
     return last_rewrite
 
 
-def _rebuild_kept_facts(con) -> None:
-    """The kept facts made anew: scan/pair_facts.sql with every payee in play."""
+def _rebuild(con) -> None:
+    """pair_history made anew from all transactions (scan/pair_firsts.sql), then the
+    facts kept from it (scan/pair_facts.sql with every payee in play). A pair's rows are
+    counted with its facts, pair_history's own counts being those of each row when it
+    was made: so a file that changes facts of days already past (rare) has the whole
+    ledger read again rather than pair_history alone."""
     drop_temp(con, "pair_firsts", "ledger_rows", "pair_facts", "initiator_facts")
+    con.execute(load_query("scan/pair_firsts"))
+    run(con, "scan/pair_history_rebuild")
+    drop_temp(con, "pair_firsts")
     con.execute("CREATE TEMP VIEW pair_firsts AS SELECT * FROM pair_history")
     con.execute("CREATE TEMP VIEW ledger_rows AS SELECT DISTINCT counterparty FROM pair_history")
     run(con, "scan/pair_facts")

@@ -126,9 +126,9 @@ def prepare(con: duckdb.DuckDBPyConnection, config, as_of: date, scope=None) -> 
 
 @_spark_errors
 def run_detector(con: duckdb.DuckDBPyConnection, config, detector, params: dict,
-                 pairs_only: bool = False) -> None:
+                 keyed: str | None = None, scope=None) -> None:
     """One detector on Spark; the rows of the groups that fire come back into DuckDB's
-    temp table `events`. Always over the whole ledger, as prepare is (`pairs_only`, an
+    temp table `events`. Always over the whole ledger, as prepare is (`keyed`, an
     incremental scan's narrowing, is DuckDB's optimisation)."""
     began = time.perf_counter()
     spark = session(engine_of(config))
