@@ -16,6 +16,7 @@ import glob
 import hashlib
 import os
 import threading
+from contextlib import ExitStack
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -334,15 +335,17 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
     digest = digest.value()
     previous = _previous_loads(con, result.path, digest, reload)
     stamp = now()
-    with transaction(con):
+    with transaction(con), ExitStack() as cleanup:
         if previous:
             _forget_files(con, previous)
             result.replaced = previous
         fresh = not con.execute("SELECT EXISTS (SELECT 1 FROM transactions WHERE source = ?)",
                                 [source.name]).fetchone()[0]
         # A source's first file loads every usable row (unless mapped ids repeat, see
-        # below): its new payee names are keyed on a thread meanwhile.
-        keying = payees.PendingKeys(con, _new_names(con)) if fresh else None
+        # below): its new payee names are keyed on a thread meanwhile (the thread is
+        # joined however the block ends, before the transaction does).
+        keying = cleanup.enter_context(payees.PendingKeys(con, _new_names(con))) \
+            if fresh else None
         staged, rejected, numbered = _shape(con, derive)
         if not derive and (numbered or not fresh):
             # A row whose txn_id is already held with other content is no duplicate.
@@ -375,8 +378,6 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
             keying.store(con)
         elif loaded:
             payees.add_new(con, file_id)
-        if keying:
-            keying.close()
         result.rows_read = staged + len(structural_rejects)
         result.rejected = rejected + len(structural_rejects)
         result.loaded = loaded

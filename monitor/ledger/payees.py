@@ -376,6 +376,12 @@ class PendingKeys:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    def __enter__(self) -> "PendingKeys":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def _table(names: list[str], pattern: re.Pattern | None):
     """The names and their keys, as an Arrow table to insert."""
