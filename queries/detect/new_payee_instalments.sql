@@ -21,8 +21,10 @@
 --                                            ordinary rate for months is not instalments
 --   $min_charges    INTEGER  default 4      charges (net of refunds) needed to fire
 --   $min_days       INTEGER  default 3      days with charges needed to fire
---   $similarity     DOUBLE   default 0.25   largest spread of the amounts so far, as a share of the
---                                            largest (instalments are alike; shopping is not)
+--   $similarity     DOUBLE   default 0.4    largest spread of the amounts so far, as a share of the
+--                                            largest (instalments are alike; shopping is not):
+--                                            0.4 lets amounts jitter by up to a quarter either
+--                                            side (0.25 let a thief jittering by 20% through)
 --   $max_other_accounts INTEGER default 2   accounts that may have used the payee before
 --   $tier_warning   DECIMAL  default 1000   running sum that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   running sum that escalates to high
