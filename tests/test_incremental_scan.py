@@ -30,17 +30,20 @@ PAIRS_REBUILT = f"""
     WITH pairs AS (
         SELECT account, {PAYEE} AS payee,
                CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first,
-               count(*) AS charges
+               count(*) AS charges, sum(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS spend
         FROM transactions GROUP BY ALL)
     SELECT account, payee, first,
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
-           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges
+           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges, spend
     FROM pairs p ORDER BY ALL"""
-# A pair's rows: its own count plus what later files added (pair_history_added).
+# A pair's rows and positive spend: its own plus what later files added
+# (pair_history_added).
 PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
                      payee_first_day,
                      charges + coalesce((SELECT sum(a.charges) FROM pair_history_added a
-                                         WHERE a.pair_key = p.pair_key), 0)
+                                         WHERE a.pair_key = p.pair_key), 0),
+                     spend + coalesce((SELECT sum(a.spend) FROM pair_history_added a
+                                       WHERE a.pair_key = p.pair_key), 0)
                 FROM pair_history_pairs p ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},
@@ -212,3 +215,51 @@ def test_a_high_risk_payee_paid_before_the_horizon_is_summed_over_all_its_charge
     risky = [f for f in full if f["detector"] == "high_risk_payee"]
     assert [(f["since"], f["charges"]) for f in risky] == [(DAY0, 4)]
     assert essentials(incremental) == essentials(full)
+
+
+def _run_ledger(tmp_path):
+    """card-1's Cloud Co run of test_a_run_that_began_before_the_horizon..., scanned on day
+    840 (the run's finding is in force), card-2 paying Office Co since day 0."""
+    led = Ledger(tmp_path)
+    led.series("Cloud Co", "100.00", start=0, every=7, count=57)
+    led.series("Cloud Co", "2000.00", start=400, every=7, count=5)
+    led.series("Cloud Co", "100.00", start=480, every=60, count=7)
+    led.series("Office Co", "40.00", start=0, every=30, count=29, account="card-2")
+    led.scan(840)
+    return led
+
+
+def _incremental_then_full(led, as_of_day: int):
+    as_of = DAY0 + timedelta(days=as_of_day)
+    incremental = detect.scan(led.con, led.config, as_of)
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchone()[0]
+    read = led.con.execute("SELECT rescanned_account FROM account_rescanned").fetchall()
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    return mode, read, essentials(incremental), essentials(full)
+
+
+def test_new_rows_that_cannot_move_an_accounts_judgments_leave_its_history_unread(tmp_path):
+    """A new row of a pair that cannot fire (one charge), posted after the last scan,
+    moves no baseline of the account's earlier charges: payee_amount_shift does not read
+    the account's history again, and its run's finding carries over, as a full scan
+    finds it."""
+    led = _run_ledger(tmp_path)
+    led.charge(845, "Anna Dev", "40.00")
+    led.flush()
+    mode, read, incremental, full = _incremental_then_full(led, 845)
+    led.close()
+    assert mode == "incremental" and read == []
+    assert [f for f in full if f[0] == "payee_amount_shift"]
+    assert incremental == full
+
+
+def test_a_late_row_has_its_accounts_history_judged_again(tmp_path):
+    """A new row posted at least lag_days (30) before the last scan's date falls in the
+    baselines of charges already judged: the account's every pair is judged again."""
+    led = _run_ledger(tmp_path)
+    led.charge(800, "Office Co", "40.00")           # card-1's first Office Co charge
+    led.flush()
+    mode, read, incremental, full = _incremental_then_full(led, 845)
+    led.close()
+    assert mode == "incremental" and read == [("card-1",)]
+    assert incremental == full

@@ -12,7 +12,7 @@ read the whole history again to learn which payees are new.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
@@ -59,8 +59,10 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
         if detector.name in UNBOUNDED_PAIRS and _earlier_rows(con, detector, params, scope):
             narrowed, built = "charges AS (SELECT * FROM pair_all_charges),", "pair_all_charges"
     elif keyed == "account":
-        run(con, "scan/account_charges", {
-            "as_of": scope.as_of, "min_charges": params[ACCOUNT_KEYED[detector.name]]})
+        named = {k: params[p] for k, p in ACCOUNT_KEYED[detector.name].items()}
+        run(con, "scan/account_charges", named | {
+            "detector": detector.name, "as_of": scope.as_of,
+            "late_day": scope.previous_as_of - timedelta(days=named["lag_days"])})
         narrowed, built = "charges AS (SELECT * FROM account_charges),", "account_charges"
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
