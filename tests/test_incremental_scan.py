@@ -30,20 +30,23 @@ PAIRS_REBUILT = f"""
     WITH pairs AS (
         SELECT account, {PAYEE} AS payee,
                CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first,
-               count(*) AS charges, sum(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS spend
+               count(*) AS charges, sum(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS spend,
+               CAST(max(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS last
         FROM transactions GROUP BY ALL)
     SELECT account, payee, first,
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
-           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges, spend
+           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges, spend, last
     FROM pairs p ORDER BY ALL"""
 # A pair's rows and positive spend: its own plus what later files added
-# (pair_history_added).
+# (pair_history_added); its last day, the latest of its own and theirs.
 PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
                      payee_first_day,
                      charges + coalesce((SELECT sum(a.charges) FROM pair_history_added a
                                          WHERE a.pair_key = p.pair_key), 0),
                      spend + coalesce((SELECT sum(a.spend) FROM pair_history_added a
-                                       WHERE a.pair_key = p.pair_key), 0)
+                                       WHERE a.pair_key = p.pair_key), 0),
+                     greatest(last_day, (SELECT max(a.last_day) FROM pair_history_added a
+                                         WHERE a.pair_key = p.pair_key))
                 FROM pair_history_pairs p ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},

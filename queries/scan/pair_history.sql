@@ -20,7 +20,8 @@ SELECT t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counter
        coalesce(t.initiator, t.account) AS initiator,
        CAST(min(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS first_day,
        count(*) AS charges,
-       sum(CASE WHEN t.amount > 0 THEN t.amount ELSE 0 END) AS spend
+       sum(CASE WHEN t.amount > 0 THEN t.amount ELSE 0 END) AS spend,
+       CAST(max(date_diff('day', DATE '1970-01-01', t.posted_at)) AS INTEGER) AS last_day
 FROM transactions t
 LEFT JOIN payee_keys k ON k.name = t.counterparty     -- by payee key, as scan/ledger_rows.sql
 WHERE t.file_id > $after_file_id AND t.file_id <= $max_file_id
@@ -44,7 +45,8 @@ WHERE h.account = n.account AND h.counterparty = n.counterparty
   AND h.initiator = n.initiator AND n.first_day < h.first_day;
 
 INSERT INTO pair_history
-SELECT n.account, n.counterparty, n.initiator, n.first_day, n.charges, n.spend
+SELECT n.account, n.counterparty, n.initiator, n.first_day, n.charges, n.spend,
+       n.last_day
 FROM new_pairs n
 WHERE NOT EXISTS (SELECT 1 FROM old_pairs h
                   WHERE h.account = n.account AND h.counterparty = n.counterparty

@@ -32,7 +32,7 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
     con.execute(load_query("scan/ledger_rows"), {
         "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
     _pair_facts(con, kept)
-    _features(con, kept)
+    _features(con, kept, scope.horizon if scope else None)
     drop_temp(con, "pair_charges")
     if scope:       # what the pair-keyed detectors judge (catalog.PAIR_KEYED; run_detector)
         con.execute("CREATE TEMP TABLE pair_charges AS SELECT c.* FROM charges c "
@@ -163,12 +163,12 @@ def _pair_facts(con, kept: bool) -> None:
                 "initiator_payee_first_day FROM pair_history_initiators")
 
 
-def _features(con, kept: bool) -> None:
+def _features(con, kept: bool, horizon: date | None) -> None:
     """Temp table charges: by the kept facts' key hashes when they are kept, unless two
     keys share a hash (a charge would then have two rows: every charge's pairs are kept),
     else by the keys themselves."""
     if kept:
-        con.execute(load_query("scan/features_kept"))
+        run(con, "scan/features_kept", {"horizon": horizon})
         (same,), = con.execute("SELECT (SELECT count(*) FROM charges) "
                                "= (SELECT count(*) FROM ledger_rows)").fetchall()
         if same:
