@@ -50,8 +50,9 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
     `charges` (a CTE of that name hides the temp table from its SQL): "pair"
     (catalog.PAIR_KEYED), only the charges of the pairs new rows touched (prepare's
     `pair_charges`, with their rows before the horizon for catalog.UNBOUNDED_PAIRS);
-    "account" (catalog.ACCOUNT_KEYED), every row of the accounts of the new rows that it
-    can judge (scan/account_charges.sql)."""
+    "account" (catalog.ACCOUNT_KEYED), every row of the accounts of the new rows whose
+    findings they can change (scan/account_charges.sql, which notes them in temp table
+    account_rescanned)."""
     narrowed = ""
     built = None
     if keyed == "pair":
