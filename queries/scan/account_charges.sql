@@ -1,9 +1,10 @@
 -- name: account_charges
 -- finds: nothing; builds temp table `account_charges`, what an account-keyed detector
 --   (detection/catalog.py ACCOUNT_KEYED: payee_amount_shift) judges in an incremental
---   scan: EVERY row up to $as_of, from the first, of the accounts whose findings the new
---   rows can change, and notes those accounts in temp table `account_rescanned` (macro
---   `rescanned`, scan/scope.sql: the findings of the other accounts carry over).
+--   scan: EVERY row up to the scan's date, from the first, of the accounts whose
+--   findings the new rows can change, and notes those accounts in temp table
+--   `account_rescanned` (macro `rescanned`, scan/scope.sql: the findings of the other
+--   accounts carry over).
 --   Such a detector's windows reach back without a bound (a CUSUM run carries on until
 --   it falls back to zero; a baseline is a year of the account's charges before each
 --   charge), so the 400-day horizon of `ledger_rows` would judge a long run, or a charge
@@ -22,7 +23,7 @@
 --   (all of them were read before; 5,159 have a pair that can fire).
 -- params:
 --   $detector     VARCHAR  the detector (its accounts in `account_rescanned`)
---   $as_of        DATE     last posting date to consider
+--   $horizon      DATE     first posting date of temp table ledger_rows (the scope's)
 --   $late_day     DATE     a new row posted on or before this day changes earlier judgments
 --   $min_charges  BIGINT   a pair with at most this many rows is never judged
 --   $min_spend    DECIMAL  a pair whose positive amounts sum to less is never judged
@@ -54,13 +55,21 @@ SELECT DISTINCT $detector, account FROM (
     WHERE p.account IN (SELECT pair_account FROM scope_pairs WHERE first_new_day <= $late_day)
 ) a;
 
+-- Their rows from $horizon on are in temp table ledger_rows already (an account of the
+-- new rows is in scope), keyed and explained: only the earlier ones are read again.
 CREATE OR REPLACE TEMP TABLE account_charges AS
+SELECT r.txn_id, r.account, r.counterparty, r.posted_at, r.day, r.amount, r.currency,
+       r.explained_by
+FROM ledger_rows r
+WHERE r.account IN (SELECT rescanned_account FROM account_rescanned
+                    WHERE rescanned_detector = $detector)
+UNION ALL
 SELECT t.txn_id, t.account, coalesce(k.payee_key, t.counterparty, '(no payee)') AS counterparty,
        t.posted_at, CAST(date_diff('day', DATE '1970-01-01', t.posted_at) AS INTEGER) AS day,
        t.amount, t.currency, e.reference AS explained_by
 FROM transactions t
 LEFT JOIN payee_keys k ON k.name = t.counterparty
 LEFT JOIN explained e USING (source, txn_id)
-WHERE t.posted_at <= $as_of
+WHERE t.posted_at < $horizon
   AND t.account IN (SELECT rescanned_account FROM account_rescanned
                     WHERE rescanned_detector = $detector);

@@ -62,7 +62,7 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
     elif keyed == "account":
         named = {k: params[p] for k, p in ACCOUNT_KEYED[detector.name].items()}
         run(con, "scan/account_charges", named | {
-            "detector": detector.name, "as_of": scope.as_of,
+            "detector": detector.name, "horizon": scope.horizon,
             "late_day": scope.previous_as_of - timedelta(days=named["lag_days"])})
         narrowed, built = "charges AS (SELECT * FROM account_charges),", "account_charges"
     # The SQL text is our own file; only values are bound.
