@@ -266,3 +266,28 @@ def test_a_late_row_has_its_accounts_history_judged_again(tmp_path):
     led.close()
     assert mode == "incremental" and read == [("card-1",)]
     assert incremental == full
+
+
+def test_the_kept_facts_joined_cover_a_pair_quiet_since_before_the_horizon(tmp_path):
+    """An incremental scan joins its rows only with the kept pairs posted since its horizon
+    (their last day, or that of rows later files added). A pair quiet for longer than the
+    horizon that is paid again is among them: the join alone gives every row its facts
+    (the row-count fallback to joining by the keys is not what saves it)."""
+    led = Ledger(tmp_path)
+    led.series("Cloud Co", "95.00", start=0, every=10, count=11)           # days 0-100
+    led.series("Office Co", "40.00", start=0, every=30, count=21, account="card-2")
+    led.scan(600)
+    led.charge(700, "Cloud Co", "95.00")                    # paid again after 600 quiet days
+    led.charge(700, "Anna Dev", "40.00")                    # and a new pair
+    led.flush()
+    as_of = DAY0 + timedelta(days=700)
+    incremental = detect.scan(led.con, led.config, as_of)
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchone()[0]
+    store.run(led.con, "scan/features_kept", {"horizon": as_of - detect.HORIZON})
+    joined = led.con.execute("SELECT (SELECT count(*) FROM charges), "
+                             "(SELECT count(*) FROM ledger_rows)").fetchone()
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    led.close()
+    assert mode == "incremental"
+    assert joined[0] == joined[1] and joined[1] >= 2
+    assert essentials(incremental) == essentials(full)
