@@ -291,3 +291,60 @@ def test_the_kept_facts_joined_cover_a_pair_quiet_since_before_the_horizon(tmp_p
     assert mode == "incremental"
     assert joined[0] == joined[1] and joined[1] >= 2
     assert essentials(incremental) == essentials(full)
+
+
+def _drifting_initiator(tmp_path):
+    """alice spends 100.00 a week over many payees for 420 days, then 5,000.00 four times:
+    unexplained_drift fires at her (initiator) level alone. Scanned on day 440."""
+    led = Ledger(tmp_path)
+    for i in range(60):
+        led.charge(7 * i, f"Shop {i % 12}", "100.00", initiator="alice")
+    led.series("Devlab Consult", "5000.00", start=425, every=5, count=4, initiator="alice")
+    first = led.scan(440)
+    assert [(f["initiator"], f["account"]) for f in first
+            if f["detector"] == "unexplained_drift"] == [("alice", None)]
+    return led
+
+
+def _drift_scan(led, as_of_day: int):
+    as_of = DAY0 + timedelta(days=as_of_day)
+    incremental = detect.scan(led.con, led.config, as_of)
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchone()[0]
+    quiet = led.con.execute("SELECT quiet_initiator FROM quiet_initiators").fetchall()
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    led.close()
+    drift = [f for f in full if f["detector"] == "unexplained_drift"]
+    return mode, quiet, drift, essentials(incremental), essentials(full)
+
+
+def test_an_initiator_whose_new_days_cannot_fire_keeps_its_drift_finding(tmp_path):
+    """A refund is alice's only new row: no new day of hers can fire, so her windows are
+    not run again and her finding, still in force, carries over as a full scan finds it."""
+    led = _drifting_initiator(tmp_path)
+    led.refund(450, "Shop 3", "20.00", initiator="alice")
+    led.flush()
+    mode, quiet, drift, incremental, full = _drift_scan(led, 450)
+    assert mode == "incremental" and quiet == [("alice",)] and drift
+    assert incremental == full
+
+
+def test_an_initiator_whose_new_day_may_fire_is_judged_again(tmp_path):
+    """A new charge while the surge is in her window: that day may fire (it does), so her
+    level is judged again."""
+    led = _drifting_initiator(tmp_path)
+    led.charge(450, "Shop 3", "100.00", initiator="alice")
+    led.flush()
+    mode, quiet, drift, incremental, full = _drift_scan(led, 450)
+    assert mode == "incremental" and quiet == [] and drift
+    assert incremental == full
+
+
+def test_an_initiators_late_row_has_her_level_judged_again(tmp_path):
+    """A new row posted before the last scan's date enters the windows of days already
+    judged: her level is judged again, though no new day of hers can fire."""
+    led = _drifting_initiator(tmp_path)
+    led.refund(436, "Shop 3", "20.00", initiator="alice")
+    led.flush()
+    mode, quiet, drift, incremental, full = _drift_scan(led, 445)
+    assert mode == "incremental" and quiet == []
+    assert incremental == full

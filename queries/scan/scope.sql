@@ -16,8 +16,8 @@
 -- returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key;
 --   temp table `scope_pairs` (pair_account, pair_payee: the account-payee pairs of the
 --   new rows; first_new_day: the earliest posting of their new rows), temp tables
---   `pair_keyed` (pair_detector), `account_keyed` (account_detector), `partial_payees`
---   and `account_rescanned` (both empty), and macro `rescanned`.
+--   `pair_keyed` (pair_detector), `account_keyed` (account_detector), `partial_payees`,
+--   `quiet_initiators` and `account_rescanned` (all three empty), and macro `rescanned`.
 
 CREATE OR REPLACE TEMP TABLE scope AS
 WITH fresh AS (
@@ -68,6 +68,11 @@ SELECT unnest(CAST($account_keyed AS VARCHAR[])) AS account_detector;
 -- 0.3 s of CPU each time the macro was used, twice a scan, at 10M rows).
 CREATE OR REPLACE TEMP TABLE partial_payees (payee VARCHAR);
 
+-- The initiators whose unexplained_drift findings at the initiator level cannot change
+-- (filled by scan/quiet_initiators.sql): their findings carry over.
+CREATE OR REPLACE TEMP TABLE quiet_initiators (quiet_detector VARCHAR,
+                                               quiet_initiator VARCHAR);
+
 -- The accounts an account-keyed detector judged again, all their pairs on all their
 -- history: filled by scan/account_charges.sql as each such detector runs.
 CREATE OR REPLACE TEMP TABLE account_rescanned (rescanned_detector VARCHAR,
@@ -98,4 +103,8 @@ CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiato
         AND detector NOT IN (SELECT account_detector FROM account_keyed) AND (
            account IN (SELECT key FROM scope WHERE kind = 'account')
         OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
-        OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))), false);
+        OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))
+        AND NOT (account IS NULL AND counterparty IS NULL
+                 AND EXISTS (SELECT 1 FROM quiet_initiators
+                             WHERE quiet_detector = detector
+                               AND quiet_initiator = initiator))), false);

@@ -16,7 +16,8 @@ from datetime import date, timedelta
 
 import duckdb
 
-from monitor.detection.catalog import ACCOUNT_KEYED, UNBOUNDED_PAIRS, Detector
+from monitor.detection.catalog import (ACCOUNT_KEYED, QUIET_INITIATOR_LEVEL, UNBOUNDED_PAIRS,
+                                       Detector)
 from monitor.settings.config import Config
 from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
@@ -65,6 +66,16 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
             "detector": detector.name, "horizon": scope.horizon,
             "late_day": scope.previous_as_of - timedelta(days=named["lag_days"])})
         narrowed, built = "charges AS (SELECT * FROM account_charges),", "account_charges"
+    elif scope is not None and detector.name in QUIET_INITIATOR_LEVEL:
+        # A NULL initiator joins no initiator group: the pair and payee levels keep
+        # every row, the quiet initiators' level is left out (scan/quiet_initiators.sql).
+        run(con, "scan/quiet_initiators", params | {
+            "after_file_id": scope.after_file_id, "after_day": scope.previous_as_of,
+            "as_of": scope.as_of, "horizon": scope.horizon})
+        narrowed = ("charges AS (SELECT * REPLACE (CASE WHEN initiator IN ("
+                    "SELECT quiet_initiator FROM quiet_initiators WHERE quiet_detector = "
+                    "$detector) THEN NULL ELSE initiator END AS initiator) "
+                    "FROM temp.main.charges),")
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
     # others leave it NULL.
