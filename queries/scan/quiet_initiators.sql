@@ -16,7 +16,7 @@
 --   most $baseline_days - $lag_days). Both sums are over this scan's rows, from
 --   $horizon on: a full scan's H is no smaller, so it fires no sooner; W is complete
 --   when $after_day is at least $window_days after $horizon (else nothing qualifies).
---   With a ratio or window below zero, or a history of no days, nothing qualifies.
+--   With a ratio, window or lag below zero, or a history of no days, nothing qualifies.
 -- params:
 --   $after_file_id  BIGINT   rows of files with a larger id are new
 --   $after_day      DATE     the previous scan's date
@@ -38,7 +38,7 @@ WITH late AS (       -- initiators with a new row of a day already judged
 judged AS (          -- this scan's initiators that may qualify: in scope, none late
     SELECT key AS initiator FROM scope
     WHERE kind = 'initiator' AND key NOT IN (SELECT initiator FROM late)
-      AND $ratio >= 0 AND $window_days >= 0 AND $baseline_days > $lag_days
+      AND $ratio >= 0 AND $window_days >= 0 AND $lag_days >= 0 AND $baseline_days > $lag_days
       AND date_diff('day', $horizon, $after_day) >= $window_days
 ),
 days AS (            -- their new days with an unexplained charge
