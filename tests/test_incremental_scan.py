@@ -30,17 +30,23 @@ PAIRS_REBUILT = f"""
     WITH pairs AS (
         SELECT account, {PAYEE} AS payee,
                CAST(min(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS first,
-               count(*) AS charges
+               count(*) AS charges, sum(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS spend,
+               CAST(max(date_diff('day', DATE '1970-01-01', posted_at)) AS INTEGER) AS last
         FROM transactions GROUP BY ALL)
     SELECT account, payee, first,
            (SELECT count(*) FROM pairs o WHERE o.payee = p.payee AND o.first < p.first),
-           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges
+           (SELECT min(first) FROM pairs o WHERE o.payee = p.payee), charges, spend, last
     FROM pairs p ORDER BY ALL"""
-# A pair's rows: its own count plus what later files added (pair_history_added).
+# A pair's rows and positive spend: its own plus what later files added
+# (pair_history_added); its last day, the latest of its own and theirs.
 PAIRS_KEPT = """SELECT account, counterparty, pair_first_day, payee_accounts_before,
                      payee_first_day,
                      charges + coalesce((SELECT sum(a.charges) FROM pair_history_added a
-                                         WHERE a.pair_key = p.pair_key), 0)
+                                         WHERE a.pair_key = p.pair_key), 0),
+                     spend + coalesce((SELECT sum(a.spend) FROM pair_history_added a
+                                       WHERE a.pair_key = p.pair_key), 0),
+                     greatest(last_day, (SELECT max(a.last_day) FROM pair_history_added a
+                                         WHERE a.pair_key = p.pair_key))
                 FROM pair_history_pairs p ORDER BY ALL"""
 INITIATORS_REBUILT = f"""
     SELECT coalesce(initiator, account), {PAYEE},
@@ -212,3 +218,133 @@ def test_a_high_risk_payee_paid_before_the_horizon_is_summed_over_all_its_charge
     risky = [f for f in full if f["detector"] == "high_risk_payee"]
     assert [(f["since"], f["charges"]) for f in risky] == [(DAY0, 4)]
     assert essentials(incremental) == essentials(full)
+
+
+def _run_ledger(tmp_path):
+    """card-1's Cloud Co run of test_a_run_that_began_before_the_horizon..., scanned on day
+    840 (the run's finding is in force), card-2 paying Office Co since day 0."""
+    led = Ledger(tmp_path)
+    led.series("Cloud Co", "100.00", start=0, every=7, count=57)
+    led.series("Cloud Co", "2000.00", start=400, every=7, count=5)
+    led.series("Cloud Co", "100.00", start=480, every=60, count=7)
+    led.series("Office Co", "40.00", start=0, every=30, count=29, account="card-2")
+    led.scan(840)
+    return led
+
+
+def _incremental_then_full(led, as_of_day: int):
+    as_of = DAY0 + timedelta(days=as_of_day)
+    incremental = detect.scan(led.con, led.config, as_of)
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchone()[0]
+    read = led.con.execute("SELECT rescanned_account FROM account_rescanned").fetchall()
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    return mode, read, essentials(incremental), essentials(full)
+
+
+def test_new_rows_that_cannot_move_an_accounts_judgments_leave_its_history_unread(tmp_path):
+    """A new row of a pair that cannot fire (one charge), posted after the last scan,
+    moves no baseline of the account's earlier charges: payee_amount_shift does not read
+    the account's history again, and its run's finding carries over, as a full scan
+    finds it."""
+    led = _run_ledger(tmp_path)
+    led.charge(845, "Anna Dev", "40.00")
+    led.flush()
+    mode, read, incremental, full = _incremental_then_full(led, 845)
+    led.close()
+    assert mode == "incremental" and read == []
+    assert [f for f in full if f[0] == "payee_amount_shift"]
+    assert incremental == full
+
+
+def test_a_late_row_has_its_accounts_history_judged_again(tmp_path):
+    """A new row posted at least lag_days (30) before the last scan's date falls in the
+    baselines of charges already judged: the account's every pair is judged again."""
+    led = _run_ledger(tmp_path)
+    led.charge(800, "Office Co", "40.00")           # card-1's first Office Co charge
+    led.flush()
+    mode, read, incremental, full = _incremental_then_full(led, 845)
+    led.close()
+    assert mode == "incremental" and read == [("card-1",)]
+    assert incremental == full
+
+
+def test_the_kept_facts_joined_cover_a_pair_quiet_since_before_the_horizon(tmp_path):
+    """An incremental scan joins its rows only with the kept pairs posted since its horizon
+    (their last day, or that of rows later files added). A pair quiet for longer than the
+    horizon that is paid again is among them: the join alone gives every row its facts
+    (the row-count fallback to joining by the keys is not what saves it)."""
+    led = Ledger(tmp_path)
+    led.series("Cloud Co", "95.00", start=0, every=10, count=11)           # days 0-100
+    led.series("Office Co", "40.00", start=0, every=30, count=21, account="card-2")
+    led.scan(600)
+    led.charge(700, "Cloud Co", "95.00")                    # paid again after 600 quiet days
+    led.charge(700, "Anna Dev", "40.00")                    # and a new pair
+    led.flush()
+    as_of = DAY0 + timedelta(days=700)
+    incremental = detect.scan(led.con, led.config, as_of)
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchone()[0]
+    store.run(led.con, "scan/features_kept", {"horizon": as_of - detect.HORIZON})
+    joined = led.con.execute("SELECT (SELECT count(*) FROM charges), "
+                             "(SELECT count(*) FROM ledger_rows)").fetchone()
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    led.close()
+    assert mode == "incremental"
+    assert joined[0] == joined[1] and joined[1] >= 2
+    assert essentials(incremental) == essentials(full)
+
+
+def _drifting_initiator(tmp_path):
+    """alice spends 100.00 a week over many payees for 420 days, then 5,000.00 four times:
+    unexplained_drift fires at her (initiator) level alone. Scanned on day 440."""
+    led = Ledger(tmp_path)
+    for i in range(60):
+        led.charge(7 * i, f"Shop {i % 12}", "100.00", initiator="alice")
+    led.series("Devlab Consult", "5000.00", start=425, every=5, count=4, initiator="alice")
+    first = led.scan(440)
+    assert [(f["initiator"], f["account"]) for f in first
+            if f["detector"] == "unexplained_drift"] == [("alice", None)]
+    return led
+
+
+def _drift_scan(led, as_of_day: int):
+    as_of = DAY0 + timedelta(days=as_of_day)
+    incremental = detect.scan(led.con, led.config, as_of)
+    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchone()[0]
+    quiet = led.con.execute("SELECT quiet_initiator FROM quiet_initiators").fetchall()
+    full = detect.scan(led.con, led.config, as_of, full=True)
+    led.close()
+    drift = [f for f in full if f["detector"] == "unexplained_drift"]
+    return mode, quiet, drift, essentials(incremental), essentials(full)
+
+
+def test_an_initiator_whose_new_days_cannot_fire_keeps_its_drift_finding(tmp_path):
+    """A refund is alice's only new row: no new day of hers can fire, so her windows are
+    not run again and her finding, still in force, carries over as a full scan finds it."""
+    led = _drifting_initiator(tmp_path)
+    led.refund(450, "Shop 3", "20.00", initiator="alice")
+    led.flush()
+    mode, quiet, drift, incremental, full = _drift_scan(led, 450)
+    assert mode == "incremental" and quiet == [("alice",)] and drift
+    assert incremental == full
+
+
+def test_an_initiator_whose_new_day_may_fire_is_judged_again(tmp_path):
+    """A new charge while the surge is in her window: that day may fire (it does), so her
+    level is judged again."""
+    led = _drifting_initiator(tmp_path)
+    led.charge(450, "Shop 3", "100.00", initiator="alice")
+    led.flush()
+    mode, quiet, drift, incremental, full = _drift_scan(led, 450)
+    assert mode == "incremental" and quiet == [] and drift
+    assert incremental == full
+
+
+def test_an_initiators_late_row_has_her_level_judged_again(tmp_path):
+    """A new row posted before the last scan's date enters the windows of days already
+    judged: her level is judged again, though no new day of hers can fire."""
+    led = _drifting_initiator(tmp_path)
+    led.refund(436, "Shop 3", "20.00", initiator="alice")
+    led.flush()
+    mode, quiet, drift, incremental, full = _drift_scan(led, 445)
+    assert mode == "incremental" and quiet == []
+    assert incremental == full

@@ -33,12 +33,25 @@ PAIR_KEYED = ("below_approval_limit", "duplicate_charges", "frequency_burst",
 # of the account's charges before it. Cut at the incremental scan's 400-day horizon, a
 # run that began before it, or a charge whose baseline did, was judged otherwise than a
 # full scan judges it (44 findings against 51 on the 10M-row benchmark). An incremental
-# scan gives them every row of the accounts of the new rows (scan/account_charges.sql)
-# that have a pair of more rows than the named parameter (a pair of no more can never be
-# judged); `rescanned` (scope.sql) counts
-# their findings as judged again for those accounts alone: an account without new rows
-# is judged as before.
-ACCOUNT_KEYED = {"payee_amount_shift": "min_history"}
+# scan gives them every row of the accounts whose findings the new rows can change
+# (scan/account_charges.sql), and `rescanned` (scope.sql) counts their findings as judged
+# again for those accounts alone: an account of the new rows with a pair that can fire
+# (more rows than the parameter named by min_charges, whose positive amounts sum to at
+# least min_spend's: the kept facts count and sum every row of each pair) among its new
+# pairs, or with a new row posted at least lag_days before the previous scan's date (a
+# row moves the account's baselines from lag_days after its day on). Any other account
+# judges its old charges as before, and its findings carry over.
+ACCOUNT_KEYED = {"payee_amount_shift": {"min_charges": "min_history",
+                                          "min_spend": "tier_warning",
+                                          "lag_days": "lag_days"}}
+
+# Detectors whose initiator level (findings with an initiator and neither account nor
+# payee) an incremental scan leaves out for the initiators whose new days cannot fire and
+# whose new rows all follow the last scan (scan/quiet_initiators.sql, which bounds
+# unexplained_drift's firing rule: it is written for that detector alone): their findings
+# carry over. Where new rows touch every card, the card level's windows over 400 days were
+# a third of the scan.
+QUIET_INITIATOR_LEVEL = ("unexplained_drift",)
 
 # Pair-keyed detectors whose windows have no bound: high_risk_payee sums every charge of a
 # pair since its first. Cut at the horizon, its exposure, count and `since` left out the

@@ -49,6 +49,8 @@ class Scope:
     horizon: date
     previous_scan: int          # the scan it builds on: its findings carry over
     as_of: date
+    previous_as_of: date        # that scan's date: rows posted after it are new
+    after_file_id: int          # and rows of files after this one
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
@@ -215,7 +217,8 @@ def _incremental_scope(con, previous, settings: str, as_of: date) -> Scope | Non
     run(con, "scan/scope", {"after_file_id": previous[2], "after_day": previous[1],
                             "as_of": as_of, "pair_keyed": list(PAIR_KEYED),
                             "account_keyed": list(ACCOUNT_KEYED)})
-    return Scope(horizon=horizon, previous_scan=previous[0], as_of=as_of)
+    return Scope(horizon=horizon, previous_scan=previous[0], as_of=as_of,
+                 previous_as_of=previous[1], after_file_id=previous[2])
 
 
 def _with_carried(con, rows: list[dict], previous_scan: int, as_of: date) -> list[dict]:

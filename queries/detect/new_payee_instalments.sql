@@ -73,18 +73,20 @@ running AS (
     FROM daily
     WINDOW run AS (PARTITION BY account, counterparty ORDER BY day ROWS UNBOUNDED PRECEDING)
 ),
--- Every account-payee month of spending (approved or not), for the accounts in play.
+-- Every account-payee month of spending (approved or not), for the accounts in play
+-- (the others' charges are left out before grouping: where nearly every charge opens a
+-- pair, grouping them all cost 0.5 s of CPU of an incremental scan at 10M rows).
 pair_months AS (
     SELECT c.account, c.counterparty,
         CAST(year(c.posted_at) * 12 + month(c.posted_at) AS INTEGER) AS month_no,
         sum(c.amount) AS total
-    FROM charges c
+    FROM charges c SEMI JOIN (SELECT DISTINCT account FROM possible) a USING (account)
     WHERE c.amount > 0
     GROUP BY 1, 2, 3
 ),
 account_months AS (
     SELECT account, month_no, sum(total) AS total, count(*) AS pairs
-    FROM pair_months SEMI JOIN (SELECT DISTINCT account FROM possible) a USING (account)
+    FROM pair_months
     GROUP BY account, month_no
 ),
 account_usual AS (

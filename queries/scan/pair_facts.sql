@@ -10,13 +10,14 @@
 --   initiator_payee_first_day).
 
 CREATE OR REPLACE TEMP TABLE known_pairs AS   -- every pair of the payees in play, all history
-SELECT account, counterparty, initiator, first_day, charges
+SELECT account, counterparty, initiator, first_day, charges, spend, last_day
 FROM pair_firsts
 WHERE counterparty IN (SELECT DISTINCT counterparty FROM ledger_rows);
 
 CREATE OR REPLACE TEMP TABLE pair_facts AS
 WITH pairs AS (
-    SELECT account, counterparty, min(first_day) AS pair_first_day, sum(charges) AS charges
+    SELECT account, counterparty, min(first_day) AS pair_first_day, sum(charges) AS charges,
+           sum(spend) AS spend, max(last_day) AS last_day
     FROM known_pairs GROUP BY account, counterparty
 )
 SELECT *,

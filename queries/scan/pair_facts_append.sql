@@ -7,14 +7,15 @@
 --   that started strictly before it plus the new ones that did. What existed is read
 --   from temp table old_pairs (pair_history's rows of those payees before the merge),
 --   whose first days are those the kept facts were made from. Each row keeps the hash
---   of its key and its rows, as scan/pair_facts_keep.sql does; for the pairs that
---   existed, the new files' rows go to table pair_history_added.
+--   of its key, its rows, their spend and latest day, as scan/pair_facts_keep.sql does;
+--   for the pairs that existed, the new files' go to table pair_history_added.
 -- params: none.
 -- returns: nothing.
 
 INSERT INTO pair_history_pairs
 WITH fresh AS (
-    SELECT account, counterparty, min(first_day) AS pair_first_day, sum(charges) AS charges
+    SELECT account, counterparty, min(first_day) AS pair_first_day, sum(charges) AS charges,
+           sum(spend) AS spend, max(last_day) AS last_day
     FROM new_pairs n
     WHERE NOT EXISTS (SELECT 1 FROM old_pairs k
                       WHERE k.account = n.account AND k.counterparty = n.counterparty)
@@ -39,7 +40,7 @@ SELECT f.account, f.counterparty, f.pair_first_day,
        b.accounts + count(*) OVER (PARTITION BY f.counterparty ORDER BY f.pair_first_day
                                    RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
        coalesce(p.payee_first_day, min(f.pair_first_day) OVER (PARTITION BY f.counterparty)),
-       hash(f.account, f.counterparty), f.charges
+       hash(f.account, f.counterparty), f.charges, f.spend, f.last_day
 FROM fresh f
 JOIN before b ON b.account = f.account AND b.counterparty = f.counterparty
 LEFT JOIN payees p ON p.counterparty = f.counterparty;
@@ -48,7 +49,7 @@ LEFT JOIN payees p ON p.counterparty = f.counterparty;
 -- (an UPDATE of the kept pairs, scattered through them, cost 0.25 s and its commit up to
 -- a second of CPU at 10M rows).
 INSERT INTO pair_history_added
-SELECT hash(account, counterparty), sum(charges) FROM new_pairs n
+SELECT hash(account, counterparty), sum(charges), sum(spend), max(last_day) FROM new_pairs n
 WHERE EXISTS (SELECT 1 FROM old_pairs k
               WHERE k.account = n.account AND k.counterparty = n.counterparty)
 GROUP BY account, counterparty;

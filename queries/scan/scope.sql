@@ -15,8 +15,9 @@
 --                              (detection/catalog.py ACCOUNT_KEYED)
 -- returns (temp table `scope`): kind ('account' | 'payee' | 'initiator' | 'payout'), key;
 --   temp table `scope_pairs` (pair_account, pair_payee: the account-payee pairs of the
---   new rows), temp tables `pair_keyed` (pair_detector), `account_keyed`
---   (account_detector) and `partial_payees` (empty), and macro `rescanned`.
+--   new rows; first_new_day: the earliest posting of their new rows), temp tables
+--   `pair_keyed` (pair_detector), `account_keyed` (account_detector), `partial_payees`,
+--   `quiet_initiators` and `account_rescanned` (all three empty), and macro `rescanned`.
 
 CREATE OR REPLACE TEMP TABLE scope AS
 WITH fresh AS (
@@ -47,11 +48,13 @@ WHERE posted_at <= $as_of
 -- The account-payee pairs of the new rows: a pair-keyed detector (PAIR_KEYED in
 -- detection/catalog.py) is given only their charges, every other pair being unchanged.
 CREATE OR REPLACE TEMP TABLE scope_pairs AS
-SELECT DISTINCT t.account AS pair_account,
-       coalesce(k.payee_key, t.counterparty, '(no payee)') AS pair_payee
+SELECT t.account AS pair_account,
+       coalesce(k.payee_key, t.counterparty, '(no payee)') AS pair_payee,
+       min(t.posted_at) AS first_new_day
 FROM transactions t
 LEFT JOIN payee_keys k ON k.name = t.counterparty
-WHERE (t.file_id > $after_file_id OR t.posted_at > $after_day) AND t.posted_at <= $as_of;
+WHERE (t.file_id > $after_file_id OR t.posted_at > $after_day) AND t.posted_at <= $as_of
+GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE pair_keyed AS
 SELECT unnest(CAST($pair_keyed AS VARCHAR[])) AS pair_detector;
@@ -64,6 +67,16 @@ SELECT unnest(CAST($account_keyed AS VARCHAR[])) AS account_detector;
 -- payees of look-alike findings alone (reading pair_history for every payee in scope cost
 -- 0.3 s of CPU each time the macro was used, twice a scan, at 10M rows).
 CREATE OR REPLACE TEMP TABLE partial_payees (payee VARCHAR);
+
+-- The initiators whose unexplained_drift findings at the initiator level cannot change
+-- (filled by scan/quiet_initiators.sql): their findings carry over.
+CREATE OR REPLACE TEMP TABLE quiet_initiators (quiet_detector VARCHAR,
+                                               quiet_initiator VARCHAR);
+
+-- The accounts an account-keyed detector judged again, all their pairs on all their
+-- history: filled by scan/account_charges.sql as each such detector runs.
+CREATE OR REPLACE TEMP TABLE account_rescanned (rescanned_detector VARCHAR,
+                                                rescanned_account VARCHAR);
 
 -- Whether a finding's group was judged again on complete data: a group keyed by a payee
 -- alone needs all the payee's rows, so only a payee in scope counts for it, and so on.
@@ -83,10 +96,15 @@ CREATE OR REPLACE TEMP MACRO rescanned(detector, account, counterparty, initiato
         AND EXISTS (SELECT 1 FROM scope_pairs
                     WHERE pair_account = account AND pair_payee = counterparty))
     OR (detector IN (SELECT account_detector FROM account_keyed)
-        AND account IN (SELECT pair_account FROM scope_pairs))
+        AND EXISTS (SELECT 1 FROM account_rescanned
+                    WHERE rescanned_detector = detector AND rescanned_account = account))
     OR (detector NOT IN ('shared_payout_account', 'lookalike_payee')
         AND detector NOT IN (SELECT pair_detector FROM pair_keyed)
         AND detector NOT IN (SELECT account_detector FROM account_keyed) AND (
            account IN (SELECT key FROM scope WHERE kind = 'account')
         OR counterparty IN (SELECT key FROM scope WHERE kind = 'payee')
-        OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))), false);
+        OR initiator IN (SELECT key FROM scope WHERE kind = 'initiator'))
+        AND NOT (account IS NULL AND counterparty IS NULL
+                 AND EXISTS (SELECT 1 FROM quiet_initiators
+                             WHERE quiet_detector = detector
+                               AND quiet_initiator = initiator))), false);

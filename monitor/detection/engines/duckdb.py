@@ -12,11 +12,12 @@ read the whole history again to learn which payees are new.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
-from monitor.detection.catalog import ACCOUNT_KEYED, UNBOUNDED_PAIRS, Detector
+from monitor.detection.catalog import (ACCOUNT_KEYED, QUIET_INITIATOR_LEVEL, UNBOUNDED_PAIRS,
+                                       Detector)
 from monitor.settings.config import Config
 from monitor.sql.store import drop_temp, load_query, run, transaction, writable
 
@@ -32,7 +33,7 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, scope) 
     con.execute(load_query("scan/ledger_rows"), {
         "as_of": as_of, "horizon": scope.horizon if scope else None, "scoped": bool(scope)})
     _pair_facts(con, kept)
-    _features(con, kept)
+    _features(con, kept, scope.horizon if scope else None)
     drop_temp(con, "pair_charges")
     if scope:       # what the pair-keyed detectors judge (catalog.PAIR_KEYED; run_detector)
         con.execute("CREATE TEMP TABLE pair_charges AS SELECT c.* FROM charges c "
@@ -50,8 +51,9 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
     `charges` (a CTE of that name hides the temp table from its SQL): "pair"
     (catalog.PAIR_KEYED), only the charges of the pairs new rows touched (prepare's
     `pair_charges`, with their rows before the horizon for catalog.UNBOUNDED_PAIRS);
-    "account" (catalog.ACCOUNT_KEYED), every row of the accounts of the new rows that it
-    can judge (scan/account_charges.sql)."""
+    "account" (catalog.ACCOUNT_KEYED), every row of the accounts of the new rows whose
+    findings they can change (scan/account_charges.sql, which notes them in temp table
+    account_rescanned)."""
     narrowed = ""
     built = None
     if keyed == "pair":
@@ -59,9 +61,21 @@ def run_detector(con: duckdb.DuckDBPyConnection, config: Config, detector: Detec
         if detector.name in UNBOUNDED_PAIRS and _earlier_rows(con, detector, params, scope):
             narrowed, built = "charges AS (SELECT * FROM pair_all_charges),", "pair_all_charges"
     elif keyed == "account":
-        run(con, "scan/account_charges", {
-            "as_of": scope.as_of, "min_charges": params[ACCOUNT_KEYED[detector.name]]})
+        named = {k: params[p] for k, p in ACCOUNT_KEYED[detector.name].items()}
+        run(con, "scan/account_charges", named | {
+            "detector": detector.name, "horizon": scope.horizon,
+            "late_day": scope.previous_as_of - timedelta(days=named["lag_days"])})
         narrowed, built = "charges AS (SELECT * FROM account_charges),", "account_charges"
+    elif scope is not None and detector.name in QUIET_INITIATOR_LEVEL:
+        # A NULL initiator joins no initiator group: the pair and payee levels keep
+        # every row, the quiet initiators' level is left out (scan/quiet_initiators.sql).
+        run(con, "scan/quiet_initiators", params | {
+            "after_file_id": scope.after_file_id, "after_day": scope.previous_as_of,
+            "as_of": scope.as_of, "horizon": scope.horizon})
+        narrowed = ("charges AS (SELECT * REPLACE (CASE WHEN initiator IN ("
+                    "SELECT quiet_initiator FROM quiet_initiators WHERE quiet_detector = "
+                    "$detector) THEN NULL ELSE initiator END AS initiator) "
+                    "FROM temp.main.charges),")
     # The SQL text is our own file; only values are bound.
     # BY NAME: a detector may add a `detail` column (facts for its sentence); the
     # others leave it NULL.
@@ -161,12 +175,12 @@ def _pair_facts(con, kept: bool) -> None:
                 "initiator_payee_first_day FROM pair_history_initiators")
 
 
-def _features(con, kept: bool) -> None:
+def _features(con, kept: bool, horizon: date | None) -> None:
     """Temp table charges: by the kept facts' key hashes when they are kept, unless two
     keys share a hash (a charge would then have two rows: every charge's pairs are kept),
     else by the keys themselves."""
     if kept:
-        con.execute(load_query("scan/features_kept"))
+        run(con, "scan/features_kept", {"horizon": horizon})
         (same,), = con.execute("SELECT (SELECT count(*) FROM charges) "
                                "= (SELECT count(*) FROM ledger_rows)").fetchall()
         if same:
