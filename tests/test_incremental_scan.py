@@ -232,13 +232,16 @@ def _run_ledger(tmp_path):
     return led
 
 
-def _incremental_then_full(led, as_of_day: int):
+def _incremental_then_full(led, as_of_day: int,
+                           kept: str = "SELECT rescanned_account FROM account_rescanned"):
+    """An incremental scan on the day, what it left in a temp table (`kept`, our own
+    query), then a full scan of the same day: (mode, kept rows, incremental, full)."""
     as_of = DAY0 + timedelta(days=as_of_day)
     incremental = detect.scan(led.con, led.config, as_of)
     mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchone()[0]
-    read = led.con.execute("SELECT rescanned_account FROM account_rescanned").fetchall()
+    rows = led.con.execute(kept).fetchall()
     full = detect.scan(led.con, led.config, as_of, full=True)
-    return mode, read, essentials(incremental), essentials(full)
+    return mode, rows, incremental, full
 
 
 def test_new_rows_that_cannot_move_an_accounts_judgments_leave_its_history_unread(tmp_path):
@@ -250,6 +253,7 @@ def test_new_rows_that_cannot_move_an_accounts_judgments_leave_its_history_unrea
     led.charge(845, "Anna Dev", "40.00")
     led.flush()
     mode, read, incremental, full = _incremental_then_full(led, 845)
+    incremental, full = essentials(incremental), essentials(full)
     led.close()
     assert mode == "incremental" and read == []
     assert [f for f in full if f[0] == "payee_amount_shift"]
@@ -263,6 +267,7 @@ def test_a_late_row_has_its_accounts_history_judged_again(tmp_path):
     led.charge(800, "Office Co", "40.00")           # card-1's first Office Co charge
     led.flush()
     mode, read, incremental, full = _incremental_then_full(led, 845)
+    incremental, full = essentials(incremental), essentials(full)
     led.close()
     assert mode == "incremental" and read == [("card-1",)]
     assert incremental == full
@@ -307,11 +312,8 @@ def _drifting_initiator(tmp_path):
 
 
 def _drift_scan(led, as_of_day: int):
-    as_of = DAY0 + timedelta(days=as_of_day)
-    incremental = detect.scan(led.con, led.config, as_of)
-    mode = led.con.execute("SELECT mode FROM scans ORDER BY scan_id DESC LIMIT 1").fetchone()[0]
-    quiet = led.con.execute("SELECT quiet_initiator FROM quiet_initiators").fetchall()
-    full = detect.scan(led.con, led.config, as_of, full=True)
+    mode, quiet, incremental, full = _incremental_then_full(
+        led, as_of_day, "SELECT quiet_initiator FROM quiet_initiators")
     led.close()
     drift = [f for f in full if f["detector"] == "unexplained_drift"]
     return mode, quiet, drift, essentials(incremental), essentials(full)
