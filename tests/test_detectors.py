@@ -58,7 +58,8 @@ def test_new_payee_repeat_needs_a_second_day(led):
 def test_new_payee_repeat_ignores_dissimilar_amounts_and_small_charges(led):
     led.charge(0, "Builders Merchant", "900.00")
     led.charge(5, "Builders Merchant", "2400.00")       # spread far over 15% of the largest
-    led.series("Cafe Nero", "12.50", start=0, every=1, count=20)
+    # ten coffees (twenty days of them at a cafe no other card uses is frequency_burst's)
+    led.series("Cafe Nero", "12.50", start=0, every=1, count=10)
     assert led.scan(20) == []
 
 
@@ -222,12 +223,35 @@ def test_many_tiny_charges_on_many_days_fire(led):
     for d in range(30):
         ids += [led.charge(d, "App Charge 0042", "25.00"), led.charge(d, "App Charge 0042", "25.00")]
     f = only(led.scan(29), "frequency_burst")
-    assert f["first_alert_at"] == day(19)               # 40 charges on 20 days, 1,000 GBP
+    assert f["first_alert_at"] == day(11)               # 24 charges on 12 days, 600 GBP
     assert f["charges"] == 60 and f["exposure"] == Decimal("1500.00")
     assert f["evidence_txn_ids"] == ids
     assert f["sentence"] == ("60 small charges to 'App Charge 0042' from account card-1 since "
                              "01 Jan 2024, 1,500.00 GBP, far more often than this account usually "
                              "pays it, none of them approved")
+
+
+def test_a_few_coins_a_day_to_a_new_payee_fire(led):
+    """Issue 17's 'tiny' theft: one charge of 4-12 a day or so. No single charge and no
+    month of them looks like money, and the old 40-charges-and-500 rule never fired."""
+    amounts = ["4.10", "11.90", "7.35", "9.80", "5.25", "12.40", "6.70"]
+    for d in range(0, 40, 2):
+        led.charge(d, "Nordwick Media Inc 869", amounts[d % 7])
+        led.charge(d + 1, "Nordwick Media Inc 869", amounts[(d + 3) % 7])
+    f = only(led.scan(39), "frequency_burst")
+    assert f["first_alert_at"] == day(18)               # 19 days, 153.90 GBP: past 150
+    assert f["severity"] == "warning"
+
+
+def test_coins_a_day_at_a_shop_many_cards_use_are_left_to_drift(led):
+    """A payee three other cards bought from before this one (a supermarket, Amazon) is
+    bought from in bursts all the time: on Birmingham such pairs were 13 of the 17 honest
+    bursts of 15 days in 30."""
+    for other in ("card-2", "card-3", "card-4"):
+        led.charge(-100, "Corner Shop", "3.00", account=other)
+    for d in range(40):
+        led.charge(d, "Corner Shop", "9.50")
+    assert led.scan(39) == []
 
 
 @pytest.mark.parametrize("start", [-400, 0], ids=["long-used", "new"])

@@ -123,7 +123,7 @@ DEMO_CARDS = frozenset("""
     3443 3811 3929 3930 4243 4637 4947 5119 5190 5576 5805 5904 5936 6034 6219 6302 6308 6667
     6678 6720 6740 6824 6947 7213 7379 7490 7528 7784 7794 7834 8053 8064 8224 8366 8577 8832
     8998 9017 9223 9256 9531 9986 9989""".split())
-DEMO_FIRES = {"below_approval_limit", "duplicate_charges", "lookalike_payee",
+DEMO_FIRES = {"below_approval_limit", "duplicate_charges", "frequency_burst", "lookalike_payee",
               "new_payee_instalments", "new_payee_repeat", "new_payee_rotation",
               "payee_amount_shift", "payee_many_accounts", "payee_rate_change",
               "round_amount_run", "test_charge_prelude", "unexplained_drift"}
