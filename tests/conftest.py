@@ -28,6 +28,11 @@ def cfg(tmp_path):
 
 # The tests that start a JVM: one worker runs them all, one after another, in one JVM.
 SPARK_MODULES = ("tests/test_spark_engine.py::",)
+# Modules whose module-scoped fixture takes seconds to build (a demo project, a web server,
+# a real ledger): each runs on one worker, which builds the fixture once. Dealt out test by
+# test, test_report.py built its demo project four times (5.6 s each).
+FIXTURE_MODULES = ("tests/test_report.py::", "tests/test_web.py::", "tests/test_payee_key.py::",
+                   "tests/test_registry_review.py::", "tests/test_precision.py::")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -44,13 +49,15 @@ def pytest_xdist_make_scheduler(config, log):
     it ran like `--dist load` and dealt the Spark tests out to every worker, each starting
     and warming its own JVM (141 s of JVM CPU in a fresh clone, against 75 s on one JVM).
     This scheduler is xdist's loadscope (one unit per group, otherwise per test) with
-    the Spark module as the one group."""
+    the Spark module as one group and each of FIXTURE_MODULES as another."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class SparkOnOneWorker(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "spark" if nodeid.startswith(SPARK_MODULES) else nodeid
+            if nodeid.startswith(SPARK_MODULES):
+                return "spark"
+            return nodeid.split("::")[0] if nodeid.startswith(FIXTURE_MODULES) else nodeid
 
     return SparkOnOneWorker(config, log)
