@@ -54,10 +54,10 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class SparkOnOneWorker(LoadScopeScheduling):
+    class OneWorkerPerGroup(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             if nodeid.startswith(SPARK_MODULES):
                 return "spark"
             return nodeid.split("::")[0] if nodeid.startswith(FIXTURE_MODULES) else nodeid
 
-    return SparkOnOneWorker(config, log)
+    return OneWorkerPerGroup(config, log)
