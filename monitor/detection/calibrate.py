@@ -18,7 +18,8 @@ allows, so a quiet detector leaves its unused share to the others. No detector i
 blind to quieten another one (an earlier greedy "climb the noisiest" did exactly that to
 new_payee_repeat, the advisory's detector, on Birmingham). What is counted is meant to hold on
 the months to come, which history only estimates: a detector is judged on its latest six
-months when they were busier than the average (spending grows), and on less than a year of
+months when they were busier than the average, grown once more by as much (spending grows,
+and kept growing after each calibration on Brazil's cards), and on less than a year of
 settled history calibration aims below the budget (`margin`). History is taken as honest, so the
 latest 90 days (SETTLING), where a theft in progress would be, are left out: counted as
 honest, the theft would make its own detector stricter. An older theft in history is one
@@ -50,6 +51,8 @@ SETTLING = timedelta(days=90)
 DAYS_PER_MONTH = 30.44
 # The latest part of the replay whose rate counts if it is higher than the average.
 RECENT = timedelta(days=182)
+# How much further a rate that grew over the history is expected to grow (see `_ahead`).
+GROWTH = 1.5
 # With less settled history than this, calibration aims below the budget (see `margin`).
 FULL_MARGIN_DAYS = 365
 SHORT_MARGIN = 0.5
@@ -225,9 +228,19 @@ def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
         lately = Counter(row["detector"] for row in found
                          if row["first_alert_at"] >= recent_from)
         for name in ladders:
-            counts[name].append(max(raised.get(name, 0) / months,
-                                    lately.get(name, 0) / recent_months))
+            counts[name].append(_ahead(raised.get(name, 0) / months,
+                                       lately.get(name, 0) / recent_months))
     return counts
+
+
+def _ahead(overall: float, recent: float) -> float:
+    """The rate a detector is judged on: its latest RECENT days' when they were busier than
+    the whole replay, grown once more by the same factor (at most GROWTH): a calibration
+    serves the months after it, and where alerts grew over the history they kept growing
+    (Brazil: 1.75 a month in-sample, 2.78 in the 90 days after each calibration)."""
+    if recent <= overall:
+        return overall
+    return recent * min(recent / overall, GROWTH)
 
 
 def margin(days: int) -> float:
