@@ -110,8 +110,8 @@ def test_the_chosen_settings_raise_what_calibration_said_within_the_budget(org):
         lately = [a for a in mine if a["first_alert_at"] >= recent_from]
         overall, recent = len(mine) / found.months, len(lately) / recent_months
         assert overall <= per_detector[name] + 0.01, name
-        ahead = recent * min(recent / overall, calibration.GROWTH) if recent > overall else overall
-        assert ahead == pytest.approx(per_detector[name], abs=0.01), name
+        assert calibration._ahead(overall, recent) == \
+            pytest.approx(per_detector[name], abs=0.01), name
 
 
 def test_defaults_would_have_been_noisy_and_calibration_made_them_stricter(org):
