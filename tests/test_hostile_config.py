@@ -136,6 +136,11 @@ def test_dotted_and_inline_keys_are_named_at_their_own_line(tmp_path, text, snip
      "not a whole number"),
     ("[detectors.lookalike_payee]\nmin_word = \"4'); DROP TABLE transactions; --\"",
      "detectors.lookalike_payee.min_word", "not a number"),
+    # frequency_burst's max_other_accounts (issue 17): a count of accounts
+    ("[detectors.frequency_burst]\nmax_other_accounts = \"2; DROP TABLE transactions\"",
+     "detectors.frequency_burst.max_other_accounts", "not a number"),
+    ("[detectors.frequency_burst]\nmax_other_accounts = -1",
+     "detectors.frequency_burst.max_other_accounts", "negative"),
 ])
 def test_detector_parameters_must_be_finite_and_in_range(tmp_path, detectors, key, words):
     text = BASE + "\n" + detectors + "\n"
