@@ -178,6 +178,47 @@ def test_on_short_history_each_detector_is_one_rung_stricter(org):
             assert theirs.rung == min(mine.rung + 1, mine.rungs - 1), mine.detector
 
 
+def _growing(before_every: int, after_every: int) -> calibration.Measured:
+    """Two years of one made-up detector's honest alerts on its three rungs: on rung 1,
+    one every `before_every` days, then one every `after_every` in the last HELD_OUT
+    settled days; rung 0 is noisy and rung 2 quiet throughout."""
+    first, last = date(2022, 1, 1), date(2023, 12, 31)
+    replay_from = first + timedelta(days=calibration.warm_up((last - first).days + 1))
+    cut = last - calibration.HELD_OUT
+    days = [replay_from + timedelta(days=i) for i in range((last - replay_from).days + 1)]
+    fired = {"growing": [
+        [d for d in days[::3]],
+        [d for i, d in enumerate(days) if i % (before_every if d <= cut else after_every) == 0],
+        [d for d in days[::90]]]}
+    ladders = {"growing": {"param": "min_charges", "kind": "ladder", "levels": [2, 4, 8]}}
+    return calibration.Measured(first, last, (last - first).days + 1, replay_from,
+                                ((last - replay_from).days + 1) / calibration.DAYS_PER_MONTH,
+                                ladders, {}, calibration._judged(fired, replay_from, last),
+                                fired)
+
+
+def test_a_history_that_outran_its_own_calibration_is_aimed_lower(tmp_path):
+    """Calibration checks itself on its history: chosen on all but the latest HELD_OUT
+    settled days, rung 1 (one alert a month) was right; in those days it raised three a
+    month. So the aim is divided by that (at most MOST_FORESIGHT), and the note says so;
+    a history that kept its pace is aimed at the whole budget."""
+    cfg = config_mod.load(write_config(tmp_path), warn=lambda line: None)
+    grown = _growing(before_every=30, after_every=10)
+    assert calibration._foresight(grown, cfg, 2.0, 0) == calibration.MOST_FORESIGHT
+    chosen = calibration.choose(grown, cfg, 2.0)
+    assert "aimed at 1.00" in chosen.note and "latest 182 days" in chosen.note
+    (choice,) = chosen.choices
+    assert choice.per_month <= 1.0 and choice.rung == 2
+
+    steady = _growing(before_every=30, after_every=30)
+    assert calibration._foresight(steady, cfg, 2.0, 0) == 1.0
+    kept = calibration.choose(steady, cfg, 2.0)
+    assert "aimed at" not in kept.note and kept.choices[0].rung == 1
+    # Quieter than predicted is not a reason to be more sensitive: the budget is a ceiling.
+    quieter = _growing(before_every=30, after_every=90)
+    assert calibration._foresight(quieter, cfg, 2.0, 0) == 1.0
+
+
 def test_show_reads_what_was_chosen_and_changes_nothing(org):
     config_path, found, _replayed = org
     before = (config_path.parent / "ledger.duckdb").read_bytes()

@@ -19,7 +19,9 @@ blind to quieten another one (an earlier greedy "climb the noisiest" did exactly
 new_payee_repeat, the advisory's detector, on Birmingham). What is counted is meant to hold on
 the months to come, which history only estimates: a detector is judged on its latest six
 months when they were busier than the average, grown once more by as much (spending grows,
-and kept growing after each calibration on Brazil's cards), and on less than a year of
+and kept growing after each calibration on Brazil's cards); where the history outran
+its own calibration anyway (chosen on all but its latest six months, more alerts in them
+than predicted), the aim is lowered by as much (`_foresight`); and on less than a year of
 settled history calibration aims below the budget (`margin`). History is taken as honest, so the
 latest 90 days (SETTLING), where a theft in progress would be, are left out: counted as
 honest, the theft would make its own detector stricter. An older theft in history is one
@@ -32,7 +34,6 @@ count against the budget), and any value written in config.toml, which always wi
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -56,6 +57,10 @@ GROWTH = 1.5
 # With less settled history than this, calibration aims below the budget (see `margin`).
 FULL_MARGIN_DAYS = 365
 SHORT_MARGIN = 0.5
+# The latest settled days calibration checks itself on (see `_foresight`), and the most
+# that check may tighten the aim by.
+HELD_OUT = timedelta(days=182)
+MOST_FORESIGHT = 2.0
 
 
 @dataclass
@@ -111,6 +116,7 @@ class Measured:
     ladders: dict
     amounts: dict
     counts: dict         # detector -> [honest alerts a month on each rung], as judged
+    fired: dict = field(default_factory=dict)   # detector -> [first-alert days, per rung]
 
 
 def calibrate(con: duckdb.DuckDBPyConnection, config: Config,
@@ -147,16 +153,21 @@ def measure(con: duckdb.DuckDBPyConnection, config: Config,
     months = ((last - replay_from).days + 1) / DAYS_PER_MONTH
     ladders = _ladders(config)
     amounts = _quantiles(con, first, last, ladders)
-    counts = _replay(con, config, ladders, amounts, replay_from, last)
-    return Measured(first, last, days, replay_from, months, ladders, amounts, counts)
+    fired = _replay(con, config, ladders, amounts, replay_from, last)
+    return Measured(first, last, days, replay_from, months, ladders, amounts,
+                    _judged(fired, replay_from, last), fired)
 
 
 def choose(found: Measured, config: Config, budget: float) -> Calibration:
     """The settings for `budget` from what `measure` found."""
     first, last, months = found.first, found.last, found.months
-    choices = _choose(config, found.ladders, found.amounts, found.counts,
-                      budget * margin(found.days),
-                      stricter=1 if found.days < FULL_MARGIN_DAYS else 0)
+    stricter = 1 if found.days < FULL_MARGIN_DAYS else 0
+    aim = budget * margin(found.days)
+    # Measured once, at the configured budget: a property of the organisation, so that a
+    # larger budget is never stricter (the benchmark's trade-off curve).
+    foresight = _foresight(found, config, alert_budget(config) * margin(found.days), stricter)
+    choices = _choose(config, found.ladders, found.amounts, found.counts, aim / foresight,
+                      stricter)
     per_month = round(sum(c.per_month for c in choices), 2)
     over = per_month > budget
     note = (f"{found.days} days of settled history ({first} to {last}; the last "
@@ -167,6 +178,9 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
              f"{FULL_MARGIN_DAYS} days of history the budget is kept with a margin, and "
              "each detector is one rung stricter than that allows)"
              if margin(found.days) < 1 else "") +
+            (f" (aimed at {aim / foresight:.2f}: on its latest {HELD_OUT.days} days this "
+             f"history raised {foresight:.2f} times what the months before them predicted)"
+             if foresight > 1 else "") +
             (": over budget even with every detector at its strictest rung; the "
              "detectors without a rung to climb, or set in config.toml, raise the rest "
              "(see per_month)." if over else "."))
@@ -208,29 +222,37 @@ def _value(spec: dict, rung: int, amounts: dict):
 
 def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
             end: date) -> dict:
-    """detector -> [honest alerts a month on each rung] (detectors without a ladder: one
-    figure, the same on every replay). Each figure is the larger of the rate over the whole
-    replay and over its latest RECENT days: spending grows (Brazil's look-alike payees did,
-    three-fold, after its first calibration), and the budget is for the months to come, which
-    resemble the latest ones more than the average."""
+    """detector -> [the days its honest alerts were first raised, on each rung] (detectors
+    without a ladder: the same days on every replay). Every window looks back only, so the
+    alerts up to any day are what a replay ending that day raises: one replay serves the
+    whole history and any earlier part of it (`_foresight`)."""
     rungs = max((len(s["levels"]) for s in ladders.values() if s), default=1)
-    counts: dict = {name: [] for name in ladders}
-    months = ((end - start).days + 1) / DAYS_PER_MONTH
-    recent_from = max(start, end - RECENT + timedelta(days=1))
-    recent_months = ((end - recent_from).days + 1) / DAYS_PER_MONTH
+    fired: dict = {name: [] for name in ladders}
     screening.refresh(con, config)
     for rung in range(rungs):
         chosen = {name: {spec["param"]: _value(spec, rung, amounts)}
                   for name, spec in ladders.items() if spec}
         detect.evaluate(con, config, end, calibrated=chosen)
         found = rows(con, "scan/first_alerts", {"start": start, "end": end})
-        raised = Counter(row["detector"] for row in found)
-        lately = Counter(row["detector"] for row in found
-                         if row["first_alert_at"] >= recent_from)
         for name in ladders:
-            counts[name].append(_ahead(raised.get(name, 0) / months,
-                                       lately.get(name, 0) / recent_months))
-    return counts
+            fired[name].append(sorted(row["first_alert_at"] for row in found
+                                      if row["detector"] == name))
+    return fired
+
+
+def _judged(fired: dict, start: date, end: date) -> dict:
+    """detector -> [honest alerts a month on each rung between `start` and `end`], each the
+    larger of the rate over those days and over their latest RECENT days, grown (`_ahead`):
+    spending grows (Brazil's look-alike payees did, three-fold, after its first
+    calibration), and the budget is for the months to come, which resemble the latest ones
+    more than the average."""
+    months = ((end - start).days + 1) / DAYS_PER_MONTH
+    recent_from = max(start, end - RECENT + timedelta(days=1))
+    recent_months = ((end - recent_from).days + 1) / DAYS_PER_MONTH
+    return {name: [_ahead(sum(start <= d <= end for d in days) / months,
+                          sum(recent_from <= d <= end for d in days) / recent_months)
+                   for days in per_rung]
+            for name, per_rung in fired.items()}
 
 
 def _ahead(overall: float, recent: float) -> float:
@@ -252,6 +274,34 @@ def margin(days: int) -> float:
         return 1.0
     share = (days - MIN_HISTORY_DAYS) / (FULL_MARGIN_DAYS - MIN_HISTORY_DAYS)
     return SHORT_MARGIN + (1 - SHORT_MARGIN) * max(0.0, share)
+
+
+def _foresight(found: Measured, config: Config, aim: float, stricter: int) -> float:
+    """How far this organisation's history outran its own calibration: calibrate on the
+    settled replay up to its latest HELD_OUT days, then count what those settings raised in
+    them; the ratio (at least 1, at most MOST_FORESIGHT) divides the aim. Why: how much an
+    organisation's honest alerts outgrow what its past predicts is its own (Brazil's cards
+    raised 1.9 a month in-sample and 2.4 in the months after each calibration, even with
+    `_ahead`), so the history that showed it measures it, not a constant tuned on one
+    ledger. Never below 1: the budget is a ceiling. 1 when the replay is too short to hold
+    part of it out (less than RECENT left before it)."""
+    if not found.fired:
+        return 1.0
+    cut = found.last - HELD_OUT
+    if (cut - found.replay_from).days + 1 < RECENT.days:
+        return 1.0
+    before = _judged(found.fired, found.replay_from, cut)
+    held_out = HELD_OUT.days / DAYS_PER_MONTH
+    said = raised = 0.0
+    for choice in _choose(config, found.ladders, found.amounts, before, aim, stricter):
+        if choice.rung is None and choice.param is not None and found.ladders[choice.detector]:
+            continue             # kept its default (unseen): neither side counts it
+        rung = choice.rung or 0
+        said += choice.per_month
+        raised += sum(d > cut for d in found.fired[choice.detector][rung]) / held_out
+    if said <= 0:
+        return 1.0
+    return min(MOST_FORESIGHT, max(1.0, raised / said))
 
 
 def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
