@@ -201,7 +201,7 @@ def run_calibrate(config: Config) -> dict:
     finally:
         con.close()
     return {"calibrated": found.calibrated, "per_month": found.per_month,
-            "budget": found.budget}
+            "budget": found.budget, "aimed_at": found.aimed_at}
 
 
 # ---- feed arrival --------------------------------------------------------------------
