@@ -284,7 +284,8 @@ def _foresight(found: Measured, config: Config, aim: float, stricter: int) -> fl
     """How far this organisation's alerts outran (above 1) or fell short of (below 1) what
     its own calibrations predicted: calibrate on the settled replay up to a day, count what
     those settings raised in the HELD_OUT days after it, for a day every CHECK_EVERY back
-    from the latest HELD_OUT (while RECENT is left before it); the ratio of all raised to
+    from the latest HELD_OUT (while CHECK_EVERY of replay is left before it: the first
+    calibrations are made on little history too); the ratio of all raised to
     all predicted, within MOST_FORESIGHT either way, divides the aim. Why: how far the
     months after a calibration differ from its history is the organisation's own (Brazil's
     cards raised 1.9 a month in-sample and 2.4 in the months after each calibration, even
@@ -293,7 +294,7 @@ def _foresight(found: Measured, config: Config, aim: float, stricter: int) -> fl
     held_out = HELD_OUT.days / DAYS_PER_MONTH
     said = raised = 0.0
     cut = found.last - HELD_OUT
-    while found.fired and (cut - found.replay_from).days + 1 >= RECENT.days:
+    while found.fired and (cut - found.replay_from).days + 1 >= CHECK_EVERY.days:
         before = _judged(found.fired, found.replay_from, cut)
         for choice in _choose(config, found.ladders, found.amounts, before, aim, stricter):
             if choice.rung is None and found.ladders[choice.detector]:
