@@ -182,9 +182,9 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
              f"{FULL_MARGIN_DAYS} days of history the budget is kept with a margin, and "
              "each detector is one rung stricter than that allows)"
              if margin(found.days) < 1 else "") +
-            (f" (aimed at {aim / foresight:.2f}: in the {HELD_OUT.days} days after each of "
-             f"its earlier calibrations this history raised {foresight:.2f} times what they "
-             "predicted)" if foresight != 1 else "") +
+            (f" (aimed at {aim / foresight:.2f}: chosen on this history up to earlier "
+             f"days, the settings raised {foresight:.2f} times what they predicted in the "
+             f"{HELD_OUT.days} days after each)" if foresight != 1 else "") +
             (": over budget even with every detector at its strictest rung; the "
              "detectors without a rung to climb, or set in config.toml, raise the rest "
              "(see per_month)." if over else "."))
