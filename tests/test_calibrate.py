@@ -262,6 +262,8 @@ def test_show_reads_what_was_chosen_and_changes_nothing(org):
     assert shown.returncode == 0, shown.stderr
     assert "new_payee_repeat" in shown.stdout and "min_charge" in shown.stdout
     assert f"budget {found.budget:g}" in shown.stdout
+    as_json = monitor("--config", str(config_path), "calibrate", "--show", "--format", "json")
+    assert json.loads(as_json.stdout)["aimed_at"] == found.aimed_at > 0   # kept, not only noted
     assert (config_path.parent / "ledger.duckdb").read_bytes() == before
     cfg = config_mod.load(config_path, warn=lambda line: None)
     con = store.connect(cfg.database, read_only=True)

@@ -399,10 +399,11 @@ def save(con, calibration: Calibration, by: str) -> int:
     with transaction(con):
         calibration_id = con.execute(
             "INSERT INTO calibrations (calibrated_at, calibrated_by, history_from, history_to, "
-            "replay_from, months, budget, per_month, calibrated, note) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING calibration_id",
+            "replay_from, months, budget, per_month, calibrated, note, aimed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING calibration_id",
             [now(), by, c.history_from, c.history_to, c.replay_from, c.months, c.budget,
-             c.per_month, c.calibrated, c.note]).fetchone()[0]
+             c.per_month, c.calibrated, c.note,
+             c.aimed_at if c.calibrated else None]).fetchone()[0]
         if c.choices:
             con.executemany(
                 "INSERT INTO calibrated_params VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
