@@ -197,8 +197,7 @@ def _growing(before_every: int, after_every: int) -> calibration.Measured:
     ladders = {"growing": {"param": "min_charges", "kind": "ladder", "levels": [2, 4, 8]}}
     return calibration.Measured(first, last, (last - first).days + 1, replay_from,
                                 ((last - replay_from).days + 1) / calibration.DAYS_PER_MONTH,
-                                ladders, {}, calibration._judged(fired, replay_from, last),
-                                fired)
+                                ladders, {}, fired)
 
 
 def test_a_history_that_outran_its_own_calibrations_is_aimed_lower_one_that_fell_short_higher(

@@ -35,6 +35,7 @@ count against the budget), and any value written in config.toml, which always wi
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -119,8 +120,12 @@ class Measured:
     months: float
     ladders: dict
     amounts: dict
-    counts: dict         # detector -> [honest alerts a month on each rung], as judged
-    fired: dict = field(default_factory=dict)   # detector -> [first-alert days, per rung]
+    fired: dict          # detector -> [the days its alerts were first raised, on each rung]
+
+    @property
+    def counts(self) -> dict:
+        """detector -> [honest alerts a month on each rung], as judged (`_judged`)."""
+        return _judged(self.fired, self.replay_from, self.last)
 
 
 def calibrate(con: duckdb.DuckDBPyConnection, config: Config,
@@ -158,8 +163,7 @@ def measure(con: duckdb.DuckDBPyConnection, config: Config,
     ladders = _ladders(config)
     amounts = _quantiles(con, first, last, ladders)
     fired = _replay(con, config, ladders, amounts, replay_from, last)
-    return Measured(first, last, days, replay_from, months, ladders, amounts,
-                    _judged(fired, replay_from, last), fired)
+    return Measured(first, last, days, replay_from, months, ladders, amounts, fired)
 
 
 def choose(found: Measured, config: Config, budget: float) -> Calibration:
@@ -237,11 +241,17 @@ def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
         chosen = {name: {spec["param"]: _value(spec, rung, amounts)}
                   for name, spec in ladders.items() if spec}
         detect.evaluate(con, config, end, calibrated=chosen)
-        found = rows(con, "scan/first_alerts", {"start": start, "end": end})
+        days: dict = {name: [] for name in ladders}
+        for row in rows(con, "scan/first_alerts", {"start": start, "end": end}):
+            days.setdefault(row["detector"], []).append(row["first_alert_at"])
         for name in ladders:
-            fired[name].append(sorted(row["first_alert_at"] for row in found
-                                      if row["detector"] == name))
+            fired[name].append(sorted(days[name]))
     return fired
+
+
+def _between(days: list[date], start: date, end: date) -> int:
+    """How many of the sorted `days` fall from `start` to `end`, both included."""
+    return bisect_right(days, end) - bisect_left(days, start)
 
 
 def _judged(fired: dict, start: date, end: date) -> dict:
@@ -253,8 +263,8 @@ def _judged(fired: dict, start: date, end: date) -> dict:
     months = ((end - start).days + 1) / DAYS_PER_MONTH
     recent_from = max(start, end - RECENT + timedelta(days=1))
     recent_months = ((end - recent_from).days + 1) / DAYS_PER_MONTH
-    return {name: [_ahead(sum(start <= d <= end for d in days) / months,
-                          sum(recent_from <= d <= end for d in days) / recent_months)
+    return {name: [_ahead(_between(days, start, end) / months,
+                          _between(days, recent_from, end) / recent_months)
                    for days in per_rung]
             for name, per_rung in fired.items()}
 
@@ -294,14 +304,14 @@ def _foresight(found: Measured, config: Config, aim: float, stricter: int) -> fl
     held_out = HELD_OUT.days / DAYS_PER_MONTH
     said = raised = 0.0
     cut = found.last - HELD_OUT
-    while found.fired and (cut - found.replay_from).days + 1 >= CHECK_EVERY.days:
+    while (cut - found.replay_from).days + 1 >= CHECK_EVERY.days:
         before = _judged(found.fired, found.replay_from, cut)
         for choice in _choose(config, found.ladders, found.amounts, before, aim, stricter):
             if choice.rung is None and found.ladders[choice.detector]:
                 continue             # kept its default (unseen): neither side counts it
             said += choice.per_month
-            raised += sum(cut < d <= cut + HELD_OUT for d in
-                          found.fired[choice.detector][choice.rung or 0]) / held_out
+            raised += _between(found.fired[choice.detector][choice.rung or 0],
+                               cut + timedelta(days=1), cut + HELD_OUT) / held_out
         cut -= CHECK_EVERY
     if said <= 0:
         return 1.0
