@@ -69,10 +69,11 @@ def assert_nothing_of_the_file(cfg: Path) -> None:
 
 
 def stopped_while_writing(cfg: Path, path: Path, how, attempts: int = 3) -> subprocess.Popen:
-    """An ingest of `path` stopped with `how` once it writes rows. On a loaded machine its
-    last rows can commit between the file's growth being seen and the signal (it happened
-    once in a full run): that ingest finished, exit 0, and says nothing about a stop, so
-    it is tried again on a fresh ledger."""
+    """An ingest of `path` stopped with `how` once it writes rows. In full runs on a loaded
+    machine, SIGINT sometimes did not stop it (exit 0, the file loaded: twice in six fresh
+    runs on 2026-12-06, once on all three tries; the cause is not found, see the closing
+    note of that day): such an ingest says nothing about a stop, so it is tried again on
+    a fresh ledger, which makes the test fail less often but does not mend the cause."""
     database = cfg.parent / "ledger.duckdb"
     for _ in range(attempts):
         proc = start_ingest(cfg, path)
