@@ -32,7 +32,7 @@ from monitor.errors import InputError, MonitorError, first_line
 from monitor.ledger.staging import (UNFINISHED_SECONDS, GzipCheck,
                                  is_gzip, proposal,
                                  staged as _staged, text_encoding, unterminated)
-from monitor.sql.store import ctrl_c_interrupts, load_query, now, transaction
+from monitor.sql.store import load_query, now, transaction
 
 # Candidate date formats when a source sets no date_format, by the order of day and
 # month. One family is chosen per file, from the whole column (see _date_formats):
@@ -335,7 +335,7 @@ def _load(con, result: FileResult, source: Source, file_facts, structural_reject
     digest = digest.value()
     previous = _previous_loads(con, result.path, digest, reload)
     stamp = now()
-    with ctrl_c_interrupts(con), transaction(con), ExitStack() as cleanup:
+    with transaction(con), ExitStack() as cleanup:
         if previous:
             _forget_files(con, previous)
             result.replaced = previous

@@ -6,10 +6,7 @@ and recorded in schema_migrations.
 """
 from __future__ import annotations
 
-import os
 import re
-import signal
-import threading
 import time
 from datetime import datetime, timezone
 from contextlib import contextmanager
@@ -210,37 +207,6 @@ def transaction(con: duckdb.DuckDBPyConnection):
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT" if tx.keep else "ROLLBACK")
-
-
-@contextmanager
-def ctrl_c_interrupts(con: duckdb.DuckDBPyConnection):
-    """Ctrl-C (SIGINT) interrupts `con`'s running statement at once, even while another
-    Python thread is alive. Why: DuckDB checks for Ctrl-C through Python, and while another
-    thread runs (ingest keys payee names on one) it misses the signal: a stopped ingest of a
-    big file went on to load it whole and exit 0. The signal is written to a pipe at C level
-    (signal.set_wakeup_fd) and a watcher thread interrupts the connection; Python's own
-    handler still raises KeyboardInterrupt. Only on the main thread (signals go there)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
-    previous = signal.set_wakeup_fd(write_end)
-
-    def watch():
-        while data := os.read(read_end, 64):
-            if signal.SIGINT in data:
-                con.interrupt()
-
-    watcher = threading.Thread(target=watch, daemon=True, name="ctrl-c")
-    watcher.start()
-    try:
-        yield
-    finally:
-        signal.set_wakeup_fd(previous)
-        os.close(write_end)             # the watcher reads end of file and stops
-        watcher.join()
-        os.close(read_end)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
