@@ -36,7 +36,7 @@ count against the budget), and any value written in config.toml, which always wi
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
 import duckdb
@@ -77,6 +77,7 @@ class Choice:
     basis: str                 # why, in words
     per_month: float           # honest alerts a month on the replay with this value
     curve: list[float]         # ... with each rung's value, most sensitive first
+    also: dict = field(default_factory=dict)   # a grid's second setting: {param: value}
 
 
 @dataclass
@@ -205,6 +206,8 @@ def _ladders(config: Config) -> dict:
         if not own.get("enabled", True):
             continue
         spec = query_header(f"detect/{name}")["calibrate"]
+        if spec and spec["grid"] and spec["grid"]["param"] in own:
+            spec = {**spec, "grid": None}       # its count is written: a plain ladder
         ladders[name] = None if spec is None or spec["param"] in own else spec
     return ladders
 
@@ -223,30 +226,70 @@ def _quantiles(con, first: date, last: date, ladders: dict) -> dict:
     return dict(zip(wanted, found))
 
 
-def _value(spec: dict, rung: int, amounts: dict):
-    level = spec["levels"][min(rung, len(spec["levels"]) - 1)]
-    return amounts[level] if spec["kind"] == "quantile" else level
+@dataclass(frozen=True)
+class Rung:
+    values: dict               # param -> value, for the replay and the scan
+    basis: str                 # the value in words
+
+
+def rungs(spec: dict, amounts: dict) -> list[Rung]:
+    """A ladder's candidates, most sensitive first. A grid (`$amount quantile ... and
+    $count ladder ...`) tries every amount with every count, ordered by the money a run of
+    such charges needs before it fires (amount times count, the fewer charges first on a
+    tie): where honest repeats are short (a card's new supplier paid twice), a thief's
+    long run stands out by its count, not its size (the US cards: new_payee_repeat raised
+    25 honest alerts a month at two charges of the median amount, 0.2 at eight), and
+    where they are rare, two charges of a high amount fire sooner in money."""
+    def amount(level):
+        return amounts[level] if spec["kind"] == "quantile" else level
+
+    def words(level) -> str:
+        if spec["kind"] == "quantile":
+            return f"the {_ordinal(level)} percentile of the organisation's charge amounts"
+        return (f"rung {spec['levels'].index(level) + 1} of "
+                f"{', '.join(str(v) for v in spec['levels'])}")
+
+    grid = spec.get("grid")
+    if not grid:
+        return [Rung({spec["param"]: amount(level)}, words(level)) for level in spec["levels"]]
+    pairs = sorted(((amount(level) * count, count, i, level) for i, level in
+                    enumerate(spec["levels"]) for count in grid["levels"]),
+                   key=lambda p: p[:3])
+    return [Rung({spec["param"]: amount(level), grid["param"]: count},
+                 f"{words(level)}, from {count} charges ({grid['param']})")
+            for _, count, _, level in pairs]
 
 
 def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
             end: date) -> dict:
-    """detector -> [the days its honest alerts were first raised, on each rung] (detectors
-    without a ladder: the same days on every replay). Every window looks back only, so the
+    """detector -> [the days its honest alerts were first raised, on each rung] (past the
+    end of its ladder, and for detectors without one, its last rung's days: only the
+    detectors with a rung left run). Every window looks back only, so the
     alerts up to any day are what a replay ending that day raises: one replay serves the
     whole history and any earlier part of it (`_foresight`)."""
-    rungs = max((len(s["levels"]) for s in ladders.values() if s), default=1)
+    candidates = {name: rungs(spec, amounts) for name, spec in ladders.items() if spec}
     fired: dict = {name: [] for name in ladders}
     screening.refresh(con, config)
-    for rung in range(rungs):
-        chosen = {name: {spec["param"]: _value(spec, rung, amounts)}
-                  for name, spec in ladders.items() if spec}
-        detect.evaluate(con, config, end, calibrated=chosen)
+    for rung in range(max((len(c) for c in candidates.values()), default=1)):
+        running = {name for name in ladders
+                   if rung < len(candidates.get(name, ())) or rung == 0}
+        detect.evaluate(con, _only(config, running), end, calibrated={
+            name: c[rung].values for name, c in candidates.items() if name in running})
         days: dict = {name: [] for name in ladders}
         for row in rows(con, "scan/first_alerts", {"start": start, "end": end}):
             days.setdefault(row["detector"], []).append(row["first_alert_at"])
         for name in ladders:
-            fired[name].append(sorted(days[name]))
+            fired[name].append(sorted(days[name]) if name in running else fired[name][-1])
     return fired
+
+
+def _only(config: Config, names: set) -> Config:
+    """The config with every other detector disabled (a replay of some ladders' rungs)."""
+    section = dict(config.sections.get("detectors", {}))
+    for name in catalog():
+        if name not in names:
+            section[name] = {**section.get(name, {}), "enabled": False}
+    return replace(config, sections={**config.sections, "detectors": section})
 
 
 def _between(days: list[date], start: date, end: date) -> int:
@@ -325,14 +368,15 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
     share is as large as the budget allows, so a detector that needs less than its share
     leaves the rest to the others (no detector is starved to quieten another); on short
     history (`stricter`), what is still left goes to the quietest detectors first."""
+    candidates = {name: rungs(spec, amounts) for name, spec in ladders.items() if spec}
     fixed = sum(counts[name][0] for name, spec in ladders.items() if spec is None)
     # A detector silent on every rung has no evidence here (the history may be too short
     # for it to judge: drift wants 180 days of an account's history): it keeps its default
     # rather than going to its most sensitive rung blind.
     unseen = {name for name, spec in ladders.items()
-              if spec and not any(counts[name][:len(spec["levels"])])}
+              if spec and not any(counts[name][:len(candidates[name])])}
     mine = [name for name, spec in ladders.items() if spec and name not in unseen]
-    top = {name: len(ladders[name]["levels"]) - 1 for name in mine}
+    top = {name: len(candidates[name]) - 1 for name in mine}
 
     def rungs_for(share: float) -> dict:
         """Each detector's most sensitive rung raising at most `share` (else its top)."""
@@ -367,7 +411,7 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
     # Short history: a few months' counts cannot tell a rung that raised nothing by chance
     # from a stricter one (on the US cards' three counted months h=7 and h=80 both raised
     # 0, and h=7 then raised 1.6 a month): each detector goes `stricter` rungs beyond.
-    rung = {n: min(top[n], r + stricter) for n, r in rung.items()}
+    rung = {n: _beyond(counts[n][:top[n] + 1], r, stricter) for n, r in rung.items()}
 
     def now_(name):
         return counts[name][rung[name]] if name in rung else counts[name][0]
@@ -382,20 +426,26 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
             choices.append(Choice(name, written and written["param"], None, None, 0, basis,
                                   per_month, [per_month]))
             continue
-        curve = [round(n, 3) for n in counts[name][:len(spec["levels"])]]
+        curve = [round(n, 3) for n in counts[name][:len(candidates[name])]]
         if name in unseen:
-            choices.append(Choice(name, spec["param"], None, None, len(spec["levels"]),
+            choices.append(Choice(name, spec["param"], None, None, len(candidates[name]),
                                   "not seen firing on any rung of this history: its "
                                   "default is kept", 0.0, curve))
             continue
-        value = _value(spec, rung[name], amounts)
-        level = spec["levels"][rung[name]]
-        basis = (f"the {_ordinal(level)} percentile of the organisation's charge amounts"
-                 if spec["kind"] == "quantile" else f"rung {rung[name] + 1} of "
-                 f"{', '.join(str(v) for v in spec['levels'])}")
-        choices.append(Choice(name, spec["param"], value, rung[name], len(spec["levels"]),
-                              basis, per_month, curve))
+        chosen = candidates[name][rung[name]]
+        also = {k: v for k, v in chosen.values.items() if k != spec["param"]}
+        choices.append(Choice(name, spec["param"], chosen.values[spec["param"]], rung[name],
+                              len(candidates[name]), chosen.basis, per_month, curve, also))
     return choices
+
+
+def _beyond(counts: list, rung: int, steps: int) -> int:
+    """`steps` rungs stricter than `rung`, each the next that raised no more alerts than
+    the one before (a grid's next rung in money may be a busier one), else the last."""
+    for _ in range(steps):
+        rung = next((r for r in range(rung + 1, len(counts)) if counts[r] <= counts[rung]),
+                    len(counts) - 1)
+    return rung
 
 
 def _ordinal(quantile: float) -> str:
@@ -419,7 +469,12 @@ def save(con, calibration: Calibration, by: str) -> int:
                 "INSERT INTO calibrated_params VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [[calibration_id, ch.detector, ch.param if ch.rung is not None else None,
                   None if ch.value is None else str(ch.value), ch.rung, ch.rungs, ch.basis,
-                  ch.per_month, ch.curve] for ch in c.choices])
+                  ch.per_month, ch.curve] for ch in c.choices] +
+                # a grid's second setting: a row of its own for the scan (rung NULL marks
+                # it), told in the first one's basis
+                [[calibration_id, ch.detector, param, str(value), None, 0,
+                  f"with {ch.param} (see its row)", 0.0, []]
+                 for ch in c.choices if ch.rung is not None for param, value in ch.also.items()])
     return calibration_id
 
 
@@ -434,7 +489,8 @@ def latest(con) -> dict | None:
         return None
     found = dict(zip([d[0] for d in run.description], row))
     params = con.execute("SELECT detector, param, value, rung, rungs, basis, per_month, curve "
-                         "FROM calibrated_params WHERE calibration_id = ? ORDER BY per_month "
+                         "FROM calibrated_params WHERE calibration_id = ? "
+                         "AND (rung IS NOT NULL OR param IS NULL) ORDER BY per_month "
                          "DESC, detector", [found["calibration_id"]])
     columns = [d[0] for d in params.description]
     found["choices"] = [dict(zip(columns, r)) for r in params.fetchall()]

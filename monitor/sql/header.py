@@ -15,6 +15,11 @@
                                                  organisation's charge amounts (money, so the
                                                  choice scales with the ledger), or `ladder`
                                                  values as written; most sensitive first
+    -- calibrate: $min_charge quantile 0.5 0.9 0.99 and $min_charges ladder 2 4 8
+                                                 a grid of two settings: every pair of
+                                                 levels is a candidate, ordered by the money
+                                                 a run of charges needs to fire (the amount
+                                                 times the count; see detection/calibrate.py)
 
 Migrations (queries/schema/) have a name and free text. A key is lower case and ends in `:`;
 any other comment line continues the key before it. A parameter's default is parsed into the
@@ -43,6 +48,7 @@ class Calibration(TypedDict):
     param: str          # the parameter calibration chooses
     kind: str           # quantile (of the organisation's charge amounts) | ladder (values)
     levels: list        # most sensitive first: quantiles as floats, ladder values typed
+    grid: dict | None   # `and $count ladder ...`: a second setting every level is tried with
 
 
 class Header(TypedDict):
@@ -91,16 +97,22 @@ def parse(name: str, text: str) -> Header:
     return header
 
 
-CALIBRATE_LINE = re.compile(r"^\$(\w+)\s+(quantile|ladder)((?:\s+[\d.]+)+)\s*$")
+CALIBRATE_LINE = re.compile(r"^\$(\w+)\s+(quantile|ladder)((?:\s+[\d.]+)+)"
+                            r"(?:\s+and\s+\$(\w+)\s+ladder((?:\s+\d+)+))?\s*$")
 
 
 def _calibration(name: str, text: str, params: dict) -> Calibration:
-    """`$param quantile q1 q2 ...` or `$param ladder v1 v2 ...` (after `params:`)."""
+    """`$param quantile q1 q2 ...` or `$param ladder v1 v2 ...` (after `params:`), with
+    an optional `and $count ladder n1 n2 ...` of a second, integer parameter."""
     match = CALIBRATE_LINE.match(text.strip())
-    if not match or match.group(1) not in params:
+    if not match or match.group(1) not in params or (
+            match.group(4) and (match.group(4) not in params
+                                or match.group(4) == match.group(1)
+                                or params[match.group(4)]["type"] != "INTEGER")):
         raise ValueError(f"queries/{name}.sql: calibrate: {text.strip()!r} is not "
-                         "'$param quantile|ladder value ...' for one of its params")
-    pname, kind, values = match.groups()
+                         "'$param quantile|ladder value ...' for one of its params (and "
+                         "optionally 'and $other ladder n ...' for another, INTEGER one)")
+    pname, kind, values, other, counts = match.groups()
     if kind == "quantile":
         levels = [float(v) for v in values.split()]
         if params[pname]["type"] != "DECIMAL" or not all(0 < q < 1 for q in levels):
@@ -108,7 +120,11 @@ def _calibration(name: str, text: str, params: dict) -> Calibration:
                              f"${pname} must be DECIMAL and each level between 0 and 1")
     else:
         levels = [parse_param(params[pname]["type"], v) for v in values.split()]
-    return {"param": pname, "kind": kind, "levels": levels}
+    if other and kind != "quantile":
+        raise ValueError(f"queries/{name}.sql: calibrate: a grid ('and ${other} ladder') "
+                         "orders its pairs by money: the first setting must be a quantile")
+    grid = ({"param": other, "levels": [int(v) for v in counts.split()]} if other else None)
+    return {"param": pname, "kind": kind, "levels": levels, "grid": grid}
 
 
 def coerce(value, ptype: str):
