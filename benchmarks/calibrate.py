@@ -47,7 +47,9 @@ def main(argv=None) -> None:
     print(found.note)
     for c in found.choices:
         if c.rung is not None:
-            print(f"  {c.detector} {c.param} = {c.value} (rung {c.rung}), {c.per_month} a month")
+            also = "".join(f", {k} = {v}" for k, v in c.also.items())
+            print(f"  {c.detector} {c.param} = {c.value}{also} (rung {c.rung}), "
+                  f"{c.per_month} a month")
 
 
 if __name__ == "__main__":

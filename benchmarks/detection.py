@@ -454,8 +454,9 @@ def print_recalibrated(results: list[dict]) -> None:
     for r in results:
         for budget, periods in r["calibration"]["per_budget"].items():
             last = periods[-1]
-            chosen = ", ".join(f"{d} {p}={v} (rung {k})"
-                               for d, (p, v, k) in sorted(last["chosen"].items()))
+            chosen = ", ".join(f"{d} {p}={v}" + "".join(f" {a}={b}" for a, b in also.items())
+                               + f" (rung {k})"
+                               for d, (p, v, k, also) in sorted(last["chosen"].items()))
             print(f"- {r['ledger']}, budget {budget:g}, last calibration ({last['start']}): "
                   f"{last['note']} Chosen: {chosen or 'defaults'}")
 

@@ -58,7 +58,7 @@ def settings(period: Period, cfg, budget: float) -> tuple[dict, calibrate.Calibr
     if isinstance(found, calibrate.Calibration):
         return {}, found
     chosen = calibrate.choose(found, cfg, budget)
-    return {c.detector: {c.param: c.value} for c in chosen.choices
+    return {c.detector: c.settings for c in chosen.choices
             if c.rung is not None}, chosen
 
 
@@ -95,6 +95,7 @@ def described(periods: list[Period], cfg, budget: float) -> list[dict]:
         out.append({"start": str(period.start), "stop": str(period.stop),
                     "calibrated": found.calibrated, "in_sample": found.per_month,
                     "note": found.note,
-                    "chosen": {c.detector: [c.param, str(c.value), c.rung]
+                    "chosen": {c.detector: [c.param, str(c.value), c.rung,
+                                            {k: str(v) for k, v in c.also.items()}]
                                for c in found.choices if c.rung is not None}})
     return out

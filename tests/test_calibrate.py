@@ -400,3 +400,76 @@ def test_an_alert_budget_that_is_not_a_number_is_refused_in_one_line(tmp_path, v
     proc = monitor("--config", str(config_path), "calibrate")
     line = assert_one_line_error(proc)
     assert "detectors.alert_budget" in line and words in line
+
+
+def test_a_grid_tries_every_amount_with_every_count_in_order_of_the_money_to_fire():
+    """new_payee_repeat's amount and count are chosen together (`and $min_charges`): on
+    the US cards two similar charges to a new supplier are everyday (25 honest alerts a
+    month at the median amount) and eight are not (0.2), while on other ledgers two
+    charges of a high amount fire sooner in money. Every pair is a rung; most sensitive
+    first is the least money a run of such charges needs to fire, whatever the scale."""
+    spec = query_header("detect/new_payee_repeat")["calibrate"]
+    assert spec["grid"] == {"param": "min_charges", "levels": [2, 4, 8]}
+    amounts = {q: Decimal(10) * (i + 1) ** 2 for i, q in enumerate(spec["levels"])}
+    ladder = calibration.rungs(spec, amounts)
+    assert len(ladder) == len(spec["levels"]) * 3
+    money = [r.values["min_charge"] * r.values["min_charges"] for r in ladder]
+    assert money == sorted(money)
+    assert ladder[0].values == {"min_charge": Decimal(10), "min_charges": 2}
+    assert ladder[-1].values == {"min_charge": max(amounts.values()), "min_charges": 8}
+    assert "from 8 charges (min_charges)" in ladder[-1].basis
+    for k in (Decimal("0.01"), Decimal(1000)):
+        scaled = calibration.rungs(spec, {q: a * k for q, a in amounts.items()})
+        assert [(r.values["min_charge"], r.values["min_charges"]) for r in scaled] == \
+            [(r.values["min_charge"] * k, r.values["min_charges"]) for r in ladder]
+
+
+def test_a_grid_choice_is_kept_with_its_count_and_shown_once(org):
+    config_path, found, _replayed = org
+    repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
+    assert repeat.rung is not None and set(repeat.also) == {"min_charges"}
+    assert f"from {repeat.also['min_charges']} charges" in repeat.basis
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database, read_only=True)
+    try:
+        from monitor.detection.catalog import calibrated_values
+        chosen = calibrated_values(con)["new_payee_repeat"]
+        shown = [c["detector"] for c in calibration.latest(con)["choices"]]
+    finally:
+        con.close()
+    assert chosen == {"min_charge": str(repeat.value),
+                      "min_charges": str(repeat.also["min_charges"])}
+    assert shown.count("new_payee_repeat") == 1
+
+
+def test_a_count_written_in_config_leaves_the_amount_to_calibrate(tmp_path):
+    config_path = build(tmp_path, organisation(days=400, cards=6),
+                        extra={"new_payee_repeat": {"min_charges": 3}})
+    found, _ = calibrated(config_path)
+    repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
+    assert repeat.also == {} and repeat.rungs == 8 and "percentile" in repeat.basis
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database, read_only=True)
+    try:
+        from monitor.detection.catalog import calibrated_values, detectors
+        ran = {d.name: d.params for d in detectors(cfg, calibrated_values(con))}
+    finally:
+        con.close()
+    assert ran["new_payee_repeat"]["min_charges"] == 3
+    assert ran["new_payee_repeat"]["min_charge"] == Decimal(str(repeat.value))
+
+
+@pytest.mark.parametrize("line, words", [
+    ("$min_charge quantile 0.5 0.9 and $min_charges ladder 2 x", "is not"),
+    ("$min_charge quantile 0.5 0.9 and $similarity ladder 2 4", "INTEGER"),
+    ("$min_charge quantile 0.5 0.9 and $min_charge ladder 2 4", "is not"),
+    ("$min_charges ladder 2 4 and $window_days ladder 2 4", "quantile"),
+])
+def test_a_grid_that_cannot_be_ordered_by_money_is_refused(line, words):
+    from monitor.sql.header import parse
+    params = query_header("detect/new_payee_repeat")["params"]
+    text = "-- name: x\n-- params:\n" + "".join(
+        f"--   ${p} {s['type']} default {s['default']}  x\n" for p, s in params.items()) + \
+        f"-- calibrate: {line}\n"
+    with pytest.raises(ValueError, match=words):
+        parse("detect/x", text)

@@ -79,6 +79,11 @@ class Choice:
     curve: list[float]         # ... with each rung's value, most sensitive first
     also: dict = field(default_factory=dict)   # a grid's second setting: {param: value}
 
+    @property
+    def settings(self) -> dict:
+        """Every value it sets, {param: value}: a grid's count with its amount."""
+        return {self.param: self.value, **self.also}
+
 
 @dataclass
 class Calibration:
