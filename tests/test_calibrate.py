@@ -402,19 +402,19 @@ def test_an_alert_budget_that_is_not_a_number_is_refused_in_one_line(tmp_path, v
     assert "detectors.alert_budget" in line and words in line
 
 
-def test_a_grid_tries_every_amount_with_every_count_in_order_of_the_money_to_fire():
+def test_a_grid_tries_every_amount_with_every_count_fewest_charges_first():
     """new_payee_repeat's amount and count are chosen together (`and $min_charges`): on
     the US cards two similar charges to a new supplier are everyday (25 honest alerts a
-    month at the median amount) and eight are not (0.2), while on other ledgers two
-    charges of a high amount fire sooner in money. Every pair is a rung; most sensitive
-    first is the least money a run of such charges needs to fire, whatever the scale."""
+    month at the median amount) and eight are not (0.2), while elsewhere two charges of
+    a higher amount are the quicker alarm. Every pair is a rung: the fewest charges
+    first, then the smallest amount, whatever the scale."""
     spec = query_header("detect/new_payee_repeat")["calibrate"]
     assert spec["grid"] == {"param": "min_charges", "levels": [2, 4, 8]}
     amounts = {q: Decimal(10) * (i + 1) ** 2 for i, q in enumerate(spec["levels"])}
     ladder = calibration.rungs(spec, amounts)
     assert len(ladder) == len(spec["levels"]) * 3
-    money = [r.values["min_charge"] * r.values["min_charges"] for r in ladder]
-    assert money == sorted(money)
+    pairs = [(r.values["min_charges"], r.values["min_charge"]) for r in ladder]
+    assert pairs == sorted(pairs)
     assert ladder[0].values == {"min_charge": Decimal(10), "min_charges": 2}
     assert ladder[-1].values == {"min_charge": max(amounts.values()), "min_charges": 8}
     assert "from 8 charges (min_charges)" in ladder[-1].basis
@@ -447,7 +447,7 @@ def test_a_count_written_in_config_leaves_the_amount_to_calibrate(tmp_path):
                         extra={"new_payee_repeat": {"min_charges": 3}})
     found, _ = calibrated(config_path)
     repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
-    assert repeat.also == {} and repeat.rungs == 8 and "percentile" in repeat.basis
+    assert repeat.also == {} and repeat.rungs == 7 and "percentile" in repeat.basis
     cfg = config_mod.load(config_path, warn=lambda line: None)
     con = store.connect(cfg.database, read_only=True)
     try:
