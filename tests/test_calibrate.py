@@ -296,19 +296,24 @@ def test_every_amount_and_money_setting_times_k_chooses_the_same(org, tmp_path_f
         assert keys(scaled_alerts) == keys(replayed)
 
 
+def scanned_with(config_path: Path) -> dict:
+    """detector -> the parameters a scan now runs it with (calibrated, then config)."""
+    cfg = config_mod.load(config_path, warn=lambda line: None)
+    con = store.connect(cfg.database, read_only=True)
+    try:
+        from monitor.detection.catalog import calibrated_values, detectors
+        return {d.name: d.params for d in detectors(cfg, calibrated_values(con))}
+    finally:
+        con.close()
+
+
 def test_a_value_written_in_config_wins(tmp_path):
     config_path = build(tmp_path, organisation(days=400, cards=6),
                         extra={"new_payee_repeat": {"min_charge": 800}})
     found, _ = calibrated(config_path)
     repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
     assert repeat.rung is None and repeat.basis == "set in config.toml"
-    cfg = config_mod.load(config_path, warn=lambda line: None)
-    con = store.connect(cfg.database, read_only=True)
-    try:
-        from monitor.detection.catalog import calibrated_values, detectors
-        ran = {d.name: d.params for d in detectors(cfg, calibrated_values(con))}
-    finally:
-        con.close()
+    ran = scanned_with(config_path)
     assert ran["new_payee_repeat"]["min_charge"] == Decimal(800)
 
 
@@ -448,13 +453,7 @@ def test_a_count_written_in_config_leaves_the_amount_to_calibrate(tmp_path):
     found, _ = calibrated(config_path)
     repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
     assert repeat.also == {} and repeat.rungs == 7 and "percentile" in repeat.basis
-    cfg = config_mod.load(config_path, warn=lambda line: None)
-    con = store.connect(cfg.database, read_only=True)
-    try:
-        from monitor.detection.catalog import calibrated_values, detectors
-        ran = {d.name: d.params for d in detectors(cfg, calibrated_values(con))}
-    finally:
-        con.close()
+    ran = scanned_with(config_path)
     assert ran["new_payee_repeat"]["min_charges"] == 3
     assert ran["new_payee_repeat"]["min_charge"] == Decimal(str(repeat.value))
 
