@@ -6,7 +6,8 @@ same numbers raise 55 honest alerts a month there instead of 2. So each detector
 names the ONE setting that decides how sensitive it is (`-- calibrate:`) and a ladder of
 candidates, most sensitive first: money as quantiles of the organisation's own charge
 amounts (so the choice scales with the ledger: every amount times k gives thresholds times
-k, and the same alerts), counts and ratios as values.
+k, and the same alerts), counts and ratios as values; a grid (`and $count ladder`)
+tries an amount with each count (`rungs`).
 
 How: the organisation's history is replayed once per rung of the ladders (every detector on
 its rung i at once: a detector's alerts depend only on its own settings), counting the
