@@ -254,18 +254,18 @@ def rungs(spec: dict, amounts: dict) -> list[Rung]:
     def amount(level):
         return amounts[level] if spec["kind"] == "quantile" else level
 
-    def words(level) -> str:
+    def words(i: int, level) -> str:
         if spec["kind"] == "quantile":
             return f"the {_ordinal(level)} percentile of the organisation's charge amounts"
-        return (f"rung {spec['levels'].index(level) + 1} of "
-                f"{', '.join(str(v) for v in spec['levels'])}")
+        return f"rung {i + 1} of {', '.join(str(v) for v in spec['levels'])}"
 
     grid = spec.get("grid")
     if not grid:
-        return [Rung({spec["param"]: amount(level)}, words(level)) for level in spec["levels"]]
+        return [Rung({spec["param"]: amount(level)}, words(i, level))
+                for i, level in enumerate(spec["levels"])]
     return [Rung({spec["param"]: amount(level), grid["param"]: count},
-                 f"{words(level)}, from {count} charges ({grid['param']})")
-            for count in grid["levels"] for level in spec["levels"]]
+                 f"{words(i, level)}, from {count} charges ({grid['param']})")
+            for count in grid["levels"] for i, level in enumerate(spec["levels"])]
 
 
 def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
@@ -449,7 +449,8 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
 
 def _beyond(counts: list, rung: int, steps: int) -> int:
     """`steps` rungs stricter than `rung`, each the next that raised no more alerts than
-    the one before (a grid's next rung in money may be a busier one), else the last."""
+    the one before (a grid's next rung may be a busier one: from two charges of the
+    highest amount to four of the lowest), else the last."""
     for _ in range(steps):
         rung = next((r for r in range(rung + 1, len(counts)) if counts[r] <= counts[rung]),
                     len(counts) - 1)

@@ -16,10 +16,10 @@
                                                  choice scales with the ledger), or `ladder`
                                                  values as written; most sensitive first
     -- calibrate: $min_charge quantile 0.5 0.9 0.99 and $min_charges ladder 2 4 8
-                                                 a grid of two settings: every pair of
-                                                 levels is a candidate, ordered by the money
-                                                 a run of charges needs to fire (the amount
-                                                 times the count; see detection/calibrate.py)
+                                                 a grid of an amount and a count of charges:
+                                                 every pair of levels is a candidate, the
+                                                 fewest charges first, then the smallest
+                                                 amount (see detection/calibrate.py `rungs`)
 
 Migrations (queries/schema/) have a name and free text. A key is lower case and ends in `:`;
 any other comment line continues the key before it. A parameter's default is parsed into the
@@ -122,7 +122,8 @@ def _calibration(name: str, text: str, params: dict) -> Calibration:
         levels = [parse_param(params[pname]["type"], v) for v in values.split()]
     if other and kind != "quantile":
         raise ValueError(f"queries/{name}.sql: calibrate: a grid ('and ${other} ladder') "
-                         "orders its pairs by money: the first setting must be a quantile")
+                         "is an amount and a count of charges: the first setting must be "
+                         "a quantile")
     grid = ({"param": other, "levels": [int(v) for v in counts.split()]} if other else None)
     return {"param": pname, "kind": kind, "levels": levels, "grid": grid}
 
