@@ -54,7 +54,8 @@ class Scope:
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
-             scope: Scope | None = None, calibrated: dict | None = None) -> list[Detector]:
+             scope: Scope | None = None, calibrated: dict | None = None,
+             prepared: bool = False) -> list[Detector]:
     """Build temp tables explained, charges, events and episodes as of a date,
     over the whole ledger or, with a scope, over the keys in temp table `scope`.
 
@@ -62,13 +63,17 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     charges and runs each detector's SQL into `events`; the episodes and their evidence
     are then summarised here, in DuckDB, the same way for both. The detectors' settings
     are those `monitor calibrate` chose last, unless `calibrated` gives others (a
-    calibration trying its candidates); config.toml wins over both."""
-    if writable(con):      # payee keys as [payees] says (a reader uses the stored ones)
+    calibration trying its candidates); config.toml wins over both. `prepared`: the
+    charges every detector reads are already built, by an evaluate on this connection
+    for the same date and scope (a calibration runs the detectors again with other
+    settings: building them once saves a fifth of its time)."""
+    if not prepared and writable(con):   # payee keys as [payees] says (a reader: the stored)
         with transaction(con):
             if payees.refresh(con, config.payees):
                 _open_alerts_follow_keys(con)
     engine = spark_engine if engine_of(config).spark else duckdb_engine
-    engine.prepare(con, config, as_of, scope)
+    if not prepared:
+        engine.prepare(con, config, as_of, scope)
     ran = detectors(config, calibrated_values(con) if calibrated is None else calibrated)
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
                 "''::VARCHAR AS detector, * FROM (" + EMPTY_EVENTS + ") WHERE false")
