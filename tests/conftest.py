@@ -30,9 +30,11 @@ def cfg(tmp_path):
 SPARK_MODULES = ("tests/test_spark_engine.py::",)
 # Modules whose module-scoped fixture takes seconds to build (a demo project, a web server,
 # a real ledger): each runs on one worker, which builds the fixture once. Dealt out test by
-# test, test_report.py built its demo project four times (5.6 s each).
+# test, test_report.py built its demo project four times (5.6 s each), test_calibrate.py
+# its calibrated organisation three times (10 s each).
 FIXTURE_MODULES = ("tests/test_report.py::", "tests/test_web.py::", "tests/test_payee_key.py::",
-                   "tests/test_registry_review.py::", "tests/test_precision.py::")
+                   "tests/test_registry_review.py::", "tests/test_precision.py::",
+                   "tests/test_calibrate.py::")
 
 
 def pytest_collection_modifyitems(config, items):
