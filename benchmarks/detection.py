@@ -451,6 +451,8 @@ def print_recalibrated(results: list[dict]) -> None:
                   f"{every.get('within', 0)}/{every.get('n', 0)} | "
                   f"{fmt(every.get('median_loss'))} | {fmt(every.get('median_charges'))} | "
                   f"{fmt(every.get('median_loss_caught'))} | {top} |")
+    if any(len(r["by_budget"]) > 1 for r in results):
+        print_kinds_per_budget(results)
     for r in results:
         for budget, periods in r["calibration"]["per_budget"].items():
             last = periods[-1]
@@ -459,6 +461,27 @@ def print_recalibrated(results: list[dict]) -> None:
                                for d, (p, v, k, also) in sorted(last["chosen"].items()))
             print(f"- {r['ledger']}, budget {budget:g}, last calibration ({last['start']}): "
                   f"{last['note']} Chosen: {chosen or 'defaults'}")
+
+
+def print_kinds_per_budget(results: list[dict]) -> None:
+    """The trade-off for each kind of theft, per ledger: how many of its instances each
+    budget catches within 5,000, and their median loss (a miss counts its whole amount).
+    A kind that no budget catches within 5,000 is one the detectors miss, not one a
+    larger budget would buy back."""
+    print("\n## Trade-off per kind: caught within 5,000 (median loss) at each alert_budget")
+    for r in results:
+        budgets = list(r["by_budget"])
+        print(f"\n{r['ledger']}:\n")
+        print("| kind | " + " | ".join(f"budget {b:g}" for b in budgets) + " |")
+        print("|---|" + "---|" * len(budgets))
+        print("| honest alerts a month | " + " | ".join(
+            f"{got['honest']['per_month']:.2f}" for got in r["by_budget"].values()) + " |")
+        for kind in sorted({o["kind"] for o in r["outcomes"]}):
+            cells = []
+            for got in r["by_budget"].values():
+                s = summary([o for o in got["outcomes"] if o["kind"] == kind])
+                cells.append(f"{s['within']}/{s['n']} ({fmt(s['median_loss'])})")
+            print(f"| {kind} | " + " | ".join(cells) + " |")
 
 
 def main(argv=None) -> None:
