@@ -278,10 +278,11 @@ def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
     candidates = {name: rungs(spec, amounts) for name, spec in ladders.items() if spec}
     fired: dict = {name: [] for name in ladders}
     screening.refresh(con, config)
+    detect.prepare(con, config, end)       # the charges, once: the rungs change no input
     for rung in range(max((len(c) for c in candidates.values()), default=1)):
         running = {name for name in ladders
                    if rung < len(candidates.get(name, ())) or rung == 0}
-        detect.evaluate(con, _only(config, running), end, prepared=rung > 0, calibrated={
+        detect.run_detectors(con, _only(config, running), end, calibrated={
             name: c[rung].values for name, c in candidates.items() if name in running})
         days: dict = {name: [] for name in ladders}
         for row in rows(con, "scan/first_alerts", {"start": start, "end": end}):

@@ -54,8 +54,7 @@ class Scope:
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
-             scope: Scope | None = None, calibrated: dict | None = None,
-             prepared: bool = False) -> list[Detector]:
+             scope: Scope | None = None, calibrated: dict | None = None) -> list[Detector]:
     """Build temp tables explained, charges, events and episodes as of a date,
     over the whole ledger or, with a scope, over the keys in temp table `scope`.
 
@@ -63,17 +62,32 @@ def evaluate(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     charges and runs each detector's SQL into `events`; the episodes and their evidence
     are then summarised here, in DuckDB, the same way for both. The detectors' settings
     are those `monitor calibrate` chose last, unless `calibrated` gives others (a
-    calibration trying its candidates); config.toml wins over both. `prepared`: the
-    charges every detector reads are already built, by an evaluate on this connection
-    for the same date and scope (a calibration runs the detectors again with other
-    settings: building them once saves a fifth of its time)."""
-    if not prepared and writable(con):   # payee keys as [payees] says (a reader: the stored)
+    calibration trying its candidates); config.toml wins over both."""
+    prepare(con, config, as_of, scope)
+    return run_detectors(con, config, as_of, scope, calibrated)
+
+
+def prepare(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
+            scope: Scope | None = None) -> None:
+    """The payee keys, then the charges every detector reads, as of a date: what the
+    detectors' settings do not change, so a calibration builds it once for all its rungs
+    (a fifth of its time) and calls run_detectors for each."""
+    if writable(con):      # payee keys as [payees] says (a reader uses the stored ones)
         with transaction(con):
             if payees.refresh(con, config.payees):
                 _open_alerts_follow_keys(con)
-    engine = spark_engine if engine_of(config).spark else duckdb_engine
-    if not prepared:
-        engine.prepare(con, config, as_of, scope)
+    _engine(config).prepare(con, config, as_of, scope)
+
+
+def _engine(config: Config):
+    return spark_engine if engine_of(config).spark else duckdb_engine
+
+
+def run_detectors(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
+                  scope: Scope | None = None, calibrated: dict | None = None) -> list[Detector]:
+    """Every enabled detector over what `prepare` built for the same date and scope, into
+    temp tables events, episodes and their evidence (see evaluate)."""
+    engine = _engine(config)
     ran = detectors(config, calibrated_values(con) if calibrated is None else calibrated)
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT "
                 "''::VARCHAR AS detector, * FROM (" + EMPTY_EVENTS + ") WHERE false")
