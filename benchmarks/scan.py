@@ -2,9 +2,10 @@
 scan after appending 10k rows, which must cost at most a tenth of the full one.
 
 Run by hand:  .venv/bin/python benchmarks/scan.py [--rows 10000000] [--shape dense]
-              [--keep DIR] [--check]
+              [--keep DIR] [--check] [--profile]
 (--check: then a full scan as of the incremental scan's day, whose findings must be the
-incremental scan's; it prints what differs.)
+incremental scan's; it prints what differs. --profile: the CPU of each statement of the
+incremental scan, largest first, by where in monitor/ it was run.)
 
 The ledger is generated inside DuckDB. Shape "birmingham" (the default) is the real
 Birmingham card ledger scaled up: 84,000 accounts (about 30 charges each a year), three
@@ -21,6 +22,7 @@ user + system time over all its threads, the steadier figure on a shared machine
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import os
 import resource
@@ -28,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +71,32 @@ SELECT 'g' || i AS txn_id, 'generated' AS source,
        NULL AS reference, 0 AS file_id, i AS source_row, $now AS ingested_at
 FROM range($start, $stop) AS r(i)
 """
+
+
+class StatementTimes:
+    """A connection that notes the CPU of each statement it runs, by the line of monitor/
+    that ran it (outside monitor/sql/store.py, which runs the named queries) and the
+    statement's first words; everything else passes through to the connection."""
+
+    def __init__(self, con):
+        self._con = con
+        self.cpu = collections.Counter()
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def execute(self, statement, *args, **kwargs):
+        began = time.process_time()
+        result = self._con.execute(statement, *args, **kwargs)
+        ours = [f for f in traceback.extract_stack()[:-1]
+                if "/monitor/" in f.filename and not f.filename.endswith("store.py")]
+        where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
+        text = " ".join(str(getattr(statement, "query", statement)).split())
+        self.cpu[f"{where} {text[:80]}"] += time.process_time() - began
+        return result
+
+    def report(self, top: int = 20) -> str:
+        return "\n".join(f"  {cpu:6.2f} s  {what}" for what, cpu in self.cpu.most_common(top))
 
 
 def peak_mb() -> float:
@@ -124,6 +153,8 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="birmingham")
     parser.add_argument("--accounts", type=int, help="accounts (default: the shape's)")
     parser.add_argument("--keep", type=Path, help="keep the generated database in this folder")
+    parser.add_argument("--profile", action="store_true",
+                        help="print the CPU of each statement of the incremental scan")
     parser.add_argument("--check", action="store_true",
                         help="then scan the same day in full and compare the findings "
                              "(the incremental scan must report exactly what it does)")
@@ -152,12 +183,15 @@ def main() -> None:
                    FROM (""" + generator(args.shape).replace("INSERT INTO transactions", "") + ")",
                 params | {"start": args.rows, "stop": args.rows + args.append,
                           "day": last_day + dt.timedelta(days=1)})
+    timed = StatementTimes(con) if args.profile else con
     began, cpu = time.perf_counter(), time.process_time()
-    found = detect.scan(con, cfg, last_day + dt.timedelta(days=1))
+    found = detect.scan(timed, cfg, last_day + dt.timedelta(days=1))
     incremental, incremental_cpu = time.perf_counter() - began, time.process_time() - cpu
     print(f"scan after appending {args.append:,} rows: {incremental:.2f} s (CPU "
           f"{incremental_cpu:.2f} s), {len(found)} findings, ratio to full {incremental / full:.3f} "
           f"(CPU {incremental_cpu / full_cpu:.3f}; target <= 0.1), peak RSS {peak_mb():,.0f} MB")
+    if args.profile:
+        print("CPU per statement of the incremental scan (largest first):\n" + timed.report())
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     if args.check:
         differ = compare(found, detect.scan(con, cfg, last_day + dt.timedelta(days=1), full=True))
