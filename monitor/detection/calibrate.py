@@ -380,7 +380,8 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
     share of what the budget leaves after the detectors calibration cannot change; the
     share is as large as the budget allows, so a detector that needs less than its share
     leaves the rest to the others (no detector is starved to quieten another); on short
-    history (`stricter`), what is still left goes to the quietest detectors first."""
+    history (`stricter`), the detectors also move one at a time between two shares, the
+    quietest first (`_chain`)."""
     candidates = {name: rungs(spec, amounts) for name, spec in ladders.items() if spec}
     fixed = sum(counts[name][0] for name, spec in ladders.items() if spec is None)
     # A detector silent on every rung has no evidence here (the history may be too short
@@ -399,28 +400,19 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
     def total(chosen: dict) -> float:
         return sum(counts[n][chosen[n]] for n in mine)
 
+    # One fixed chain of settings, from the strictest to the most sensitive, each step
+    # making one or more detectors more sensitive and none stricter; the budget takes the
+    # chain up to the first step that does not fit. The chain does not depend on the
+    # budget, so a larger budget never leaves a detector stricter. (A handout that chose
+    # among the steps that still fit did: on the demo, a larger aim let round_amount_run
+    # take four rungs, and lookalike_payee went from rung 1 to rung 9.)
     rung = rungs_for(0.0)                       # the strictest that can be had
-    for share in sorted({c for n in mine for c in counts[n][:top[n] + 1]}):
-        candidate = rungs_for(share)
-        if fixed + total(candidate) > budget + 1e-9:
+    for state in _chain(rungs_for, counts, sorted({c for n in mine
+                                                   for c in counts[n][:top[n] + 1]}),
+                        stricter):
+        if fixed + total(state) > budget + 1e-9:
             break
-        rung = candidate
-    # Short history: what the equal share leaves unused goes, a rung at a time, to the
-    # detector raising the fewest alerts now (then to the cheapest step), while its next
-    # rung still fits. A few months' counts move in steps of one alert (Oxford's
-    # new_payee_repeat: 0.6 a month on rungs 1-4, then none), so an equal share can leave
-    # most of the budget to no one; the margin and the rung beyond below keep it safe. On
-    # a year or more, what is left is kept: there, handing it out raised Birmingham's
-    # honest alerts from 1.71 to 1.95 a month for no theft caught sooner, Brazil's from
-    # 2.44 to 2.90.
-    while stricter:
-        left = budget - fixed - total(rung)
-        steps = [(counts[n][rung[n]], counts[n][rung[n] - 1] - counts[n][rung[n]], n)
-                 for n in mine if rung[n] > 0
-                 and counts[n][rung[n] - 1] - counts[n][rung[n]] <= left + 1e-9]
-        if not steps:
-            break
-        rung[min(steps)[2]] -= 1
+        rung = state
     # Short history: a few months' counts cannot tell a rung that raised nothing by chance
     # from a stricter one (on the US cards' three counted months h=7 and h=80 both raised
     # 0, and h=7 then raised 1.6 a month): each detector goes `stricter` rungs beyond.
@@ -452,14 +444,42 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
     return choices
 
 
+def _chain(rungs_for, counts: dict, shares: list, stricter: int):
+    """The settings `_choose` climbs, strictest first: every detector on the most sensitive
+    rung raising at most a share, for each share in turn (the equal share). On short
+    history (`stricter`) the detectors also move one at a time between two shares, the
+    one raising the fewest alerts now first (then the cheapest move): a few months'
+    counts move in steps of one alert (Oxford's new_payee_repeat: 0.6 a month on rungs
+    1-4, then none), so an equal share can leave most of the budget to no one, and the
+    margin and the rung beyond keep it safe. On a year or more only the equal shares are
+    climbed: there, moving one at a time raised Birmingham's honest alerts from 1.71 to
+    1.95 a month for no theft caught sooner, Brazil's from 2.44 to 2.90."""
+    state = rungs_for(0.0)
+    for share in shares:
+        goal = rungs_for(share)
+        if stricter:
+            moving = sorted((counts[n][state[n]], counts[n][goal[n]] - counts[n][state[n]], n)
+                            for n in goal if goal[n] < state[n])
+            for _now, _cost, name in moving:
+                state = {**state, name: goal[name]}
+                yield state
+        state = goal
+        yield state
+
+
 def _beyond(counts: list, rung: int, steps: int) -> int:
     """`steps` rungs stricter than `rung`, each the next that raised no more alerts than
     the one before (a grid's next rung may be a busier one: from two charges of the
-    highest amount to four of the lowest), else the last."""
-    for _ in range(steps):
-        rung = next((r for r in range(rung + 1, len(counts)) if counts[r] <= counts[rung]),
-                    len(counts) - 1)
-    return rung
+    highest amount to four of the lowest), else the last; and never less strict than
+    what a stricter `rung` than this one would give, so that a larger budget never ends
+    on a stricter rung (on a grid, "the next that raised no more" from a busy rung can
+    lie before the one from a quieter, more sensitive rung)."""
+    def once(start: int) -> int:
+        for _ in range(steps):
+            start = next((r for r in range(start + 1, len(counts))
+                          if counts[r] <= counts[start]), len(counts) - 1)
+        return start
+    return max(once(r) for r in range(rung + 1)) if steps else rung
 
 
 def _ordinal(quantile: float) -> str:
