@@ -457,14 +457,15 @@ def _chain(rungs_for, counts: dict, shares: list, stricter: int):
     state = rungs_for(0.0)
     for share in shares:
         goal = rungs_for(share)
-        if stricter:
+        if not stricter:
+            yield goal
+        else:       # the last move reaches the goal: it is not given twice
             moving = sorted((counts[n][state[n]], counts[n][goal[n]] - counts[n][state[n]], n)
                             for n in goal if goal[n] < state[n])
             for _now, _cost, name in moving:
                 state = {**state, name: goal[name]}
                 yield state
         state = goal
-        yield state
 
 
 def _beyond(counts: list, rung: int, steps: int) -> int:
