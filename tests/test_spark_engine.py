@@ -360,3 +360,20 @@ def test_an_empty_lake_says_how_to_fill_it(tmp_path, capsys, monkeypatch, spark_
     code, out, err = run(capsys, "backtest", "--from", "2024-01-01", "--to", "2024-02-01")
     assert code == 2 and "holds no Parquet yet" in err and "monitor export-lake" in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_cte_read_more_than_once_is_computed_once_under_its_detector_s_name():
+    """Spark plans and runs a CTE once per place that reads it: lookalike_payee's `names`
+    is read by eight unions. Each such CTE (and what it reads) becomes a view of its own,
+    named after its detector, so that no detector's `counted` replaces another's or a
+    table of the scan's."""
+    from monitor.detection.engines.spark import statements
+    *views, final = statements("detect/lookalike_payee")
+    names = [v.name for v in views]
+    assert {"q_detect_lookalike_payee_names", "q_detect_lookalike_payee_counted"} <= set(names)
+    assert all(v.kind == "view" and v.name.startswith("q_detect_lookalike_payee_")
+               for v in views)
+    assert final.kind == "select" and " names AS (" not in final.sql
+    assert "extra_word" in {p for v in views for p in v.params}        # bound, not pasted
+    single = statements("detect/sanctioned_payee")
+    assert [s.kind for s in single] == ["select"]

@@ -4,7 +4,8 @@ The same SQL files run as on DuckDB: queries/scan/explain.sql, ledger_rows.sql,
 features.sql and feeds.sql, then every enabled detector in queries/detect/. Each file
 is parsed in DuckDB's dialect and written out in Spark's by sqlglot; nothing is written
 twice by hand. `CREATE OR REPLACE TEMP TABLE x AS q` becomes a Spark temp view of q,
-materialised once (localCheckpoint) as DuckDB materialises its temp tables, and each
+materialised once (localCheckpoint) as DuckDB materialises its temp tables, and so is
+each CTE a detector reads more than once (Spark would plan and run every copy); each
 detector's rows are materialised before the firing groups are picked; the files' `$name`
 parameters become Spark's named parameter markers `:name`, bound through
 spark.sql(text, args=...): values are never pasted into the text.
@@ -74,15 +75,74 @@ def statements(query: str) -> tuple[Statement, ...]:
     for tree in sqlglot.parse(load_query(query), read="duckdb"):
         if tree is None:
             continue
-        params = tuple(sorted({p.name for p in tree.find_all(exp.Placeholder, exp.Parameter)}))
         if isinstance(tree, exp.Create):
             name = tree.this.name
-            out.append(Statement("view", name, tree.expression.sql(dialect="spark"), params))
+            out.append(Statement("view", name, tree.expression.sql(dialect="spark"),
+                                 _params(tree)))
         elif isinstance(tree, exp.Drop):
             out.append(Statement("drop", tree.find(exp.Table).name, "", ()))
         else:
-            out.append(Statement("select", None, tree.sql(dialect="spark"), params))
+            out.extend(_shared_ctes(tree, query))
+            out.append(Statement("select", None, tree.sql(dialect="spark"), _params(tree)))
     return tuple(out)
+
+
+def _params(node) -> tuple:
+    """The named parameters a statement (or part of one) uses."""
+    from sqlglot import exp
+    return tuple(sorted({p.name for p in node.find_all(exp.Placeholder, exp.Parameter)}))
+
+
+def _shared_ctes(tree, query: str) -> list[Statement]:
+    """A query's common table expressions that are read more than once (and those they
+    read), taken out of its WITH as views of their own: Spark writes a CTE into every
+    place that reads it and plans each copy again, where DuckDB computes it once.
+    Materialised once, as prepare's temp tables are, lookalike_payee's eight unions over
+    the same names are planned once. Each view's name carries the query's, so that no
+    detector's CTE replaces a table another step made. Changes `tree` in place."""
+    from sqlglot import exp
+    key = "with_" if "with_" in tree.arg_types else "with"     # sqlglot renamed it
+    with_ = tree.args.get(key)
+    if not with_:
+        return []
+    ctes = {c.alias_or_name: c for c in with_.expressions}
+
+    def read(node) -> list[str]:
+        return [t.name for t in node.find_all(exp.Table)
+                if not t.args.get("db") and t.name in ctes]
+
+    counts: dict[str, int] = dict.fromkeys(ctes, 0)
+    for name in read(tree):
+        counts[name] += 1
+    taken = {name for name, n in counts.items() if n > 1}
+    for name in reversed(list(ctes)):                   # and what they read
+        if name in taken:
+            taken.update(read(ctes[name].this))
+    if not taken:
+        return []
+    prefix = "q_" + query.replace("/", "_") + "_"
+
+    def rename(node) -> None:
+        for table in list(node.find_all(exp.Table)):
+            if not table.args.get("db") and table.name in taken:
+                if not table.alias:
+                    table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+                table.set("this", exp.to_identifier(prefix + table.name))
+
+    out = []
+    for name, cte in ctes.items():
+        if name in taken:
+            body = cte.this
+            rename(body)
+            out.append(Statement("view", prefix + name, body.sql(dialect="spark"),
+                                 _params(body)))
+    kept = [c for c in with_.expressions if c.alias_or_name not in taken]
+    if kept:
+        with_.set("expressions", kept)
+    else:
+        tree.set(key, None)
+    rename(tree)
+    return out
 
 
 def _spark_errors(step):
@@ -132,9 +192,14 @@ def run_detector(con: duckdb.DuckDBPyConnection, config, detector, params: dict,
     incremental scan's narrowing, is DuckDB's optimisation)."""
     began = time.perf_counter()
     spark = session(engine_of(config))
-    (st,) = statements(f"detect/{detector.name}")
+    *shared, st = statements(f"detect/{detector.name}")
+    for view in shared:           # the CTEs it reads more than once, each computed once
+        spark.sql(view.sql, args=_args(view, params)).localCheckpoint(eager=True) \
+            .createOrReplaceTempView(view.name)
     spark.sql(st.sql, args=_args(st, params)).localCheckpoint(eager=True) \
         .createOrReplaceTempView("detector_run")
+    for view in shared:           # its rows are in detector_run: let Spark free theirs
+        spark.catalog.dropTempView(view.name)
     hot = spark.sql(
         "SELECT :detector AS detector, r.* FROM detector_run r LEFT SEMI JOIN ("
         "SELECT DISTINCT account, counterparty, initiator FROM detector_run "
