@@ -39,7 +39,9 @@ from monitor.settings.engine import EngineSettings  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
-    parser.add_argument("--accounts", type=int, default=84_000)
+    parser.add_argument("--shape", choices=("birmingham", "dense"), default="birmingham",
+                        help="the generator of benchmarks/scan.py (birmingham: 84,000 accounts)")
+    parser.add_argument("--accounts", type=int, help="accounts (default: the shape's)")
     parser.add_argument("--masters", nargs="*", default=["local[1]", "local[2]"])
     parser.add_argument("--driver-memory", default="12g")
     parser.add_argument("--skip-duckdb", action="store_true")
@@ -56,7 +58,7 @@ def main() -> None:
         with log.open("a") as f:
             f.write(json.dumps(fields, default=str) + "\n")
 
-    cfg, con, _, generating = open_ledger(work, args.rows, args.accounts)
+    cfg, con, _, generating = open_ledger(work, args.rows, args.shape, args.accounts)
     if generating is not None:
         record(step="generate", seconds=round(generating, 1))
     folder = work / "lake"
