@@ -94,12 +94,26 @@ def org(tmp_path_factory):
     return (config_path, *calibrated(config_path))
 
 
-def test_the_chosen_settings_raise_what_calibration_said_within_the_budget(org):
+# What `measure` replays of the organisation (calibrate = choose(measure)), for the tests
+# that look inside it: the whole history, and its first 300 days (210 settled). Measured
+# once a module (each is a replay per rung, several seconds).
+@pytest.fixture(scope="module")
+def measured(org):
+    with opened(org[0]) as (cfg, con):
+        return cfg, calibration.measure(con, cfg)
+
+
+@pytest.fixture(scope="module")
+def measured_short(org):
+    with opened(org[0]) as (cfg, con):
+        return cfg, calibration.measure(con, cfg, until=START + timedelta(days=299))
+
+
+def test_the_chosen_settings_raise_what_calibration_said_within_the_budget(org, measured):
     _config_path, found, replayed = org
     assert found.calibrated and found.budget == 1
     # Aimed at the budget, moved by how far its earlier calibrations missed (`_foresight`).
-    with opened(_config_path) as (cfg, con):
-        measured = calibration.measure(con, cfg)
+    cfg, measured = measured
     assert found.aimed_at == round(1 / calibration._foresight(measured, cfg, 1, 0), 2)
     assert found.per_month <= found.aimed_at
     # The backtest with the recorded settings raises what calibration counted: per detector
@@ -128,13 +142,12 @@ def test_defaults_would_have_been_noisy_and_calibration_made_them_stricter(org):
     assert repeat.curve[repeat.rung] == repeat.per_month < repeat.curve[0]
 
 
-def test_one_measure_serves_every_budget_and_a_larger_budget_is_never_stricter(org):
+def test_one_measure_serves_every_budget_and_a_larger_budget_is_never_stricter(org, measured):
     """`measure` replays the rungs once; `choose` for the configured budget gives what
     `calibrate` gave, and a larger budget never makes a detector stricter (the trade-off
     curve the benchmark draws from one set of replays)."""
-    config_path, found, _replayed = org
-    with opened(config_path) as (cfg, con):
-        measured = calibration.measure(con, cfg)
+    _config_path, found, _replayed = org
+    cfg, measured = measured
     again = calibration.choose(measured, cfg, found.budget)
     assert [(c.detector, c.rung, c.per_month) for c in again.choices] == \
         [(c.detector, c.rung, c.per_month) for c in found.choices]
@@ -148,17 +161,17 @@ def test_one_measure_serves_every_budget_and_a_larger_budget_is_never_stricter(o
         previous = (chosen.per_month, rungs)
 
 
-def test_short_history_aims_below_the_budget_and_says_so(org):
+def test_short_history_aims_below_the_budget_and_says_so(org, measured_short):
     """Six months of history say little about the next ones (the US cards' raised 1.3 a
     month in-sample, 3.0 after): under a year, calibration keeps a margin, and says it."""
     assert calibration.margin(calibration.MIN_HISTORY_DAYS) == calibration.SHORT_MARGIN < 1
     assert calibration.margin(calibration.FULL_MARGIN_DAYS) == 1.0
     shares = [calibration.margin(d) for d in range(calibration.MIN_HISTORY_DAYS, 400, 20)]
     assert shares == sorted(shares)
-    config_path, found, _replayed = org
-    with opened(config_path) as (cfg, con):
-        # The generated organisation's first 300 days: 210 settled, so aimed below budget.
-        short = calibration.calibrate(con, cfg, until=START + timedelta(days=299))
+    _config_path, found, _replayed = org
+    # The generated organisation's first 300 days: 210 settled, so aimed below budget.
+    cfg, short = measured_short
+    short = calibration.choose(short, cfg, found.budget)     # what calibrate(until=) does
     assert short.calibrated and "kept with a margin" in short.note
     aimed = found.budget * calibration.margin(210)
     assert short.per_month <= aimed or all(c.rung == c.rungs - 1 for c in short.choices
@@ -166,12 +179,10 @@ def test_short_history_aims_below_the_budget_and_says_so(org):
     assert "margin" not in found.note        # two years: the whole budget
 
 
-def test_on_short_history_each_detector_is_one_rung_stricter(org):
+def test_on_short_history_each_detector_is_one_rung_stricter(measured_short):
     """Counts of a few months: a rung that raised nothing may have done so by chance, so
     under a year of history each detector goes one rung beyond what the budget allows."""
-    config_path, _found, _replayed = org
-    with opened(config_path) as (cfg, con):
-        measured = calibration.measure(con, cfg, until=START + timedelta(days=299))
+    cfg, measured = measured_short
     assert measured.days < calibration.FULL_MARGIN_DAYS
     aim = 1 * calibration.margin(measured.days)
     plain = calibration._choose(cfg, measured.ladders, measured.amounts, measured.counts, aim)
