@@ -421,6 +421,21 @@ def test_every_detector_raises_the_same_alerts_at_any_scale(tmp_path_factory, k,
     assert keys_of(replayed(tmp_path_factory.mktemp("k"), rows, k)) == keys_of(base)
 
 
+def test_a_run_of_charges_three_times_a_small_usual_size_fires_at_any_scale(tmp_path_factory):
+    """payee_amount_shift measures a charge in spreads of the payee's usual size, with a
+    floor of half its mean; a floor of one unit of money besides (1.00, in any currency)
+    took over when the usual size was under 2, so that a ledger in cents (k = 0.01) lost
+    a run its pounds fired on: three times a usual 1.50 is 3 floors above it, not 4."""
+    rows = organisation(days=400, cards=3)
+    rows += [(d, Decimal(150 + d % 3), "Parking Co", "card-01") for d in range(0, 300, 10)]
+    rows += [(300 + 3 * i, Decimal(450 + i % 3), "Parking Co", "card-01") for i in range(8)]
+    base = replayed(tmp_path_factory.mktemp("k1"), rows, Decimal(1))
+    assert ("payee_amount_shift", "card-01", "Parking Co") in \
+        {(a["detector"], a["account"], a["counterparty"]) for a in base}
+    for k in (Decimal("0.01"), Decimal(100)):
+        assert keys_of(replayed(tmp_path_factory.mktemp("k"), rows, k)) == keys_of(base), k
+
+
 def test_the_daemon_calibrates_when_a_calibration_is_a_month_old(org):
     from monitor.daemon import scheduler
     config_path, _found, _replayed = org

@@ -188,7 +188,7 @@ def python_cusum(rows: list[dict], p: dict) -> dict:
         else:
             continue
         mean, sd = statistics.fmean(sample), statistics.pstdev(sample)
-        z = (float(r["amount"]) - mean) / max(sd, p["sd_floor_share"] * mean, 1)
+        z = (float(r["amount"]) - mean) / max(sd, p["sd_floor_share"] * mean, 0.000001 * mean)
         judged[r["txn_id"]] = (mean, max(p["step_floor"], min(p["z_cap"], z) - p["k"]))
     out = {}
     for key in sorted({(r["account"], r["payee"]) for r in rows}):

@@ -113,8 +113,12 @@ judged AS (   -- a payee the account used often long ago, but not lately, is jud
 ),
 scored AS (
     SELECT *,
+        -- the spread's floors are shares of the mean, never an amount of money (a floor
+        -- of 1.00 took over below a mean of 2: the same run in cents did not fire); the
+        -- millionth keeps the division defined when sd_floor_share is set to 0
         greatest($step_floor, least($z_cap, (amount - base_mean)
-              / greatest(base_sd, $sd_floor_share * base_mean, 1)) - $k) AS step,
+              / greatest(base_sd, $sd_floor_share * base_mean, 0.000001 * base_mean)) - $k)
+            AS step,
         row_number() OVER (PARTITION BY account, counterparty ORDER BY day, txn_id) AS seq
     FROM judged
     WHERE base_n >= $min_history AND explained_by IS NULL
