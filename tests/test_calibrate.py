@@ -394,8 +394,9 @@ def test_little_history_keeps_the_defaults_and_says_how_much(tmp_path):
 
 
 def keys_of(alerts: list[dict]) -> list[tuple]:
-    return sorted((a["detector"], a["account"], a["counterparty"], a["first_alert_at"],
-                   a["severity"], a["charges"]) for a in alerts)
+    # repr orders them: an organisation-wide alert's account is None, the others' text
+    return sorted(((a["detector"], a["account"], a["counterparty"], a["first_alert_at"],
+                    a["severity"], a["charges"]) for a in alerts), key=repr)
 
 
 def replayed(folder: Path, rows: list[tuple], k: Decimal) -> list[dict]:
@@ -405,35 +406,29 @@ def replayed(folder: Path, rows: list[tuple], k: Decimal) -> list[dict]:
         return detect.backtest(con, cfg, START, START + timedelta(days=max(r[0] for r in rows)))
 
 
+# The example: payee_amount_shift's spread had a floor of 1.00 of money besides half the
+# mean, which took over below a usual size of 2, so the run below (three times a usual
+# 100) fired in pounds and not in cents (k = 0.01). The drawn examples had not met it.
+@example(k=Decimal("0.01"), cards=3, days=380, theft=150, usual=100, factor=3)
 @settings(max_examples=3, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(k=st.sampled_from([Decimal("0.01"), Decimal("0.1"), Decimal(10), Decimal(1000)]),
-       cards=st.integers(3, 6), days=st.integers(380, 500), theft=st.integers(150, 2400))
+       cards=st.integers(3, 6), days=st.integers(380, 500), theft=st.integers(150, 2400),
+       usual=st.integers(40, 400), factor=st.sampled_from([2, 3, 4, 6]))
 def test_every_detector_raises_the_same_alerts_at_any_scale(tmp_path_factory, k, cards, days,
-                                                            theft):
-    """Hypothesis over k and a generated organisation with a theft (instalments to a new
-    payee): every detector, every money setting times k, the same alert keys."""
+                                                            theft, usual, factor):
+    """Hypothesis over k and a generated organisation with two thefts (instalments to a
+    new payee; a payee the account has long paid `usual`, charged `factor` times that):
+    every detector, every money setting times k, the same alert keys."""
     rows = organisation(days=days, cards=cards)
     rows += [(days - 120 + 7 * i, Decimal(theft + i % 3), "Devlab Consult", "card-00")
              for i in range(12)]
+    rows += [(d, Decimal(usual + d % 3), "Cleaning Co", "card-01") for d in range(0, days - 100, 14)]
+    rows += [(days - 100 + 4 * i, Decimal(usual * factor + i % 3), "Cleaning Co", "card-01")
+             for i in range(16)]
     base = replayed(tmp_path_factory.mktemp("k1"), rows, Decimal(1))
     assert base, "the generated organisation raises alerts (the property is not vacuous)"
     assert keys_of(replayed(tmp_path_factory.mktemp("k"), rows, k)) == keys_of(base)
-
-
-def test_a_run_of_charges_three_times_a_small_usual_size_fires_at_any_scale(tmp_path_factory):
-    """payee_amount_shift measures a charge in spreads of the payee's usual size, with a
-    floor of half its mean; a floor of one unit of money besides (1.00, in any currency)
-    took over when the usual size was under 2, so that a ledger in cents (k = 0.01) lost
-    a run its pounds fired on: three times a usual 1.50 is 3 floors above it, not 4."""
-    rows = organisation(days=400, cards=3)
-    rows += [(d, Decimal(150 + d % 3), "Parking Co", "card-01") for d in range(0, 300, 10)]
-    rows += [(300 + 3 * i, Decimal(450 + i % 3), "Parking Co", "card-01") for i in range(8)]
-    base = replayed(tmp_path_factory.mktemp("k1"), rows, Decimal(1))
-    assert ("payee_amount_shift", "card-01", "Parking Co") in \
-        {(a["detector"], a["account"], a["counterparty"]) for a in base}
-    for k in (Decimal("0.01"), Decimal(100)):
-        assert keys_of(replayed(tmp_path_factory.mktemp("k"), rows, k)) == keys_of(base), k
 
 
 def test_the_daemon_calibrates_when_a_calibration_is_a_month_old(org):
