@@ -377,3 +377,13 @@ def test_a_cte_read_more_than_once_is_computed_once_under_its_detector_s_name():
     assert "extra_word" in {p for v in views for p in v.params}        # bound, not pasted
     single = statements("detect/sanctioned_payee")
     assert [s.kind for s in single] == ["select"]
+    # Left as they are: a recursive WITH, and one whose name a nested WITH uses again.
+    import sqlglot
+
+    from monitor.detection.engines.spark import _shared_ctes
+    for sql in ("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3)"
+                " SELECT * FROM r JOIN r r2 USING (n)",
+                "WITH a AS (SELECT 1 AS n) SELECT * FROM a JOIN (WITH a AS (SELECT 2 AS n) "
+                "SELECT * FROM a) b USING (n)"):
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        assert _shared_ctes(tree, "x") == [] and "WITH" in tree.sql(dialect="spark")

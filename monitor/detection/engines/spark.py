@@ -103,9 +103,13 @@ def _shared_ctes(tree, query: str) -> list[Statement]:
     from sqlglot import exp
     key = "with_" if "with_" in tree.arg_types else "with"     # sqlglot renamed it
     with_ = tree.args.get(key)
-    if not with_:
+    if not with_ or with_.args.get("recursive"):
         return []
     ctes = {c.alias_or_name: c for c in with_.expressions}
+    inner = {c.alias_or_name for w in tree.find_all(exp.With) if w is not with_
+             for c in w.expressions}
+    if inner & set(ctes):        # a nested WITH reuses a name: renaming would cross it
+        return []
 
     def read(node) -> list[str]:
         return [t.name for t in node.find_all(exp.Table)
