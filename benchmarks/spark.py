@@ -3,9 +3,11 @@ and local[2] and on DuckDB, with the same data and the same findings.
 
 Run by hand:  .venv/bin/python benchmarks/spark.py [--rows 20000000] [--keep DIR]
                                                     [--masters local[1] local[2]]
+                                                    [--shape birmingham|dense]
 
-The ledger comes from benchmarks/scan.py's generator (the Birmingham card ledger's shape
-scaled up: 84,000 accounts, 200,000 payees, four years). It is written to DuckDB, then to
+The ledger comes from benchmarks/scan.py's generator (by default the Birmingham card
+ledger's shape scaled up: 84,000 accounts, 200,000 payees, four years; `--shape dense`:
+2,000 cards paying 50,000 payees). It is written to DuckDB, then to
 the Parquet lake with `monitor.ledger.lake.export` (what `monitor export-lake` runs). Each
 engine (Spark first, then DuckDB with --duckdb-memory) runs the full detection
 (detect.evaluate: explain, features, every detector, episodes and evidence) as of the last
