@@ -30,10 +30,12 @@ def calibrate(ctx, show, by, fmt):
     together, the fewest charges first. A value you write in config.toml always wins; the
     money tiers (warning / high / critical) are never changed. With less than 180 days of
     history the defaults are kept, and the note says how much history there is; with less
-    than a year, it aims below the budget (half of it at 180 days), because a few months
-    say little about the next ones. A detector whose latest six months were busier than its
-    average is judged on them (spending grows). The daemon (`monitor run`) calibrates again
-    every month ([schedule] calibrate).
+    than a year, it aims below the budget (three quarters of it at 180 days), because a few
+    months say little about the next ones. A detector whose latest six months were busier
+    than its average is judged on them (spending grows). Calibration also checks itself on
+    the same history (what its choices six months back raised in the six months after) and
+    aims lower or higher by as much; the note says so. The daemon (`monitor run`)
+    calibrates again every month ([schedule] calibrate).
 
     \b
     Examples:
