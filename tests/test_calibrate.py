@@ -326,6 +326,9 @@ def test_show_reads_what_was_chosen_and_changes_nothing(org):
     assert shown.returncode == 0, shown.stderr
     assert "new_payee_repeat" in shown.stdout and "min_charge" in shown.stdout
     assert f"budget {found.budget:g}" in shown.stdout
+    repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("new_payee_repeat"))
+    assert f" {repeat.rung + 1} of {repeat.rungs} " in row      # counted from 1, as the basis
     as_json = monitor("--config", str(config_path), "calibrate", "--show", "--format", "json")
     assert json.loads(as_json.stdout)["aimed_at"] == found.aimed_at > 0   # kept, not only noted
     assert (config_path.parent / "ledger.duckdb").read_bytes() == before

@@ -65,9 +65,13 @@ def calibrate(ctx, show, by, fmt):
 
 
 def _emit(summary: dict, choices: list[dict], fmt: str, title: str) -> None:
-    if fmt == "json":
+    if fmt == "json":       # `rung` stays the index into `curve`, counted from 0
         click.echo(output.dumps(summary))
         return
     if summary["calibrated"]:
-        output.emit(choices, fmt, COLUMNS, title=title)
+        # People count rungs from 1, as the basis does ("rung 7 of 3.0, 4.5, ..."): the
+        # table said "6" beside it.
+        shown = [{**c, "rung": "" if c["rung"] is None else f"{c['rung'] + 1} of {c['rungs']}"}
+                 for c in choices]
+        output.emit(shown, fmt, [c for c in COLUMNS if c != "rungs"], title=title)
     click.echo(summary["note"], err=fmt != "table")
