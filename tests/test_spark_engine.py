@@ -198,6 +198,8 @@ def scaffold(led: Ledger) -> None:
     led.charge(210, "Devlab Consulting", "1667.00", "card-6",                    # new bank
                payout="DE89370400440532013000")
     led.series("Rent", "50.00", start=0, every=7, count=20, source="bank")       # stale feed
+    led.series("Ramp Co", lambda i: f"{40 * 3 ** (i / 2):.2f}", start=280, every=3, count=7,
+               account="card-10")                                               # a climb
     led.charge(160, "Korea Mining Development Trading Corp", "80.00", "card-2")  # sanctioned
     led.series("Stream Co", "118.40", start=0, every=30, count=13, account="card-10")
     led.series("Stream Co", "118.40", start=370, every=3, count=12, account="card-10")  # rate

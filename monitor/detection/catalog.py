@@ -24,7 +24,7 @@ from monitor.sql.store import QUERIES, load_query, query_header
 # CPU of a 12 s scan. Listing a detector here that reads other pairs' rows would let an
 # incremental scan differ from a full one (tests/test_incremental_scan.py).
 PAIR_KEYED = ("below_approval_limit", "duplicate_charges", "frequency_burst",
-              "high_risk_payee", "payee_rate_change", "round_amount_run",
+              "high_risk_payee", "new_payee_ramp", "payee_rate_change", "round_amount_run",
               "test_charge_prelude")
 
 # Detectors each of whose groups is an account-payee pair judged from the ACCOUNT's own
