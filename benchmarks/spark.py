@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from scan import open_ledger, peak_mb  # noqa: E402
+from scan import SHAPES, open_ledger, peak_mb  # noqa: E402
 
 from monitor.detection import scan as detect  # noqa: E402
 from monitor.detection.engines import spark as spark_engine  # noqa: E402
@@ -41,7 +41,7 @@ from monitor.settings.engine import EngineSettings  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
-    parser.add_argument("--shape", choices=("birmingham", "dense"), default="birmingham",
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="birmingham",
                         help="the generator of benchmarks/scan.py (birmingham: 84,000 accounts)")
     parser.add_argument("--accounts", type=int, help="accounts (default: the shape's)")
     parser.add_argument("--masters", nargs="*", default=["local[1]", "local[2]"])

@@ -15,9 +15,16 @@ from ledger_factory import Ledger, assert_complete, brief, day
 CLIMB = ["40.00", "65.00", "110.00", "180.00", "300.00", "480.00", "760.00"]
 
 
+def climb(led: Ledger, payee: str = "Cobaltix Digital", start: int = 0,
+          scale: Decimal = Decimal(1)) -> list[str]:
+    """CLIMB's charges (times `scale`) to `payee`, one every three days from `start`."""
+    return led.series(payee, lambda i: Decimal(CLIMB[i]) * scale, start=start, every=3,
+                      count=len(CLIMB))
+
+
 def test_a_climb_to_a_new_payee_fires_at_its_sixth_day(led):
     led.series("Stationer", "25.00", start=0, every=9, count=6)      # ordinary spending
-    ids = [led.charge(60 + 3 * i, "Cobaltix Digital", amount) for i, amount in enumerate(CLIMB)]
+    ids = climb(led, start=60)
     found = led.scan(90, "new_payee_ramp")
     assert brief(found) == [("new_payee_ramp", "card-1", "Cobaltix Digital", None)]
     (f,) = found
@@ -34,7 +41,7 @@ def test_a_climb_to_a_new_payee_fires_at_its_sixth_day(led):
 
 def test_only_the_climb_is_evidence(led):
     led.charge(50, "Cobaltix Digital", "900.00")                     # then a fall: a new climb
-    ids = [led.charge(60 + 3 * i, "Cobaltix Digital", amount) for i, amount in enumerate(CLIMB)]
+    ids = climb(led, start=60)
     (f,) = led.scan(90, "new_payee_ramp")
     assert f["since"] == day(60) and f["evidence_txn_ids"] == ids
 
@@ -44,28 +51,25 @@ def test_jitter_a_gentle_rise_and_a_short_climb_are_silent(led):
                every=3, count=12)
     led.series("Gentle Ltd", lambda i: f"{300 + 10 * i}.00", start=0, every=3, count=12,
                account="card-2")                                     # up 37% in all
-    for i, amount in enumerate(CLIMB[1:6]):                          # five days up, not six
-        led.charge(3 * i, "Short Ltd", Decimal(amount) * 3, account="card-3")
+    led.series("Short Ltd", lambda i: Decimal(CLIMB[1:6][i]) * 3, start=0, every=3, count=5,
+               account="card-3")                                     # five days up, not six
     assert led.scan(40, "new_payee_ramp") == []
 
 
 def test_a_climb_below_the_warning_tier_is_silent(led):
-    for i, amount in enumerate(CLIMB):
-        led.charge(3 * i, "Tiny Climb", Decimal(amount) / 4)          # 483.75 in all
+    climb(led, "Tiny Climb", scale=Decimal("0.25"))                  # 483.75 in all
     assert led.scan(30, "new_payee_ramp") == []
 
 
 def test_two_charges_of_one_day_are_one_step(led):
-    for i, amount in enumerate(CLIMB):
-        led.charge(3 * i, "Cobaltix Digital", Decimal(amount) / 2)
-        led.charge(3 * i, "Cobaltix Digital", Decimal(amount) / 2)
+    climb(led, scale=Decimal("0.5"))
+    climb(led, scale=Decimal("0.5"))
     (f,) = led.scan(30, "new_payee_ramp")
     assert f["charges"] == 14 and f["first_alert_at"] == day(15)       # fired at its sixth day
 
 
 def test_a_climb_the_registry_explains_is_silent(led):
-    for i, amount in enumerate(CLIMB):
-        led.charge(3 * i, "Cobaltix Digital", amount)
+    climb(led)
     led.approve("Cobaltix Digital")
     assert led.scan(30, "new_payee_ramp") == []
 
@@ -83,8 +87,7 @@ def test_the_same_alert_at_any_scale(tmp_path_factory, k):
         try:
             led.series("Stationer", lambda i: Decimal("25.00") * scale, start=0, every=9,
                        count=6)
-            for i, amount in enumerate(CLIMB):
-                led.charge(60 + 3 * i, "Cobaltix Digital", Decimal(amount) * scale)
+            climb(led, start=60, scale=scale)
             found.append([(f["first_alert_at"], f["charges"], f["severity"],
                            f["exposure"] / scale) for f in led.scan(90, "new_payee_ramp")])
         finally:

@@ -69,8 +69,7 @@ def _emit(summary: dict, choices: list[dict], fmt: str, title: str) -> None:
         click.echo(output.dumps(summary))
         return
     if summary["calibrated"]:
-        # People count rungs from 1, as the basis does ("rung 7 of 3.0, 4.5, ..."): the
-        # table said "6" beside it.
+        # People count rungs from 1, as the basis beside it does ("rung 7 of 3.0, ...").
         shown = [{**c, "rung": "" if c["rung"] is None else f"{c['rung'] + 1} of {c['rungs']}"}
                  for c in choices]
         output.emit(shown, fmt, [c for c in COLUMNS if c != "rungs"], title=title)
