@@ -487,10 +487,10 @@ def test_a_grid_tries_every_amount_with_every_count_fewest_charges_first():
     a higher amount are the quicker alarm. Every pair is a rung: the fewest charges
     first, then the smallest amount, whatever the scale."""
     spec = query_header("detect/new_payee_repeat")["calibrate"]
-    assert spec["grid"] == {"param": "min_charges", "levels": [2, 4, 8]}
+    assert spec["grid"] == {"param": "min_charges", "levels": [2, 3, 4, 6, 8]}
     amounts = {q: Decimal(10) * (i + 1) ** 2 for i, q in enumerate(spec["levels"])}
     ladder = calibration.rungs(spec, amounts)
-    assert len(ladder) == len(spec["levels"]) * 3
+    assert len(ladder) == len(spec["levels"]) * 5
     pairs = [(r.values["min_charges"], r.values["min_charge"]) for r in ladder]
     assert pairs == sorted(pairs)
     assert ladder[0].values == {"min_charge": Decimal(10), "min_charges": 2}
@@ -501,6 +501,27 @@ def test_a_grid_tries_every_amount_with_every_count_fewest_charges_first():
         assert [(r.values["min_charge"], r.values["min_charges"]) for r in scaled] == \
             [(r.values["min_charge"] * k, r.values["min_charges"]) for r in ladder]
 
+
+
+def test_a_grid_puts_the_rungs_that_cannot_warn_before_the_high_tier_last():
+    """Counting one charge a day, the US cards' four charges of 2,471 USD fitted the
+    budget before six of 127: a run of four such charges has taken 9,884 when it fires,
+    past the high tier (5,000), so it is no earlier alarm than any rung that can fire
+    below it. Those rungs go last, in the same order, at any scale."""
+    spec = query_header("detect/new_payee_repeat")["calibrate"]
+    amounts = dict(zip(spec["levels"], map(Decimal, ("127", "300", "600", "900", "1300",
+                                                     "1800", "2471"))))
+    for k in (Decimal("0.01"), Decimal(1), Decimal(100)):
+        ladder = calibration.rungs({**spec, "reach": Decimal(5000) * k},
+                                   {q: a * k for q, a in amounts.items()})
+        pairs = [(r.values["min_charges"], r.values["min_charge"] / k) for r in ladder]
+        reachable = [p for p in pairs if p[0] * p[1] <= 5000]
+        assert pairs == reachable + [p for p in pairs if p[0] * p[1] > 5000]
+        assert reachable == sorted(reachable) and len(pairs) == 35
+        assert pairs.index((6, Decimal(127))) < pairs.index((4, Decimal(2471)))
+    plain = calibration.rungs(spec, amounts)
+    assert [(r.values["min_charges"], r.values["min_charge"]) for r in plain] == sorted(
+        (r.values["min_charges"], r.values["min_charge"]) for r in plain)
 
 def test_a_grid_choice_is_kept_with_its_count_and_shown_once(org):
     config_path, found, _replayed = org

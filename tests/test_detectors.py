@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from helpers import write_config, write_csv
-from ledger_factory import assert_complete, brief, day
+from ledger_factory import Ledger, assert_complete, brief, day
 from monitor.settings import config as config_mod
 from monitor.detection import scan as detect
 from monitor.sql import store
@@ -54,6 +54,23 @@ def test_new_payee_repeat_needs_a_second_day(led):
     led.charge(1, "Devlab Consult", "1650.00")
     assert brief(led.scan(1)) == [("new_payee_repeat", "card-1", "Devlab Consult", None)]
 
+
+
+def test_new_payee_repeat_counts_one_charge_a_day(tmp_path):
+    """Several alike charges on one day are one purchase (a course booked for five people):
+    on the US cards they were most of the honest repeats of four or more. Four charges on
+    two days are two, not four; the fourth day with a charge fires."""
+    led = Ledger(tmp_path, detectors={"new_payee_repeat": {"min_charges": 4}})
+    for when in (0, 0, 0, 3):
+        led.charge(when, "Training Institute", "1450.00")
+    assert led.scan(3, "new_payee_repeat") == []      # (duplicate_charges sees day 0)
+    led.charge(6, "Training Institute", "1450.00")
+    assert led.scan(6, "new_payee_repeat") == []
+    led.charge(9, "Training Institute", "1450.00")
+    f = only(led.scan(9, "new_payee_repeat"), "new_payee_repeat")
+    assert f["charges"] == 6 and f["exposure"] == Decimal("8700.00")
+    assert f["first_alert_at"] == day(9)
+    led.close()
 
 def test_new_payee_repeat_ignores_dissimilar_amounts_and_small_charges(led):
     led.charge(0, "Builders Merchant", "900.00")
@@ -106,6 +123,18 @@ def test_rotation_across_new_payees_fires_per_initiator(led):
                              "payees new to it since 01 Jan 2024, 2,110.00 GBP, none of them approved")
 
 
+def test_rotation_counts_one_charge_a_day(led):
+    """Three new shops on one trip's day are one errand: with a fourth shop a week later
+    that is two days, not four charges; a third day fires."""
+    for shop in ("Alpha Hotel", "Beta Taxis", "Gamma Dining"):
+        led.charge(0, shop, "700.00", initiator="user:alice")
+    led.charge(7, "Delta Rail", "710.00", initiator="user:alice")
+    assert led.scan(7, "new_payee_rotation") == []
+    led.charge(14, "Epsilon Air", "690.00", initiator="user:alice")
+    f = only(led.scan(14, "new_payee_rotation"), "new_payee_rotation")
+    assert f["charges"] == 5 and f["exposure"] == Decimal("3500.00")
+
+
 def test_rotation_is_silent_on_payees_the_organisation_already_uses(led):
     """A traveller booking three hotels colleagues have used before."""
     for n, hotel in enumerate(["Alpha Hotel", "Beta Hotel", "Gamma Hotel"]):
@@ -134,6 +163,22 @@ def test_colleagues_booking_one_event_on_one_day_is_silent(led):
     for card in ("card-1", "card-2", "card-3"):
         led.charge(0, "Big Conference 2024", "600.00", account=card)
     assert led.scan(0) == []
+
+
+def test_colleagues_booking_one_event_count_once_toward_a_run(tmp_path):
+    """Four colleagues booking an event on one day and a fifth a week later are two days
+    of charges, not five (on the US cards such bookings were most honest runs of four
+    or more); a third and fourth day with a charge fire at four."""
+    led = Ledger(tmp_path, detectors={"payee_many_accounts": {"min_charges": 4}})
+    for card in ("card-1", "card-2", "card-3", "card-4"):
+        led.charge(0, "Big Conference 2024", "600.00", account=card)
+    led.charge(7, "Big Conference 2024", "600.00", account="card-5")
+    led.charge(14, "Big Conference 2024", "600.00", account="card-6")
+    assert led.scan(14, "payee_many_accounts") == []
+    led.charge(21, "Big Conference 2024", "620.00", account="card-7")
+    f = only(led.scan(21, "payee_many_accounts"), "payee_many_accounts")
+    assert f["charges"] == 7 and f["exposure"] == Decimal("4220.00")
+    led.close()
 
 
 def test_a_payee_the_organisation_has_long_used_is_not_new(led):
@@ -280,6 +325,19 @@ def test_priced_amounts_or_one_priced_amount_in_the_run_is_silent(led):
     for d, amount in [(0, "500.00"), (5, "437.85"), (10, "450.00"), (20, "600.00")]:
         led.charge(d, "Other Supplier", amount, account="card-2")
     assert led.scan(20) == []
+
+
+def test_round_fees_booked_on_one_day_are_one_charge_of_the_run(led):
+    """Three delegates' fees of 350 on one day and a fourth a week later: two days, not
+    four round charges (on the US cards such bookings were most honest runs). A third
+    day with a round charge fires."""
+    for amount in ("350.00", "350.00", "350.00"):
+        led.charge(0, "Conference Mgmt", amount)
+    led.charge(7, "Conference Mgmt", "350.00")
+    assert led.scan(7, "round_amount_run") == []
+    led.charge(14, "Conference Mgmt", "400.00")
+    f = only(led.scan(14, "round_amount_run"), "round_amount_run")
+    assert f["charges"] == 5 and f["exposure"] == Decimal("1800.00")
 
 
 # -- duplicate_charges -----------------------------------------------------------------------

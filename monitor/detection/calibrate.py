@@ -43,7 +43,7 @@ from datetime import date, timedelta
 import duckdb
 
 from monitor.detection import scan as detect
-from monitor.detection.catalog import catalog, configured
+from monitor.detection.catalog import catalog, configured, detectors
 from monitor.screening import store as screening
 from monitor.settings.config import Config
 from monitor.settings.detectors import alert_budget
@@ -209,8 +209,10 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
 
 def _ladders(config: Config) -> dict:
     """detector -> its header's `calibrate:` (param, kind, levels), for the detectors the
-    config enables and does not set that parameter for; None for the others."""
+    config enables and does not set that parameter for; None for the others. A grid also
+    carries the detector's `tier_high` (`reach`, see `rungs`)."""
     ladders = {}
+    tiers = {d.name: d.params.get("tier_high") for d in detectors(config)}
     for name in catalog():
         own = configured(config, name)
         if not own.get("enabled", True):
@@ -218,6 +220,8 @@ def _ladders(config: Config) -> dict:
         spec = query_header(f"detect/{name}")["calibrate"]
         if spec and spec["grid"] and spec["grid"]["param"] in own:
             spec = {**spec, "grid": None}       # its count is written: a plain ladder
+        if spec and spec["grid"]:
+            spec = {**spec, "reach": tiers.get(name)}
         ladders[name] = None if spec is None or spec["param"] in own else spec
     return ladders
 
@@ -254,7 +258,13 @@ def rungs(spec: dict, amounts: dict) -> list[Rung]:
     month at the median amount; an amount ladder alone went to 8,800 USD and caught no
     new-payee theft) but rarely eight (0.2 a month). Ordering by amount times count
     instead (the least money a run needs to fire) cost Oxford 12 of 48 thefts within
-    5,000: four charges of 52 came before two of 187."""
+    5,000: four charges of 52 came before two of 187.
+
+    A rung whose count times amount passes the detector's `tier_high` (`reach`) goes
+    last, in the same order: it cannot fire before a thief has taken the high tier, so
+    it is no earlier alarm than any other (counting one charge a day, the US cards' four
+    charges of 2,471 USD fitted the budget before six of 127, and caught two fewer
+    thefts within 5,000)."""
     def amount(level):
         return amounts[level] if spec["kind"] == "quantile" else level
 
@@ -267,9 +277,13 @@ def rungs(spec: dict, amounts: dict) -> list[Rung]:
     if not grid:
         return [Rung({spec["param"]: amount(level)}, words(i, level))
                 for i, level in enumerate(spec["levels"])]
-    return [Rung({spec["param"]: amount(level), grid["param"]: count},
-                 f"{words(i, level)}, from {count} charges ({grid['param']})")
-            for count in grid["levels"] for i, level in enumerate(spec["levels"])]
+    ladder = [Rung({spec["param"]: amount(level), grid["param"]: count},
+                   f"{words(i, level)}, from {count} charges ({grid['param']})")
+              for count in grid["levels"] for i, level in enumerate(spec["levels"])]
+    reach = spec.get("reach")
+    if reach is None or spec["kind"] != "quantile":
+        return ladder
+    return sorted(ladder, key=lambda r: r.values[spec["param"]] * r.values[grid["param"]] > reach)
 
 
 def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,

@@ -1,11 +1,13 @@
 -- name: new_payee_rotation
 -- finds: One initiator (a card, a user, an API key) spreading sizeable charges of similar
 --   size across several payees that are new to it, so that no single payee looks busy.
+--   Charges are counted once per day: a trip's or an order's several shops on one day
+--   are one errand.
 -- params:
 --   $new_days           INTEGER  default 120    days a payee counts as new for the initiator
 --   $window_days        INTEGER  default 60     charges are counted over this many days
 --   $min_charge         DECIMAL  default 500    smallest charge that counts
---   $min_charges        INTEGER  default 3      charges needed to fire
+--   $min_charges        INTEGER  default 3      charges needed to fire, each on a different day
 --   $similarity         DOUBLE   default 0.3    largest spread of the amounts, as a share of the largest
 --   $max_other_accounts INTEGER  default 0      accounts that may have used a payee before
 --   $tier_warning       DECIMAL  default 1000   exposure that fires at severity warning
@@ -32,6 +34,7 @@ daily AS (
     SELECT initiator, day,
         count(CASE WHEN amount > 0 THEN 1 END) AS charged,
         count(CASE WHEN amount < 0 THEN 1 END) AS refunded,
+        count(CASE WHEN amount > 0 THEN 1 END) > 0 AS charge_day,
         sum(amount) AS total,
         min(CASE WHEN amount > 0 THEN amount END) AS low,
         max(amount) AS high,
@@ -44,6 +47,7 @@ daily AS (
 windowed AS (
     SELECT initiator, day,
         CAST(sum(charged) OVER w - sum(refunded) OVER w AS BIGINT) AS net_charges,
+        count(CASE WHEN charge_day THEN 1 END) OVER w AS charge_days,
         sum(total) OVER w AS total,
         min(low) OVER w AS low,
         max(high) OVER w AS high,
@@ -58,8 +62,8 @@ windowed AS (
 SELECT CAST(NULL AS VARCHAR) AS account, CAST(NULL AS VARCHAR) AS counterparty, c.initiator,
     c.txn_id, c.posted_at, c.day, c.amount, c.currency, w.total AS exposure,
     w.net_charges AS charges, w.first_at AS since,
-    CASE WHEN c.amount > 0 AND w.net_charges >= $min_charges AND w.total >= $tier_warning
-              AND w.some_payee < w.other_payee AND w.first_day < c.day
+    CASE WHEN c.amount > 0 AND w.net_charges >= $min_charges AND w.charge_days >= $min_charges
+              AND w.total >= $tier_warning AND w.some_payee < w.other_payee AND w.first_day < c.day
               AND w.high - w.low <= $similarity * w.high THEN
         CASE WHEN w.total >= $tier_critical THEN 'critical'
              WHEN w.total >= $tier_high THEN 'high' ELSE 'warning' END
