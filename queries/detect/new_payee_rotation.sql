@@ -13,7 +13,7 @@
 --   $tier_warning       DECIMAL  default 1000   exposure that fires at severity warning
 --   $tier_high          DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical      DECIMAL  default 25000  exposure that escalates to critical
--- calibrate: $min_charge quantile 0.5 0.75 0.9 0.95 0.97 0.98 0.99 and $min_charges ladder 3 6 12
+-- calibrate: $min_charge quantile 0.5 0.75 0.9 0.95 0.97 0.98 0.99 and $min_charges ladder 3 4 6 8 12
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} charges of similar size by initiator {initiator} to several payees new to it since {since}, {exposure}, none of them approved
 

@@ -12,7 +12,7 @@
 --   $tier_warning   DECIMAL  default 1000   exposure that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   exposure that escalates to high
 --   $tier_critical  DECIMAL  default 25000  exposure that escalates to critical
--- calibrate: $min_charge quantile 0.5 0.75 0.9 0.95 0.97 0.98 0.99 and $min_charges ladder 3 6 12
+-- calibrate: $min_charge quantile 0.5 0.75 0.9 0.95 0.97 0.98 0.99 and $min_charges ladder 3 4 6 8 12
 -- returns: the detector event columns (see queries/scan/summarize.sql).
 -- sentence: {charges} round-amount charges to '{counterparty}' from account {account} since {since}, {exposure}; the payee is new to this account and none of the charges is approved
 
