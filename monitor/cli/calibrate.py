@@ -27,7 +27,8 @@ def calibrate(ctx, show, by, fmt):
     Each detector has one setting that decides how sensitive it is (its .sql file's
     `calibrate:` line): money as percentiles of the organisation's own charge amounts,
     counts and ratios from a ladder; four detectors have an amount and a count, tried
-    together, the fewest charges first. A value you write in config.toml always wins; the
+    together, the fewest charges first (a pair that cannot fire before the high tier is
+    lost goes last). A value you write in config.toml always wins; the
     money tiers (warning / high / critical) are never changed. With less than 180 days of
     history the defaults are kept, and the note says how much history there is; with less
     than a year, it aims below the budget (three quarters of it at 180 days), because a few

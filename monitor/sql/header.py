@@ -19,7 +19,9 @@
                                                  a grid of an amount and a count of charges:
                                                  every pair of levels is a candidate, the
                                                  fewest charges first, then the smallest
-                                                 amount (see detection/calibrate.py `rungs`)
+                                                 amount, pairs whose count x amount passes
+                                                 the detector's tier_high last (see
+                                                 detection/calibrate.py `rungs`)
 
 Migrations (queries/schema/) have a name and free text. A key is lower case and ends in `:`;
 any other comment line continues the key before it. A parameter's default is parsed into the
