@@ -8,6 +8,7 @@
 --   $min_days       INTEGER  default 6      charge days in a row, each more than the one before
 --   $min_rise       DOUBLE   default 3.0    the last of them over the first (a climb, not jitter)
 --   $max_other_accounts INTEGER default 2   accounts that may have used the payee before
+--   $quiet_days     INTEGER  default 30     a finding stays open this long after its last charge
 --   $tier_warning   DECIMAL  default 1000   money of the climb that fires at severity warning
 --   $tier_high      DECIMAL  default 5000   money of the climb that escalates to high
 --   $tier_critical  DECIMAL  default 25000  money of the climb that escalates to critical
@@ -63,5 +64,5 @@ SELECT c.account, c.counterparty, CAST(NULL AS VARCHAR) AS initiator, c.txn_id, 
         CASE WHEN r.run_total >= $tier_critical THEN 'critical'
              WHEN r.run_total >= $tier_high THEN 'high' ELSE 'warning' END
     END AS severity,
-    c.posted_at + 30 AS active_until
+    c.posted_at + $quiet_days AS active_until
 FROM counted c JOIN climbs r USING (account, counterparty, day)

@@ -34,7 +34,6 @@ daily AS (
     SELECT initiator, day,
         count(CASE WHEN amount > 0 THEN 1 END) AS charged,
         count(CASE WHEN amount < 0 THEN 1 END) AS refunded,
-        count(CASE WHEN amount > 0 THEN 1 END) > 0 AS charge_day,
         sum(amount) AS total,
         min(CASE WHEN amount > 0 THEN amount END) AS low,
         max(amount) AS high,
@@ -47,7 +46,7 @@ daily AS (
 windowed AS (
     SELECT initiator, day,
         CAST(sum(charged) OVER w - sum(refunded) OVER w AS BIGINT) AS net_charges,
-        count(CASE WHEN charge_day THEN 1 END) OVER w AS charge_days,
+        count(CASE WHEN charged > 0 THEN 1 END) OVER w AS charge_days,
         sum(total) OVER w AS total,
         min(low) OVER w AS low,
         max(high) OVER w AS high,
