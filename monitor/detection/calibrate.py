@@ -195,7 +195,8 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
             f"raise {per_month:g} alerts a month on that history, budget {budget:g}" +
             (f" (aimed at {budget * margin(found.days):.2f}: with less than "
              f"{FULL_MARGIN_DAYS} days of history the budget is kept with a margin, and "
-             "each detector is one rung stricter than that allows)"
+             "each detector that judges a payee against its own history is one rung "
+             "stricter than that allows)"
              if margin(found.days) < 1 else "") +
             (f" (aimed at {aim / foresight:.2f}: chosen on this history up to earlier "
              f"days, the settings raised {foresight:.2f} times what they predicted in the "
@@ -209,15 +210,19 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
 
 def _ladders(config: Config) -> dict:
     """detector -> its header's `calibrate:` (param, kind, levels), for the detectors the
-    config enables and does not set that parameter for; None for the others. A grid also
-    carries the detector's `tier_high` (`reach`, see `rungs`)."""
+    config enables and does not set that parameter for; None for the others. Each also
+    says whether the detector `grows` with history (see `grows_with_history`; a ladder
+    that does not say is taken as one that does), and a grid carries the detector's
+    `tier_high` (`reach`, see `rungs`)."""
     ladders = {}
     tiers = {d.name: d.params.get("tier_high") for d in detectors(config)}
     for name in catalog():
         own = configured(config, name)
         if not own.get("enabled", True):
             continue
-        spec = query_header(f"detect/{name}")["calibrate"]
+        header = query_header(f"detect/{name}")
+        spec = header["calibrate"] and {**header["calibrate"],
+                                        "grows": grows_with_history(header["params"])}
         if spec and spec["grid"] and spec["grid"]["param"] in own:
             spec = {**spec, "grid": None}       # its count is written: a plain ladder
         if spec and spec["grid"]:
@@ -429,8 +434,11 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
         rung = state
     # Short history: a few months' counts cannot tell a rung that raised nothing by chance
     # from a stricter one (on the US cards' three counted months h=7 and h=80 both raised
-    # 0, and h=7 then raised 1.6 a month): each detector goes `stricter` rungs beyond.
-    rung = {n: _beyond(counts[n][:top[n] + 1], r, stricter) for n, r in rung.items()}
+    # 0, and h=7 then raised 1.6 a month): each detector that judges a payee against its
+    # own history goes `stricter` rungs beyond (`grows_with_history`).
+    rung = {n: _beyond(counts[n][:top[n] + 1], r,
+                       stricter if ladders[n].get("grows", True) else 0)
+            for n, r in rung.items()}
 
     def now_(name):
         return counts[name][rung[name]] if name in rung else counts[name][0]
@@ -456,6 +464,19 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
         choices.append(Choice(name, spec["param"], chosen.values[spec["param"]], rung[name],
                               len(candidates[name]), chosen.basis, per_month, curve, also))
     return choices
+
+
+def grows_with_history(params: dict) -> bool:
+    """Whether a detector (its header's params) judges a payee against the payee's own
+    history: it asks for `$min_history` charges of it. On a short history few pairs have
+    that much, so such a detector's few months of counts understate the months to come
+    (payee_amount_shift raised 1.3-1.6 honest alerts a month on the US cards when taken to
+    the rung its first months allowed): on short history it goes a rung beyond. A detector
+    of new payees judges each on its first weeks, which a short history shows as well as a
+    long one; the rung beyond only made those stricter (US cards, tuning seeds: 23 of 54
+    thefts within 5,000 with it, 26 without, honest alerts 0.65 and 0.98 a month;
+    benchmarks/RESULTS.md, 2026-12-07)."""
+    return "min_history" in params
 
 
 def _chain(rungs_for, counts: dict, shares: list, stricter: int):
