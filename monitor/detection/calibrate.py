@@ -60,9 +60,10 @@ GROWTH = 1.5
 # With less settled history than this, calibration aims below the budget (see `margin`).
 FULL_MARGIN_DAYS = 365
 # Three quarters, not half: with each detector also one rung stricter on short history
-# (`_choose`), half of a budget of 2 left the US cards' calibrations raising 0.33 alerts
-# a month; three quarters caught thefts sooner there and more on Oxford, for no more honest
-# alerts after (benchmarks/RESULTS.md, 2026-12-07).
+# (`_choose`; since then only those that judge a payee by its own history, see
+# `grows_with_history`), half of a budget of 2 left the US cards' calibrations raising
+# 0.33 alerts a month; three quarters caught thefts sooner there and more on Oxford, for
+# no more honest alerts after (benchmarks/RESULTS.md, 2026-12-07).
 SHORT_MARGIN = 0.75
 # Calibration checks itself on its history (see `_foresight`): the days after each check
 # that are counted, how often back in history a check is made, and the most the checks
