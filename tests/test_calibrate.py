@@ -186,7 +186,8 @@ def test_on_short_history_a_detector_judging_a_payee_by_its_history_is_one_rung_
     charges of it) fires more as more pairs have that history. So under a year of history
     such a detector goes one rung beyond what the budget allows; a detector of new payees,
     judged on each payee's first weeks, stays where the budget puts it (the rung beyond
-    cost the US cards 3 of 54 thefts within 5,000 and saved no honest alert)."""
+    cost the US cards 3 of 54 thefts within 5,000 to save one honest alert in three
+    months)."""
     cfg, measured = measured_short
     assert measured.days < calibration.FULL_MARGIN_DAYS
     aim = 1 * calibration.margin(measured.days)
