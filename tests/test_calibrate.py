@@ -322,23 +322,24 @@ curves = st.lists(st.sampled_from([0.0, 0.1, 0.2, 0.33, 0.6, 1.0, 2.5]), min_siz
 @given(curves=st.lists(curves, min_size=1, max_size=4),
        budgets=st.lists(st.sampled_from([0.0, 0.2, 0.5, 0.9, 1.13, 1.46, 1.73, 2.0, 4.0]),
                         min_size=2, max_size=2, unique=True),
-       stricter=st.sampled_from([0, 1]))
+       stricter=st.sampled_from([0, 1]), grows=st.lists(st.booleans(), min_size=4, max_size=4))
 # Found by a random search over the earlier handout (46 in 40,000 tries; the property's
 # own examples had not met one): 0.9 put d1 on rung 4, 1.13 on rung 5.
 @example(curves=[[0.0, 0.33, 0.0, 1.0, 0.1, 0.1], [0.1, 0.33, 1.0, 0.6, 0.6, 2.5]],
-         budgets=[0.9, 1.13], stricter=1)
+         budgets=[0.9, 1.13], stricter=1, grows=[True] * 4)
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_a_larger_budget_never_leaves_any_detector_stricter(plain_config, curves, budgets,
-                                                            stricter):
+                                                            stricter, grows):
     """Whatever the curves, on short history (the rung beyond, the one-at-a-time moves)
-    or long: every detector is on the same rung or a more sensitive one when the budget
-    grows, and what the budget buys before the rung beyond fits in it. Until 2026-12-07
+    or long, whichever detectors go the rung beyond (`grows`): every detector is on the
+    same rung or a more sensitive one when the budget grows, and what the budget buys
+    before the rung beyond fits in it. Until 2026-12-07
     the short-history handout chose among the moves that still fit, and on the demo a
     larger aim (1.73 against 1.46) put lookalike_payee on rung 9 instead of 1."""
     names = [f"d{i}" for i in range(len(curves))]
-    ladders = {n: {"param": "min_days", "kind": "ladder", "levels": list(range(len(c)))}
-               for n, c in zip(names, curves)}
+    ladders = {n: {"param": "min_days", "kind": "ladder", "levels": list(range(len(c))),
+                   "grows": g} for n, c, g in zip(names, curves, grows)}
     counts = dict(zip(names, curves))
 
     def rungs(budget: float, steps: int) -> dict:
