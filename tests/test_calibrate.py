@@ -231,6 +231,11 @@ def test_the_rung_beyond_goes_only_to_a_detector_that_grows_with_history(plain_c
             plain_config, ladders, {}, counts, 0.5, stricter)}
     assert rungs(stricter=0) == {"by_history": 2, "new_payees": 2}
     assert rungs(stricter=1) == {"by_history": 3, "new_payees": 2}
+    # `calibrate --show` says why (the basis column)
+    why = {c.detector: c.basis for c in calibration._choose(
+        plain_config, ladders, {}, counts, 0.5, 1)}
+    assert why["by_history"] == "rung 4 of 1, 2, 3, 4, 5" + calibration.BEYOND
+    assert why["new_payees"] == "rung 3 of 1, 2, 3, 4, 5"
 
 
 def _growing(before_every: int, after_every: int) -> calibration.Measured:

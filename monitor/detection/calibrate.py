@@ -437,6 +437,7 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
     # from a stricter one (on the US cards' three counted months h=7 and h=80 both raised
     # 0, and h=7 then raised 1.6 a month): each detector that judges a payee against its
     # own history goes `stricter` rungs beyond (`grows_with_history`).
+    budgeted = rung
     rung = {n: _beyond(counts[n][:top[n] + 1], r,
                        stricter if ladders[n].get("grows", True) else 0)
             for n, r in rung.items()}
@@ -462,9 +463,14 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
             continue
         chosen = candidates[name][rung[name]]
         also = {k: v for k, v in chosen.values.items() if k != spec["param"]}
+        basis = chosen.basis + (BEYOND if rung[name] != budgeted[name] else "")
         choices.append(Choice(name, spec["param"], chosen.values[spec["param"]], rung[name],
-                              len(candidates[name]), chosen.basis, per_month, curve, also))
+                              len(candidates[name]), basis, per_month, curve, also))
     return choices
+
+
+BEYOND = ("; a rung stricter than the budget allows: on a short history, a detector that "
+          "judges a payee against its own history fires more as more payees have one")
 
 
 def grows_with_history(params: dict) -> bool:
