@@ -250,7 +250,8 @@ def _growing(before_every: int, after_every: int) -> calibration.Measured:
         [d for d in days[::3]],
         [d for i, d in enumerate(days) if i % (before_every if d <= cut else after_every) == 0],
         [d for d in days[::90]]]}
-    ladders = {"growing": {"param": "min_charges", "kind": "ladder", "levels": [2, 4, 8]}}
+    ladders = {"growing": {"param": "min_charges", "kind": "ladder", "levels": [2, 4, 8],
+                           "grows": True}}
     return calibration.Measured(first, last, (last - first).days + 1, replay_from,
                                 ((last - replay_from).days + 1) / calibration.DAYS_PER_MONTH,
                                 ladders, {}, fired)
@@ -296,7 +297,8 @@ def test_on_short_history_what_the_equal_share_leaves_goes_to_the_quietest(tmp_p
     one at a time from one share to the next, the quietest first, until a move does not
     fit. A year or more keeps what is left."""
     cfg = config_mod.load(write_config(tmp_path), warn=lambda line: None)
-    levels = {"param": "min_days", "kind": "ladder", "levels": [1, 2, 3, 4, 5, 6]}
+    levels = {"param": "min_days", "kind": "ladder", "levels": [1, 2, 3, 4, 5, 6],
+              "grows": True}
     ladders = {"smooth": levels, "lumpy": levels}
     counts = {"smooth": [1.0, 0.6, 0.6, 0.2, 0.2, 0.0], "lumpy": [0.6, 0.6, 0.6, 0.6, 0.0, 0.0]}
 
@@ -339,9 +341,9 @@ def test_a_larger_budget_never_leaves_any_detector_stricter(plain_config, curves
     """Whatever the curves, on short history (the rung beyond, the one-at-a-time moves)
     or long, whichever detectors go the rung beyond (`grows`): every detector is on the
     same rung or a more sensitive one when the budget grows, and what the budget buys
-    before the rung beyond fits in it. Until 2026-12-07
-    the short-history handout chose among the moves that still fit, and on the demo a
-    larger aim (1.73 against 1.46) put lookalike_payee on rung 9 instead of 1."""
+    before the rung beyond fits in it. Until 2026-12-07 the short-history handout chose
+    among the moves that still fit, and on the demo a larger aim (1.73 against 1.46) put
+    lookalike_payee on rung 9 instead of 1."""
     names = [f"d{i}" for i in range(len(curves))]
     ladders = {n: {"param": "min_days", "kind": "ladder", "levels": list(range(len(c))),
                    "grows": g} for n, c, g in zip(names, curves, grows)}

@@ -65,6 +65,9 @@ FULL_MARGIN_DAYS = 365
 # 0.33 alerts a month; three quarters caught thefts sooner there and more on Oxford, for
 # no more honest alerts after (benchmarks/RESULTS.md, 2026-12-07).
 SHORT_MARGIN = 0.75
+# What `calibrate --show` adds to the basis of a detector put a rung beyond (`_choose`).
+BEYOND = ("; a rung stricter than the budget allows: on a short history, a detector that "
+          "judges a payee against its own history fires more as more payees have one")
 # Calibration checks itself on its history (see `_foresight`): the days after each check
 # that are counted, how often back in history a check is made, and the most the checks
 # may move the aim, either way.
@@ -212,9 +215,8 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
 def _ladders(config: Config) -> dict:
     """detector -> its header's `calibrate:` (param, kind, levels), for the detectors the
     config enables and does not set that parameter for; None for the others. Each also
-    says whether the detector `grows` with history (see `grows_with_history`; a ladder
-    that does not say is taken as one that does), and a grid carries the detector's
-    `tier_high` (`reach`, see `rungs`)."""
+    says whether the detector `grows` with history (see `grows_with_history`), and a grid
+    carries the detector's `tier_high` (`reach`, see `rungs`)."""
     ladders = {}
     tiers = {d.name: d.params.get("tier_high") for d in detectors(config)}
     for name in catalog():
@@ -439,7 +441,7 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
     # own history goes `stricter` rungs beyond (`grows_with_history`).
     budgeted = rung
     rung = {n: _beyond(counts[n][:top[n] + 1], r,
-                       stricter if ladders[n].get("grows", True) else 0)
+                       stricter if ladders[n]["grows"] else 0)
             for n, r in rung.items()}
 
     def now_(name):
@@ -467,10 +469,6 @@ def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
         choices.append(Choice(name, spec["param"], chosen.values[spec["param"]], rung[name],
                               len(candidates[name]), basis, per_month, curve, also))
     return choices
-
-
-BEYOND = ("; a rung stricter than the budget allows: on a short history, a detector that "
-          "judges a payee against its own history fires more as more payees have one")
 
 
 def grows_with_history(params: dict) -> bool:
