@@ -117,16 +117,12 @@ def export(con, folder: Path) -> Path:
 
 # -- the demo ledger -------------------------------------------------------------------------
 
-# The demo ledger's cards that some alert's evidence names (the full ledger on DuckDB: 63
-# alerts on 61 of its 1,010 cards; duplicate charges fire on them too). Their 10,280 rows and
-# the injected theft are a fifth of the ledger, and every detector that fires on the whole
-# demo fires on them: the equivalence is about the detectors, and Spark's time grows with
-# the rows.
-DEMO_CARDS = frozenset("""
-    0025 0478 0565 0682 0806 0837 0984 1131 1200 1309 2055 2694 2700 2802 2968 3048 3124 3275
-    3443 3811 3929 3930 4243 4637 4947 5119 5190 5576 5805 5904 5936 6034 6219 6302 6308 6667
-    6678 6720 6740 6824 6947 7213 7379 7490 7528 7784 7794 7834 8053 8064 8224 8366 8577 8832
-    8998 9017 9223 9256 9531 9986 9989""".split())
+# Eleven of the demo ledger's 1,010 cards: for each detector that fires on the whole demo,
+# the cards of one of its alerts' evidence (on DuckDB, chosen greedily). Their 4,100 rows
+# and the injected theft still make every one of those detectors fire (25 alerts): the
+# equivalence is about the detectors, and Spark's time grows with the rows (the 61 cards
+# any alert names, 10,180 rows, took 29 s of the module's 73 alone on two cores).
+DEMO_CARDS = frozenset("0682 1200 3443 3929 4243 4637 5190 6308 6740 6947 9531".split())
 DEMO_FIRES = {"below_approval_limit", "duplicate_charges", "frequency_burst", "lookalike_payee",
               "new_payee_instalments", "new_payee_repeat", "new_payee_rotation",
               "payee_amount_shift", "payee_many_accounts", "payee_rate_change",
@@ -150,7 +146,7 @@ def test_demo_ledger_same_findings_on_both_engines(tmp_path, spark_settings):
     config = config_mod.load(tmp_path / "config.toml")
     con = store.connect(config.database)
     ingest_mod.ingest_all(con, ingest_mod.plan(config, []))
-    assert con.execute("SELECT count(*) FROM transactions").fetchone()[0] > 10_000
+    assert con.execute("SELECT count(*) FROM transactions").fetchone()[0] > 4_000
     end = con.execute("SELECT max(posted_at) FROM transactions").fetchone()[0]
     duck, spark = both_engines(con, config, export(con, tmp_path), date(2017, 1, 1), end)
     assert_same(duck, spark)
