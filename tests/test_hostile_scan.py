@@ -243,6 +243,48 @@ def test_an_operator_verb_waits_for_a_ledger_held_for_a_moment(tmp_path):
     assert "added authorization 1" in proc.stderr
 
 
+# The daemon's jobs back to back, each through the daemon's own way in (scheduler.connect):
+# the ledger is free only between one job and the next.
+BACK_TO_BACK = """
+import sys, time
+from monitor.daemon import scheduler
+from monitor.settings import config as config_mod
+config = config_mod.load(sys.argv[1], warn=lambda line: None)
+print("held", flush=True)
+while True:
+    con = scheduler.connect(config)
+    time.sleep(0.4)
+    con.close()
+"""
+
+
+def test_an_operator_verb_gets_its_turn_between_daemon_jobs_run_back_to_back(tmp_path):
+    """A verb retrying every 2 s used to find the ledger taken at every try beside a
+    daemon whose jobs followed each other closely, and gave up after 30 s; the daemon now
+    lets a waiting verb go first (store.give_way)."""
+    import subprocess
+    import sys
+    cfg, led = ledger(tmp_path)
+    led.close()
+    daemon = subprocess.Popen([sys.executable, "-c", BACK_TO_BACK, str(cfg)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert daemon.stdout.readline().strip() == "held"
+        for n in range(3):
+            began = time.monotonic()
+            proc = monitor("--config", str(cfg), "authorize", "add", "--payee", f"Acme {n}",
+                           "--approver", "J. Smith", "--reference", "PO-1")
+            assert proc.returncode == 0, proc.stderr
+            assert time.monotonic() - began < 15, proc.stderr
+        assert daemon.poll() is None
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=30)
+    # each verb took its waiting file away (the killed daemon's may stay: stale in 5 s)
+    left = {p.name for p in tmp_path.glob("ledger.duckdb.waiting-*")}
+    assert left <= {f"ledger.duckdb.waiting-{daemon.pid}"}, left
+
+
 def test_a_writer_gives_up_after_its_wait_naming_the_holder(tmp_path):
     path = tmp_path / "ledger.duckdb"
     store.connect(path).close()

@@ -153,7 +153,9 @@ def run_pipeline(config: Config, started: datetime | None = None,
 def connect(config: Config, wait: float = store.LOCK_WAIT):
     """The ledger, read-write. A reader or an operator's verb may hold it for a moment
     (`monitor alerts ack`, an audit entry): retry for a while before giving up the run
-    (store.connect: the same wait the operator's verbs give the daemon)."""
+    (store.connect: the same wait the operator's verbs give the daemon). A verb already
+    waiting goes first (store.give_way): the daemon's jobs may follow each other closely."""
+    store.give_way(config.database, most=wait, on_wait=log.info)
     return store.connect(config.database, memory_limit=config.memory_limit, wait=wait,
                          on_wait=log.warning)
 

@@ -6,6 +6,8 @@ and recorded in schema_migrations.
 """
 from __future__ import annotations
 
+import glob
+import os
 import re
 import time
 from datetime import datetime, timezone
@@ -65,6 +67,12 @@ def snapshot_path(database: Path | str) -> Path:
 # How long a writer waits for another process to let go of the ledger: the daemon's jobs
 # and the operator's verbs (`alerts ack`, `authorize add`) each hold it for a moment.
 LOCK_WAIT = 30.0
+# A writer that waits says so in a file beside the ledger (`<name>.waiting-<pid>`, touched
+# at every try), and the daemon gives way to it before its next job (`give_way`). Why: the
+# daemon's jobs may run back to back, and a verb retrying every 2 s can find the ledger
+# taken at every try (`authorize add` failed after 30 s beside a pipeline that ran every
+# second on a loaded machine). A file untouched for WAITING_FRESH is a waiter that is gone.
+WAITING_FRESH = 5.0
 
 
 def connect(path: Path | str, read_only: bool = False,
@@ -82,26 +90,32 @@ def connect(path: Path | str, read_only: bool = False,
         raise StoreError(f"{path}: no database yet; run `monitor ingest` first")
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline, delay, told = time.monotonic() + wait, 0.1, False
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            _opened["path"] = path
-            break
-        except duckdb.Error as e:
-            if not locked(e):
-                raise damaged(path, e) or StoreError(
-                    f"{path}: cannot open the database ({first_line(e)})") from None
-            if time.monotonic() + delay > deadline:
-                waited = f" for {wait:.0f} s" if wait >= 1 else ""
-                raise StoreError(
-                    f"{path}: the database is in use by another monitor process{waited} "
-                    f"({_holder(e)}); try again when it has finished, or stop it") from None
-            if on_wait and not told:
-                on_wait(f"{path}: the database is in use by another monitor process; "
-                        f"waiting up to {wait:.0f} s for it")
-                told = True
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    waiting = _waiting_file(path)
+    try:
+        while True:
+            try:
+                con = duckdb.connect(str(path), read_only=read_only)
+                _opened["path"] = path
+                break
+            except duckdb.Error as e:
+                if not locked(e):
+                    raise damaged(path, e) or StoreError(
+                        f"{path}: cannot open the database ({first_line(e)})") from None
+                if time.monotonic() + delay > deadline:
+                    waited = f" for {wait:.0f} s" if wait >= 1 else ""
+                    raise StoreError(
+                        f"{path}: the database is in use by another monitor process{waited} "
+                        f"({_holder(e)}); try again when it has finished, or stop it") from None
+                if on_wait and not told:
+                    on_wait(f"{path}: the database is in use by another monitor process; "
+                            f"waiting up to {wait:.0f} s for it")
+                    told = True
+                if not read_only:
+                    waiting.touch()
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+    finally:
+        waiting.unlink(missing_ok=True)
     try:
         _check_whole(con, path)
         # No progress bar: DuckDB draws it on stdout, which may be a pipe of JSON.
@@ -123,6 +137,35 @@ def connect(path: Path | str, read_only: bool = False,
 
 
 AUDIT_MIGRATION = 6      # queries/schema/006_audit.sql creates audit_log
+
+
+def _waiting_file(path: Path) -> Path:
+    return path.with_name(f"{path.name}.waiting-{os.getpid()}")
+
+
+def give_way(path: Path | str, most: float = LOCK_WAIT, on_wait=None) -> None:
+    """Before the daemon takes the ledger for a job: while another process waits for it
+    (a fresh `.waiting-<pid>` file beside it), wait its turn, up to `most` seconds.
+    `on_wait(text)` is told once."""
+    path = Path(path)
+    mine, deadline, told = _waiting_file(path).name, time.monotonic() + most, False
+    while time.monotonic() < deadline:
+        fresh = []
+        for other in path.parent.glob(f"{glob.escape(path.name)}.waiting-*"):
+            try:
+                if time.time() - other.stat().st_mtime >= WAITING_FRESH:
+                    other.unlink(missing_ok=True)        # a waiter that was killed
+                elif other.name != mine:
+                    fresh.append(other.name.rsplit("-", 1)[1])
+            except FileNotFoundError:          # it got the ledger meanwhile
+                continue
+        if not fresh:
+            return
+        if on_wait and not told:
+            on_wait(f"{path}: another monitor process (pid {', '.join(sorted(fresh))}) is "
+                    "waiting for the database; letting it go first")
+            told = True
+        time.sleep(0.05)
 
 
 def locked(error: Exception) -> bool:
