@@ -285,6 +285,39 @@ def test_an_operator_verb_gets_its_turn_between_daemon_jobs_run_back_to_back(tmp
     assert left <= {f"ledger.duckdb.waiting-{daemon.pid}"}, left
 
 
+# The second: a name whose glob characters, read as a pattern, would match the other file.
+@pytest.mark.parametrize("name, unrelated", [
+    ("ledger.duckdb", "ledger2.duckdb.waiting-77"),
+    ("[2024] *ledger?.duckdb", "2 xledgerA.duckdb.waiting-77")])
+def test_the_daemon_gives_way_only_to_a_fresh_waiter_and_only_for_a_while(tmp_path, name,
+                                                                          unrelated):
+    """A waiting file another process touched just now holds the daemon back (up to its
+    `most`); one untouched for WAITING_FRESH is a killed waiter's and is removed; a ledger
+    whose name holds glob characters matches only its own waiting files."""
+    import os
+    path = tmp_path / name
+    other = path.with_name(f"{name}.waiting-4242")
+    other.touch()
+    unrelated = tmp_path / unrelated
+    unrelated.touch()
+    told = []
+    began = time.monotonic()
+    store.give_way(path, most=0.6, on_wait=told.append)
+    assert 0.5 <= time.monotonic() - began < 5
+    assert len(told) == 1 and "pid 4242" in told[0] and "\n" not in told[0]
+    stale = time.time() - store.WAITING_FRESH - 1
+    os.utime(other, (stale, stale))
+    os.utime(unrelated, (stale, stale))
+    began = time.monotonic()
+    store.give_way(path, most=10)
+    assert time.monotonic() - began < 1 and not other.exists()
+    assert unrelated.exists()                  # another ledger's waiter: left alone
+    path.with_name(f"{name}.waiting-{os.getpid()}").touch()     # its own: no wait
+    began = time.monotonic()
+    store.give_way(path, most=10)
+    assert time.monotonic() - began < 1
+
+
 def test_a_writer_gives_up_after_its_wait_naming_the_holder(tmp_path):
     path = tmp_path / "ledger.duckdb"
     store.connect(path).close()

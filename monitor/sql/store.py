@@ -11,7 +11,7 @@ import os
 import re
 import time
 from datetime import datetime, timezone
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 
@@ -111,11 +111,13 @@ def connect(path: Path | str, read_only: bool = False,
                             f"waiting up to {wait:.0f} s for it")
                     told = True
                 if not read_only:
-                    waiting.touch()
+                    with suppress(OSError):     # a folder it cannot write: no turn asked
+                        waiting.touch()
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
     finally:
-        waiting.unlink(missing_ok=True)
+        with suppress(OSError):
+            waiting.unlink(missing_ok=True)
     try:
         _check_whole(con, path)
         # No progress bar: DuckDB draws it on stdout, which may be a pipe of JSON.
@@ -157,7 +159,7 @@ def give_way(path: Path | str, most: float = LOCK_WAIT, on_wait=None) -> None:
                     other.unlink(missing_ok=True)        # a waiter that was killed
                 elif other.name != mine:
                     fresh.append(other.name.rsplit("-", 1)[1])
-            except FileNotFoundError:          # it got the ledger meanwhile
+            except OSError:            # it got the ledger meanwhile, or is not ours to remove
                 continue
         if not fresh:
             return
