@@ -304,7 +304,7 @@ def test_the_daemon_gives_way_only_to_a_fresh_waiter_and_only_for_a_while(tmp_pa
     began = time.monotonic()
     store.give_way(path, most=0.6, on_wait=told.append)
     assert 0.5 <= time.monotonic() - began < 5
-    assert len(told) == 1 and "pid 4242" in told[0] and "\n" not in told[0]
+    assert len(told) == 1 and "pid 4242)" in told[0] and "\n" not in told[0]
     stale = time.time() - store.WAITING_FRESH - 1
     os.utime(other, (stale, stale))
     os.utime(unrelated, (stale, stale))
