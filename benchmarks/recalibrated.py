@@ -97,18 +97,19 @@ def replay(con, cfg, periods: list[Period], budget: float, cache: dict | None = 
     return fold.over_time(alerts)
 
 
-# The episodes of the settings just evaluated that began firing before `start` and are still
-# in force on it: an open finding the product's scan raises on the day the settings change.
-IN_FORCE = """SELECT e.detector, e.first_severity AS severity, e.account, e.counterparty,
-    e.initiator, e.currency, $start AS first_alert_at, e.first_since AS since,
-    e.first_charges AS charges, e.first_exposure AS exposure,
-    e.first_evidence AS evidence_txn_ids, e.escalations, e.first_detail AS detail
-FROM episodes e WHERE e.first_alert_at < $start AND e.active_until >= $start
-ORDER BY e.detector, e.account, e.counterparty"""
-
-
 def _in_force_at(con, start: dt.date) -> list[dict]:
-    return store.dicts(con.execute(IN_FORCE, {"start": start}))
+    """The alerts of the settings just evaluated that began firing before `start` and are
+    still in force on it, dated `start`: an open finding the product's scan raises on the
+    day the settings change. Each group's latest alert before `start` (scan/first_alerts)
+    is its episode in force, when the group is in force then."""
+    in_force = _groups_in_force(con, start)
+    latest = {}
+    for alert in store.rows(con, "scan/first_alerts",
+                            {"start": dt.date.min, "end": start - dt.timedelta(days=1)}):
+        if _group(alert) in in_force:
+            latest[_group(alert)] = {**alert, "first_alert_at": start}
+    return sorted(latest.values(), key=lambda a: (a["detector"], a["account"] or "",
+                                                  a["counterparty"] or ""))
 
 
 def _groups_in_force(con, day: dt.date) -> set:
