@@ -492,10 +492,12 @@ def test_the_daemon_calibrates_when_a_calibration_is_a_month_old(org):
     assert summary["calibrated"] is True and summary["per_month"] <= summary["aimed_at"]
 
 
-def test_who_calibrates_is_kept_as_written_whatever_it_holds(org):
+def test_who_calibrates_is_kept_as_written_whatever_it_holds(tmp_path):
     """--by is text a person types: SQL or markup in it is stored and shown as written,
-    never run (the parameters are bound)."""
-    config_path, _found, _replayed = org
+    never run (the parameters are bound). A short history records who asked as a full one
+    does (`pipeline.calibrate`), without the replays."""
+    config_path = build(tmp_path, organisation(days=60, cards=3))
+    assert monitor("--config", str(config_path), "calibrate").returncode == 0
     hostile = "x'); DROP TABLE calibrations; -- <script>alert(1)</script>"
     proc = monitor("--config", str(config_path), "calibrate", "--by", hostile,
                    "--format", "json")
