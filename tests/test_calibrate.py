@@ -413,14 +413,24 @@ def scanned_with(config_path: Path) -> dict:
         con.close()
 
 
-def test_a_value_written_in_config_wins(tmp_path):
-    config_path = build(tmp_path, organisation(days=400, cards=6),
-                        extra={"new_payee_repeat": {"min_charge": 800}})
+# One organisation for the two tests of values written in config.toml (each calibration is
+# a whole replay): a grid's amount written for one detector, its count for another.
+WRITTEN = {"payee_many_accounts": {"min_charge": 800}, "new_payee_repeat": {"min_charges": 3}}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    config_path = build(tmp_path_factory.mktemp("written"), organisation(days=400, cards=6),
+                        extra=WRITTEN)
     found, _ = calibrated(config_path)
-    repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
-    assert repeat.rung is None and repeat.basis == "set in config.toml"
-    ran = scanned_with(config_path)
-    assert ran["new_payee_repeat"]["min_charge"] == Decimal(800)
+    return config_path, found, scanned_with(config_path)
+
+
+def test_a_value_written_in_config_wins(written):
+    _config_path, found, ran = written
+    many = next(c for c in found.choices if c.detector == "payee_many_accounts")
+    assert many.rung is None and many.basis == "set in config.toml"
+    assert ran["payee_many_accounts"]["min_charge"] == Decimal(800)
 
 
 def test_little_history_keeps_the_defaults_and_says_how_much(tmp_path):
@@ -586,13 +596,10 @@ def test_a_grid_choice_is_kept_with_its_count_and_shown_once(org):
     assert shown.count("new_payee_repeat") == 1
 
 
-def test_a_count_written_in_config_leaves_the_amount_to_calibrate(tmp_path):
-    config_path = build(tmp_path, organisation(days=400, cards=6),
-                        extra={"new_payee_repeat": {"min_charges": 3}})
-    found, _ = calibrated(config_path)
+def test_a_count_written_in_config_leaves_the_amount_to_calibrate(written):
+    _config_path, found, ran = written
     repeat = next(c for c in found.choices if c.detector == "new_payee_repeat")
     assert repeat.also == {} and repeat.rungs == 7 and "percentile" in repeat.basis
-    ran = scanned_with(config_path)
     assert ran["new_payee_repeat"]["min_charges"] == 3
     assert ran["new_payee_repeat"]["min_charge"] == Decimal(str(repeat.value))
 
