@@ -87,12 +87,11 @@ def replay(con, cfg, periods: list[Period], budget: float, cache: dict | None = 
                                          for d, p in chosen.items())))
         if key not in cache:
             detect.evaluate(con, cfg, stop, calibrated=chosen)
+            # The first run's start is the replay's: nothing took over there to catch up on.
             cache[key] = (store.rows(con, "scan/first_alerts", {"start": start, "end": stop}),
-                          _in_force_at(con, start), _groups_in_force(con, stop))
+                          _in_force_at(con, start) if i else [], _groups_in_force(con, stop))
         first, caught_up, in_force = cache[key]
-        alerts += first
-        if i:
-            alerts += [a for a in caught_up if _group(a) not in before]
+        alerts += first + [a for a in caught_up if _group(a) not in before]
         before = in_force
     return fold.over_time(alerts)
 

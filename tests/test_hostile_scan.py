@@ -15,6 +15,7 @@ All on real DuckDB files and the real `monitor` command in child processes.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -294,7 +295,6 @@ def test_the_daemon_gives_way_only_to_a_fresh_waiter_and_only_for_a_while(tmp_pa
     """A waiting file another process touched just now holds the daemon back (up to its
     `most`); one untouched for WAITING_FRESH is a killed waiter's and is removed; a ledger
     whose name holds glob characters matches only its own waiting files."""
-    import os
     path = tmp_path / name
     other = path.with_name(f"{name}.waiting-4242")
     other.touch()
@@ -377,7 +377,6 @@ def _scanned(tmp_path):
 @pytest.mark.parametrize("verb", [["scan", "--as-of", "2024-01-20"], ["alerts", "list"],
                                   ["authorize", "list"], ["status"]])
 def test_a_truncated_ledger_is_named_damaged_with_the_snapshot_as_the_way_back(tmp_path, verb):
-    import os
     cfg, database, snap = _scanned(tmp_path)
     os.truncate(database, database.stat().st_size // 2)
     line = assert_one_line_error(monitor("--config", str(cfg), *verb), 3)
@@ -407,7 +406,6 @@ def test_a_damaged_ledger_without_a_snapshot_points_to_a_backup(tmp_path):
 
 
 def test_a_damaged_snapshot_is_named_and_copied_again_once_deleted(tmp_path):
-    import os
     cfg, database, snap = _scanned(tmp_path)
     os.truncate(snap, 100)
     line = assert_one_line_error(monitor("--config", str(cfg), "query", "SELECT 1 AS x"), 3)
