@@ -31,7 +31,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import hashlib
 import json
+import pickle
 import platform
 import shutil
 import statistics
@@ -222,8 +224,36 @@ def calibrate_before_replay(con, cfg, ledger):
     return ledger, defaults, found, time.perf_counter() - t0
 
 
+def code_key(*parts) -> str:
+    """A digest of the code a calibration depends on (monitor/, queries/, the ledgers'
+    specs) and of `parts`: a kept calibration is reused only by the same code."""
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("monitor/**/*.py"), *ROOT.glob("queries/**/*.sql"),
+                        ROOT / "benchmarks" / "ledgers.py"]):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(repr(parts).encode())
+    return digest.hexdigest()[:16]
+
+
+def scheduled(con, cfg, ledger, start: dt.date, end: dt.date, every: int, extra: str,
+              keep: Path | None) -> tuple[list, float]:
+    """recalibrated.schedule, or what an earlier run of the same code kept in `keep` (the
+    calibrations are most of a long ledger's time: Brazil's take over an hour)."""
+    kept = keep / f"{ledger.name}-{code_key(ledger.name, start, end, every, extra)}.pickle" \
+        if keep else None
+    if kept and kept.exists():
+        print(f"  calibrations reused from {kept}", file=sys.stderr, flush=True)
+        return pickle.loads(kept.read_bytes())
+    found = recalibrated.schedule(con, cfg, start, end, every)
+    if kept:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes(pickle.dumps(found))
+    return found
+
+
 def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str,
-               calibrate: bool = False, budgets=(2.0,), every: int | None = None) -> dict:
+               calibrate: bool = False, budgets=(2.0,), every: int | None = None,
+               keep: Path | None = None) -> dict:
     """With `every` (days): recalibrated on that schedule (benchmarks/recalibrated.py), for
     each of `budgets`; the first budget's figures are the main ones."""
     began = time.perf_counter()
@@ -243,7 +273,7 @@ def run_ledger(ledger, tmp: Path, seeds, kinds, instances: int, extra: str,
                          max(start, end - SHORTEST_REPLAY))
             ledger = dataclasses.replace(ledger, replay=(cutoff, end))
             defaults = fold.over_time(detect.backtest(con, cfg, *ledger.replay))
-            periods, seconds = recalibrated.schedule(con, cfg, cutoff, end, every)
+            periods, seconds = scheduled(con, cfg, ledger, cutoff, end, every, extra, keep)
             calibration = {"seconds": seconds, "every": every, "periods": len(periods),
                            "defaults_honest": honest_rates(defaults, ledger),
                            "per_budget": {b: recalibrated.described(periods, cfg, b)
@@ -508,6 +538,10 @@ def main(argv=None) -> None:
     parser.add_argument("--budgets", type=float, nargs="+", default=[2.0],
                         help="with --calibrate and --every: alert budgets to measure (the "
                         "trade-off curve); the first gives the main tables")
+    parser.add_argument("--keep-calibrations", type=Path, metavar="DIR",
+                        help="with --every: keep each ledger's calibrations in DIR and reuse "
+                        "those an earlier run of the same code kept (same monitor/, queries/, "
+                        "ledgers, schedule and --config)")
     args = parser.parse_args(argv)
     tuned_on = tuple(args.tuned_on) if args.tuned_on is not None else DEFAULT_TUNED_ON
     extra = args.config.read_text() if args.config else ""
@@ -525,7 +559,8 @@ def main(argv=None) -> None:
             print(f"{name}...", file=sys.stderr, flush=True)
             results.append(run_ledger(ledger, tmp, args.seeds, args.kinds, args.instances, extra,
                                       args.calibrate, args.budgets,
-                                      args.every if args.calibrate else None))
+                                      args.every if args.calibrate else None,
+                                      args.keep_calibrations))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print_report(results, args, tuned_on)

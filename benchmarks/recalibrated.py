@@ -89,7 +89,8 @@ def replay(con, cfg, periods: list[Period], budget: float, cache: dict | None = 
             detect.evaluate(con, cfg, stop, calibrated=chosen)
             # The first run's start is the replay's: nothing took over there to catch up on.
             cache[key] = (store.rows(con, "scan/first_alerts", {"start": start, "end": stop}),
-                          _in_force_at(con, start) if i else [], _groups_in_force(con, stop))
+                          _in_force_at(con, start) if i else [],
+                          _groups_in_force(con, stop, stop))
         first, caught_up, in_force = cache[key]
         alerts += first + [a for a in caught_up if _group(a) not in before]
         before = in_force
@@ -101,7 +102,7 @@ def _in_force_at(con, start: dt.date) -> list[dict]:
     still in force on it, dated `start`: an open finding the product's scan raises on the
     day the settings change. Each group's latest alert before `start` (scan/first_alerts)
     is its episode in force, when the group is in force then."""
-    in_force = _groups_in_force(con, start)
+    in_force = _groups_in_force(con, start, start - dt.timedelta(days=1))
     latest = {}
     for alert in store.rows(con, "scan/first_alerts",
                             {"start": dt.date.min, "end": start - dt.timedelta(days=1)}):
@@ -111,10 +112,11 @@ def _in_force_at(con, start: dt.date) -> list[dict]:
                                                   a["counterparty"] or ""))
 
 
-def _groups_in_force(con, day: dt.date) -> set:
-    return {tuple(r) for r in con.execute(
-        "SELECT detector, account, counterparty, initiator FROM episodes "
-        "WHERE active_until >= $day", {"day": day}).fetchall()}
+def _groups_in_force(con, day: dt.date, began_by: dt.date) -> set:
+    """The groups with an episode begun by `began_by` and still in force on `day` (one
+    begun later, within the run, is raised as it begins: not an episode to catch up on)."""
+    return {_group(e) for e in store.rows(con, "scan/episodes_in_force", {"start": day})
+            if e["first_alert_at"] <= began_by}
 
 
 def _group(alert: dict) -> tuple:
