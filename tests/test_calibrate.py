@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import assert_one_line_error, ingest, monitor, opened, write_config, write_csv
-from monitor.detection import calibrate as calibration, scan as detect
+from monitor.detection import calibrate as calibration, rungs, scan as detect
 from monitor.detection.catalog import catalog
 from monitor.settings import config as config_mod
 from monitor.sql import store
@@ -154,11 +154,11 @@ def test_one_measure_serves_every_budget_and_a_larger_budget_is_never_stricter(o
     previous = None
     for budget in (0.25, 0.5, 1, 2, 4, 8):
         chosen = calibration.choose(measured, cfg, budget)
-        rungs = {c.detector: c.rung for c in chosen.choices if c.rung is not None}
+        chosen_at = {c.detector: c.rung for c in chosen.choices if c.rung is not None}
         if previous is not None:
             assert chosen.per_month >= previous[0]
-            assert all(rungs[n] <= previous[1][n] for n in rungs), budget
-        previous = (chosen.per_month, rungs)
+            assert all(chosen_at[n] <= previous[1][n] for n in chosen_at), budget
+        previous = (chosen.per_month, chosen_at)
 
 
 def test_short_history_aims_below_the_budget_and_says_so(org, measured_short):
@@ -191,7 +191,7 @@ def test_on_short_history_a_detector_judging_a_payee_by_its_history_is_one_rung_
     cfg, measured = measured_short
     assert measured.days < calibration.FULL_MARGIN_DAYS
     aim = 1 * calibration.margin(measured.days)
-    plain = calibration._choose(cfg, measured.ladders, measured.amounts, measured.counts, aim)
+    plain = rungs.choose(measured.ladders, measured.amounts, measured.counts, aim)
     safer = calibration.choose(measured, cfg, 1)
     assert "each detector that judges a payee against its own history is one rung" in \
         safer.note
@@ -204,7 +204,7 @@ def test_on_short_history_a_detector_judging_a_payee_by_its_history_is_one_rung_
         if mine.detector in grows:
             # one rung beyond where the budget put it, or beyond a more sensitive rung the
             # short-history fill gave it (what the equal share leaves, quietest first)
-            beyond = {calibration._beyond(mine.curve, r, 1) for r in range(mine.rung + 1)}
+            beyond = {rungs._beyond(mine.curve, r, 1) for r in range(mine.rung + 1)}
             assert theirs.rung in beyond, mine.detector
             judged["grows"] += 1
         else:
@@ -216,7 +216,7 @@ def test_on_short_history_a_detector_judging_a_payee_by_its_history_is_one_rung_
     assert judged["new payees"] >= 3, judged
 
 
-def test_the_rung_beyond_goes_only_to_a_detector_that_grows_with_history(plain_config):
+def test_the_rung_beyond_goes_only_to_a_detector_that_grows_with_history():
     """The same curve for both: on short history the detector that judges a payee by its
     own history goes one rung beyond the budget's; the detector of new payees does not. A
     year or more: neither."""
@@ -226,15 +226,13 @@ def test_the_rung_beyond_goes_only_to_a_detector_that_grows_with_history(plain_c
     curve = [1.0, 0.5, 0.25, 0.1, 0.0]
     counts = {"by_history": curve, "new_payees": curve}
 
-    def rungs(stricter: int) -> dict:
-        return {c.detector: c.rung for c in calibration._choose(
-            plain_config, ladders, {}, counts, 0.5, stricter)}
-    assert rungs(stricter=0) == {"by_history": 2, "new_payees": 2}
-    assert rungs(stricter=1) == {"by_history": 3, "new_payees": 2}
+    def chosen_rungs(stricter: int) -> dict:
+        return {c.detector: c.rung for c in rungs.choose(ladders, {}, counts, 0.5, stricter)}
+    assert chosen_rungs(stricter=0) == {"by_history": 2, "new_payees": 2}
+    assert chosen_rungs(stricter=1) == {"by_history": 3, "new_payees": 2}
     # `calibrate --show` says why (the basis column)
-    why = {c.detector: c.basis for c in calibration._choose(
-        plain_config, ladders, {}, counts, 0.5, 1)}
-    assert why["by_history"] == "rung 4 of 1, 2, 3, 4, 5" + calibration.BEYOND
+    why = {c.detector: c.basis for c in rungs.choose(ladders, {}, counts, 0.5, 1)}
+    assert why["by_history"] == "rung 4 of 1, 2, 3, 4, 5" + rungs.BEYOND
     assert why["new_payees"] == "rung 3 of 1, 2, 3, 4, 5"
 
 
@@ -289,35 +287,71 @@ def test_a_history_that_outran_its_own_calibrations_is_aimed_lower_one_that_fell
     assert "over budget" not in looser.note
 
 
-def test_on_short_history_what_the_equal_share_leaves_goes_to_the_quietest(tmp_path):
+def _settling_down(in_force: dict) -> calibration.Measured:
+    """Two years of one made-up detector's honest alerts: rung 0 fires every 10 days for the
+    first 100 days of the replay, then never; rung 1 every 60 days throughout. The check at
+    the replay's day 123 finds rung 0 too busy (rung 1), the next one, at day 214, moves to
+    rung 0: its episodes then in force (`in_force`, per rung) are raised that day."""
+    first, last = date(2022, 1, 1), date(2023, 12, 31)
+    replay_from = first + timedelta(days=calibration.warm_up((last - first).days + 1))
+    days = [replay_from + timedelta(days=i) for i in range((last - replay_from).days + 1)]
+    fired = {"settling": [[d for d in days[:100:10]], [d for d in days[::60]]]}
+    ladders = {"settling": {"param": "min_charges", "kind": "ladder", "levels": [2, 4],
+                            "grows": False}}
+    return calibration.Measured(first, last, (last - first).days + 1, replay_from,
+                                ((last - replay_from).days + 1) / calibration.DAYS_PER_MONTH,
+                                ladders, {}, fired, in_force)
+
+
+def test_a_change_of_rung_counts_what_it_raises_on_the_day_it_takes_over(tmp_path):
+    """The product's scan raises the new settings' episodes already in force when a
+    calibration changes a rung (an open finding), and the benchmark counts them (Brazil:
+    2.07 honest alerts a month against a budget of 2, when the self-check left them out).
+    So the self-check counts them as raised after that check: twenty long episodes on
+    rung 0 in force at its change from rung 1 make the history outrun its calibrations
+    (aimed lower); not when rung 1 had the same twenty in force (the team has them)."""
+    cfg = config_mod.load(write_config(tmp_path), warn=lambda line: None)
+    replay_from = _settling_down({}).replay_from
+    long = [(replay_from + timedelta(days=150), date(2023, 12, 31), (f"card {i}", "payee", None))
+            for i in range(20)]
+    quiet = calibration._foresight(_settling_down({}), cfg, 2.0, 0)
+    caught_up = calibration._foresight(_settling_down({"settling": [long, []]}), cfg, 2.0, 0)
+    already = calibration._foresight(_settling_down({"settling": [long, long]}), cfg, 2.0, 0)
+    assert quiet == already < 1 < caught_up
+
+    found = _settling_down({"settling": [long, []]})
+    cut = replay_from + timedelta(days=213)
+    assert calibration._caught_up(found, "settling", 1, 0, cut) == 20
+    assert calibration._caught_up(found, "settling", 0, 0, cut) == 0      # no change
+    assert calibration._caught_up(found, "settling", None, 0, cut) == 0   # from its default
+    # Begun after the day, or over before it: nothing to catch up on.
+    assert calibration._caught_up(found, "settling", 1, 0, replay_from + timedelta(days=149)) == 0
+    over = {"settling": [[(d, e + timedelta(days=-300), g) for d, e, g in long], []]}
+    assert calibration._caught_up(_settling_down(over), "settling", 1, 0, cut) == 0
+
+
+def test_on_short_history_what_the_equal_share_leaves_goes_to_the_quietest():
     """Oxford's first calibration (241 days): frequency_burst's curve falls smoothly,
     new_payee_repeat's is 0.6 a month until it drops to nothing. An equal share of 0.2
     fits both, so new_payee_repeat went four rungs stricter (five with the rung beyond)
     and most of the budget went to no one; on short history the detectors now also move
     one at a time from one share to the next, the quietest first, until a move does not
     fit. A year or more keeps what is left."""
-    cfg = config_mod.load(write_config(tmp_path), warn=lambda line: None)
     levels = {"param": "min_days", "kind": "ladder", "levels": [1, 2, 3, 4, 5, 6],
               "grows": True}
     ladders = {"smooth": levels, "lumpy": levels}
     counts = {"smooth": [1.0, 0.6, 0.6, 0.2, 0.2, 0.0], "lumpy": [0.6, 0.6, 0.6, 0.6, 0.0, 0.0]}
 
-    def rungs(aim: float, stricter: int) -> dict:
+    def chosen_rungs(aim: float, stricter: int) -> dict:
         return {c.detector: c.rung
-                for c in calibration._choose(cfg, ladders, {}, counts, aim, stricter)}
+                for c in rungs.choose(ladders, {}, counts, aim, stricter)}
     # Between the shares 0.2 and 0.6, lumpy (raising nothing) moves first, to rung 0 for
     # 0.6 of the 0.93 left; smooth's move (0.4) then does not fit; then each goes one
     # rung beyond.
-    assert rungs(1.13, stricter=1) == {"lumpy": 1, "smooth": 4}
-    assert rungs(1.13, stricter=0) == {"lumpy": 4, "smooth": 3}      # a year or more
+    assert chosen_rungs(1.13, stricter=1) == {"lumpy": 1, "smooth": 4}
+    assert chosen_rungs(1.13, stricter=0) == {"lumpy": 4, "smooth": 3}      # a year or more
     # Nothing is given beyond the aim: with 0.5 neither next step fits.
-    assert rungs(0.5, stricter=1) == {"lumpy": 5, "smooth": 4}
-
-
-@pytest.fixture(scope="module")
-def plain_config(tmp_path_factory):
-    return config_mod.load(write_config(tmp_path_factory.mktemp("plain")),
-                           warn=lambda line: None)
+    assert chosen_rungs(0.5, stricter=1) == {"lumpy": 5, "smooth": 4}
 
 
 # A detector's honest alerts a month on each rung: plain ladders fall, a grid's rungs may
@@ -334,10 +368,8 @@ curves = st.lists(st.sampled_from([0.0, 0.1, 0.2, 0.33, 0.6, 1.0, 2.5]), min_siz
 # own examples had not met one): 0.9 put d1 on rung 4, 1.13 on rung 5.
 @example(curves=[[0.0, 0.33, 0.0, 1.0, 0.1, 0.1], [0.1, 0.33, 1.0, 0.6, 0.6, 2.5]],
          budgets=[0.9, 1.13], stricter=1, grows=[True] * 4)
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_a_larger_budget_never_leaves_any_detector_stricter(plain_config, curves, budgets,
-                                                            stricter, grows):
+@settings(max_examples=300, deadline=None)
+def test_a_larger_budget_never_leaves_any_detector_stricter(curves, budgets, stricter, grows):
     """Whatever the curves, on short history (the rung beyond, the one-at-a-time moves)
     or long, whichever detectors go the rung beyond (`grows`): every detector is on the
     same rung or a more sensitive one when the budget grows, and what the budget buys
@@ -349,13 +381,13 @@ def test_a_larger_budget_never_leaves_any_detector_stricter(plain_config, curves
                    "grows": g} for n, c, g in zip(names, curves, grows)}
     counts = dict(zip(names, curves))
 
-    def rungs(budget: float, steps: int) -> dict:
-        return {c.detector: c.rung for c in calibration._choose(
-            plain_config, ladders, {}, counts, budget, steps) if c.rung is not None}
+    def chosen_rungs(budget: float, steps: int) -> dict:
+        return {c.detector: c.rung for c in rungs.choose(ladders, {}, counts, budget, steps)
+                if c.rung is not None}
     small, large = sorted(budgets)
-    before, after = rungs(small, stricter), rungs(large, stricter)
+    before, after = chosen_rungs(small, stricter), chosen_rungs(large, stricter)
     assert all(after[n] <= before[n] for n in before), (before, after)
-    bought = rungs(large, 0)           # before any rung beyond, on the chain of a year
+    bought = chosen_rungs(large, 0)           # before any rung beyond, on the chain of a year
     within = sum(counts[n][r] for n, r in bought.items())
     strictest = {n: next((r for r, c in enumerate(counts[n]) if c == 0.0), len(counts[n]) - 1)
                  for n in bought}
@@ -544,7 +576,7 @@ def test_a_grid_tries_every_amount_with_every_count_fewest_charges_first():
     spec = query_header("detect/new_payee_repeat")["calibrate"]
     assert spec["grid"] == {"param": "min_charges", "levels": [2, 3, 4, 6, 8]}
     amounts = {q: Decimal(10) * (i + 1) ** 2 for i, q in enumerate(spec["levels"])}
-    ladder = calibration.rungs(spec, amounts)
+    ladder = rungs.candidates(spec, amounts)
     assert len(ladder) == len(spec["levels"]) * 5
     pairs = [(r.values["min_charges"], r.values["min_charge"]) for r in ladder]
     assert pairs == sorted(pairs)
@@ -552,7 +584,7 @@ def test_a_grid_tries_every_amount_with_every_count_fewest_charges_first():
     assert ladder[-1].values == {"min_charge": max(amounts.values()), "min_charges": 8}
     assert "from 8 charges (min_charges)" in ladder[-1].basis
     for k in (Decimal("0.01"), Decimal(1000)):
-        scaled = calibration.rungs(spec, {q: a * k for q, a in amounts.items()})
+        scaled = rungs.candidates(spec, {q: a * k for q, a in amounts.items()})
         assert [(r.values["min_charge"], r.values["min_charges"]) for r in scaled] == \
             [(r.values["min_charge"] * k, r.values["min_charges"]) for r in ladder]
 
@@ -567,14 +599,14 @@ def test_a_grid_puts_the_rungs_that_cannot_warn_before_the_high_tier_last():
     amounts = dict(zip(spec["levels"], map(Decimal, ("127", "300", "600", "900", "1300",
                                                      "1800", "2471"))))
     for k in (Decimal("0.01"), Decimal(1), Decimal(100)):
-        ladder = calibration.rungs({**spec, "reach": Decimal(5000) * k},
+        ladder = rungs.candidates({**spec, "reach": Decimal(5000) * k},
                                    {q: a * k for q, a in amounts.items()})
         pairs = [(r.values["min_charges"], r.values["min_charge"] / k) for r in ladder]
         reachable = [p for p in pairs if p[0] * p[1] <= 5000]
         assert pairs == reachable + [p for p in pairs if p[0] * p[1] > 5000]
         assert reachable == sorted(reachable) and len(pairs) == 35
         assert pairs.index((6, Decimal(127))) < pairs.index((4, Decimal(2471)))
-    plain = calibration.rungs(spec, amounts)
+    plain = rungs.candidates(spec, amounts)
     assert [(r.values["min_charges"], r.values["min_charge"]) for r in plain] == sorted(
         (r.values["min_charges"], r.values["min_charge"]) for r in plain)
 

@@ -7,7 +7,7 @@ names the ONE setting that decides how sensitive it is (`-- calibrate:`) and a l
 candidates, most sensitive first: money as quantiles of the organisation's own charge
 amounts (so the choice scales with the ledger: every amount times k gives thresholds times
 k, and the same alerts), counts and ratios as values; a grid (`and $count ladder`)
-tries an amount with each count (`rungs`).
+tries an amount with each count (`rungs.candidates`).
 
 How: the organisation's history is replayed once per rung of the ladders (every detector on
 its rung i at once: a detector's alerts depend only on its own settings), counting the
@@ -43,6 +43,7 @@ from datetime import date, timedelta
 import duckdb
 
 from monitor.detection import scan as detect
+from monitor.detection import rungs
 from monitor.detection.catalog import catalog, configured, detectors
 from monitor.screening import store as screening
 from monitor.settings.config import Config
@@ -60,38 +61,17 @@ GROWTH = 1.5
 # With less settled history than this, calibration aims below the budget (see `margin`).
 FULL_MARGIN_DAYS = 365
 # Three quarters, not half: with each detector also one rung stricter on short history
-# (`_choose`; since then only those that judge a payee by its own history, see
+# (`rungs.choose`; since then only those that judge a payee by its own history, see
 # `grows_with_history`), half of a budget of 2 left the US cards' calibrations raising
 # 0.33 alerts a month; three quarters caught thefts sooner there and more on Oxford, for
 # no more honest alerts after (benchmarks/RESULTS.md, 2026-12-07).
 SHORT_MARGIN = 0.75
-# What `calibrate --show` adds to the basis of a detector put a rung beyond (`_choose`).
-BEYOND = ("; a rung stricter than the budget allows: on a short history, a detector that "
-          "judges a payee against its own history fires more as more payees have one")
 # Calibration checks itself on its history (see `_foresight`): the days after each check
 # that are counted, how often back in history a check is made, and the most the checks
 # may move the aim, either way.
 HELD_OUT = timedelta(days=182)
 CHECK_EVERY = timedelta(days=91)
 MOST_FORESIGHT = 2.0
-
-
-@dataclass
-class Choice:
-    detector: str
-    param: str | None          # None: nothing to calibrate (or the config sets it)
-    value: object              # the value chosen (typed), or the one in force
-    rung: int | None
-    rungs: int
-    basis: str                 # why, in words
-    per_month: float           # honest alerts a month on the replay with this value
-    curve: list[float]         # ... with each rung's value, most sensitive first
-    also: dict = field(default_factory=dict)   # a grid's second setting: {param: value}
-
-    @property
-    def settings(self) -> dict:
-        """Every value it sets, {param: value}: a grid's count with its amount."""
-        return {self.param: self.value, **self.also}
 
 
 @dataclass
@@ -104,7 +84,7 @@ class Calibration:
     replay_from: date | None = None
     months: float = 0.0
     per_month: float = 0.0
-    choices: list[Choice] = field(default_factory=list)
+    choices: list[rungs.Choice] = field(default_factory=list)
     aimed_at: float = 0.0      # honest alerts a month on the history aimed at (see the note)
 
     def as_dict(self) -> dict:
@@ -136,6 +116,9 @@ class Measured:
     ladders: dict
     amounts: dict
     fired: dict          # detector -> [the days its alerts were first raised, on each rung]
+    # detector -> [its episodes in force after the replay's start, on each rung]: what a
+    # change of rung raises on the day it takes over (`_caught_up`)
+    in_force: dict = field(default_factory=dict)
 
     @property
     def counts(self) -> dict:
@@ -177,8 +160,8 @@ def measure(con: duckdb.DuckDBPyConnection, config: Config,
     months = ((last - replay_from).days + 1) / DAYS_PER_MONTH
     ladders = _ladders(config)
     amounts = _quantiles(con, first, last, ladders)
-    fired = _replay(con, config, ladders, amounts, replay_from, last)
-    return Measured(first, last, days, replay_from, months, ladders, amounts, fired)
+    fired, in_force = _replay(con, config, ladders, amounts, replay_from, last)
+    return Measured(first, last, days, replay_from, months, ladders, amounts, fired, in_force)
 
 
 def choose(found: Measured, config: Config, budget: float) -> Calibration:
@@ -189,7 +172,7 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
     # Measured once, at the configured budget: a property of the organisation, so that a
     # larger budget is never stricter (the benchmark's trade-off curve).
     foresight = _foresight(found, config, alert_budget(config) * margin(found.days), stricter)
-    choices = _choose(config, found.ladders, found.amounts, found.counts, aim / foresight,
+    choices = rungs.choose(found.ladders, found.amounts, found.counts, aim / foresight,
                       stricter)
     per_month = round(sum(c.per_month for c in choices), 2)
     over = per_month > max(budget, aim / foresight) + 0.005
@@ -216,7 +199,7 @@ def _ladders(config: Config) -> dict:
     """detector -> its header's `calibrate:` (param, kind, levels), for the detectors the
     config enables and does not set that parameter for; None for the others. Each also
     says whether the detector `grows` with history (see `grows_with_history`), and a grid
-    carries the detector's `tier_high` (`reach`, see `rungs`)."""
+    carries the detector's `tier_high` (`reach`, see `rungs.candidates`)."""
     ladders = {}
     tiers = {d.name: d.params.get("tier_high") for d in detectors(config)}
     for name in catalog():
@@ -225,7 +208,7 @@ def _ladders(config: Config) -> dict:
             continue
         header = query_header(f"detect/{name}")
         spec = header["calibrate"] and {**header["calibrate"],
-                                        "grows": grows_with_history(header["params"])}
+                                        "grows": rungs.grows_with_history(header["params"])}
         if spec and spec["grid"] and spec["grid"]["param"] in own:
             spec = {**spec, "grid": None}       # its count is written: a plain ladder
         if spec and spec["grid"]:
@@ -248,61 +231,17 @@ def _quantiles(con, first: date, last: date, ladders: dict) -> dict:
     return dict(zip(wanted, found))
 
 
-@dataclass(frozen=True)
-class Rung:
-    values: dict               # param -> value, for the replay and the scan
-    basis: str                 # the value in words
-
-
-def rungs(spec: dict, amounts: dict) -> list[Rung]:
-    """A ladder's candidates, most sensitive first. A grid (`$amount quantile ... and
-    $count ladder ...`) tries every amount with every count: the fewest charges first,
-    then the smallest amount. Why: a thief's charges are rarely near the threshold, so
-    what he takes before the alert is about the count times his charge: two charges of
-    any size up to 2,500 stay within 5,000, eight only up to 625, and a run of eight
-    within the detector's window needs a charge a week. So the count grows only where no
-    amount up to the grid's highest keeps two charges within the budget: on the US
-    cards a card pays a new supplier two similar sums all the time (25 honest alerts a
-    month at the median amount; an amount ladder alone went to 8,800 USD and caught no
-    new-payee theft) but rarely eight (0.2 a month). Ordering by amount times count
-    instead (the least money a run needs to fire) cost Oxford 12 of 48 thefts within
-    5,000: four charges of 52 came before two of 187.
-
-    A rung whose count times amount passes the detector's `tier_high` (`reach`) goes
-    last, in the same order: it cannot fire before a thief has taken the high tier, so
-    it is no earlier alarm than any other (counting one charge a day, the US cards' four
-    charges of 2,471 USD fitted the budget before six of 127, and caught two fewer
-    thefts within 5,000)."""
-    def amount(level):
-        return amounts[level] if spec["kind"] == "quantile" else level
-
-    def words(i: int, level) -> str:
-        if spec["kind"] == "quantile":
-            return f"the {_ordinal(level)} percentile of the organisation's charge amounts"
-        return f"rung {i + 1} of {', '.join(str(v) for v in spec['levels'])}"
-
-    grid = spec.get("grid")
-    if not grid:
-        return [Rung({spec["param"]: amount(level)}, words(i, level))
-                for i, level in enumerate(spec["levels"])]
-    ladder = [Rung({spec["param"]: amount(level), grid["param"]: count},
-                   f"{words(i, level)}, from {count} charges ({grid['param']})")
-              for count in grid["levels"] for i, level in enumerate(spec["levels"])]
-    reach = spec.get("reach")
-    if reach is None or spec["kind"] != "quantile":
-        return ladder
-    return sorted(ladder, key=lambda r: r.values[spec["param"]] * r.values[grid["param"]] > reach)
-
-
 def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
-            end: date) -> dict:
-    """detector -> [the days its honest alerts were first raised, on each rung] (past the
-    end of its ladder, and for detectors without one, its last rung's days: only the
-    detectors with a rung left run). Every window looks back only, so the
-    alerts up to any day are what a replay ending that day raises: one replay serves the
-    whole history and any earlier part of it (`_foresight`)."""
-    candidates = {name: rungs(spec, amounts) for name, spec in ladders.items() if spec}
+            end: date) -> tuple[dict, dict]:
+    """detector -> [the days its honest alerts were first raised, on each rung], and
+    detector -> [its episodes in force on some day from `start`, on each rung: (began,
+    in force until, group)] (past the end of its ladder, and for detectors without one,
+    its last rung's: only the detectors with a rung left run). Every window looks back
+    only, so the alerts up to any day are what a replay ending that day raises: one
+    replay serves the whole history and any earlier part of it (`_foresight`)."""
+    candidates = {name: rungs.candidates(spec, amounts) for name, spec in ladders.items() if spec}
     fired: dict = {name: [] for name in ladders}
+    in_force: dict = {name: [] for name in ladders}
     screening.refresh(con, config)
     detect.prepare(con, config, end)       # the charges, once: the rungs change no input
     for rung in range(max((len(c) for c in candidates.values()), default=1)):
@@ -313,9 +252,15 @@ def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
         days: dict = {name: [] for name in ladders}
         for row in rows(con, "scan/first_alerts", {"start": start, "end": end}):
             days.setdefault(row["detector"], []).append(row["first_alert_at"])
+        episodes: dict = {name: [] for name in ladders}
+        for row in rows(con, "scan/episodes_in_force", {"start": start}):
+            episodes.setdefault(row["detector"], []).append(
+                (row["first_alert_at"], row["active_until"],
+                 (row["account"], row["counterparty"], row["initiator"])))
         for name in ladders:
             fired[name].append(sorted(days[name]) if name in running else fired[name][-1])
-    return fired
+            in_force[name].append(episodes[name] if name in running else in_force[name][-1])
+    return fired, in_force
 
 
 def _only(config: Config, names: set) -> Config:
@@ -378,153 +323,47 @@ def _foresight(found: Measured, config: Config, aim: float, stricter: int) -> fl
     months after a calibration differ from its history is the organisation's own (Brazil's
     cards raised 1.9 a month in-sample and 2.4 in the months after each calibration, even
     with `_ahead`; Calderdale's fewer than predicted), so its history measures it, not a
-    constant tuned on one ledger. 1 when the replay is too short to hold part of it out."""
+    constant tuned on one ledger. 1 when the replay is too short to hold part of it out.
+
+    What was raised includes what a check's change of rung raises on the day it takes over
+    (`_caught_up`), as the product's scan does: counting only the alerts first raised after
+    each check, Brazil's calibrations kept their budget here and raised 2.07 a month."""
     held_out = HELD_OUT.days / DAYS_PER_MONTH
-    said = raised = 0.0
+    cuts = []
     cut = found.last - HELD_OUT
     while (cut - found.replay_from).days + 1 >= CHECK_EVERY.days:
-        before = _judged(found.fired, found.replay_from, cut)
-        for choice in _choose(config, found.ladders, found.amounts, before, aim, stricter):
+        cuts.append(cut)
+        cut -= CHECK_EVERY
+    said = raised = 0.0
+    before: dict = {}             # detector -> the rung the check before chose
+    for cut in reversed(cuts):    # the oldest first: a change of rung is from the one before
+        judged = _judged(found.fired, found.replay_from, cut)
+        chosen = {}
+        for choice in rungs.choose(found.ladders, found.amounts, judged, aim, stricter):
             if choice.rung is None and found.ladders[choice.detector]:
                 continue             # kept its default (unseen): neither side counts it
+            name, rung = choice.detector, choice.rung or 0
+            chosen[name] = rung
             said += choice.per_month
-            raised += _between(found.fired[choice.detector][choice.rung or 0],
-                               cut + timedelta(days=1), cut + HELD_OUT) / held_out
-        cut -= CHECK_EVERY
+            raised += (_between(found.fired[name][rung], cut + timedelta(days=1),
+                                cut + HELD_OUT)
+                       + _caught_up(found, name, before.get(name), rung, cut)) / held_out
+        before = chosen
     if said <= 0:
         return 1.0
     return min(MOST_FORESIGHT, max(1 / MOST_FORESIGHT, raised / said))
 
 
-def _choose(config: Config, ladders: dict, amounts: dict, counts: dict,
-            budget: float, stricter: int = 0) -> list[Choice]:
-    """Each calibrated detector on the most sensitive rung that raises at most an equal
-    share of what the budget leaves after the detectors calibration cannot change; the
-    share is as large as the budget allows, so a detector that needs less than its share
-    leaves the rest to the others (no detector is starved to quieten another); on short
-    history (`stricter`), the detectors also move one at a time between two shares, the
-    quietest first (`_chain`)."""
-    candidates = {name: rungs(spec, amounts) for name, spec in ladders.items() if spec}
-    fixed = sum(counts[name][0] for name, spec in ladders.items() if spec is None)
-    # A detector silent on every rung has no evidence here (the history may be too short
-    # for it to judge: drift wants 180 days of an account's history): it keeps its default
-    # rather than going to its most sensitive rung blind.
-    unseen = {name for name, spec in ladders.items()
-              if spec and not any(counts[name][:len(candidates[name])])}
-    mine = [name for name, spec in ladders.items() if spec and name not in unseen]
-    top = {name: len(candidates[name]) - 1 for name in mine}
-
-    def rungs_for(share: float) -> dict:
-        """Each detector's most sensitive rung raising at most `share` (else its top)."""
-        return {n: next((r for r in range(top[n] + 1) if counts[n][r] <= share), top[n])
-                for n in mine}
-
-    def total(chosen: dict) -> float:
-        return sum(counts[n][chosen[n]] for n in mine)
-
-    # One fixed chain of settings, from the strictest to the most sensitive, each step
-    # making one or more detectors more sensitive and none stricter; the budget takes the
-    # chain up to the first step that does not fit. The chain does not depend on the
-    # budget, so a larger budget never leaves a detector stricter. (A handout that chose
-    # among the steps that still fit did: on the demo, a larger aim let round_amount_run
-    # take four rungs, and lookalike_payee went from rung 1 to rung 9.)
-    rung = rungs_for(0.0)                       # the strictest that can be had
-    for state in _chain(rungs_for, counts, sorted({c for n in mine
-                                                   for c in counts[n][:top[n] + 1]}),
-                        stricter):
-        if fixed + total(state) > budget + 1e-9:
-            break
-        rung = state
-    # Short history: a few months' counts cannot tell a rung that raised nothing by chance
-    # from a stricter one (on the US cards' three counted months h=7 and h=80 both raised
-    # 0, and h=7 then raised 1.6 a month): each detector that judges a payee against its
-    # own history goes `stricter` rungs beyond (`grows_with_history`).
-    budgeted = rung
-    rung = {n: _beyond(counts[n][:top[n] + 1], r,
-                       stricter if ladders[n]["grows"] else 0)
-            for n, r in rung.items()}
-
-    def now_(name):
-        return counts[name][rung[name]] if name in rung else counts[name][0]
-
-    choices = []
-    for name, spec in ladders.items():
-        per_month = round(now_(name), 3)
-        if spec is None:
-            written = query_header(f"detect/{name}")["calibrate"]
-            basis = ("set in config.toml" if written else
-                     "nothing to calibrate: every such alert is worth reading")
-            choices.append(Choice(name, written and written["param"], None, None, 0, basis,
-                                  per_month, [per_month]))
-            continue
-        curve = [round(n, 3) for n in counts[name][:len(candidates[name])]]
-        if name in unseen:
-            choices.append(Choice(name, spec["param"], None, None, len(candidates[name]),
-                                  "not seen firing on any rung of this history: its "
-                                  "default is kept", 0.0, curve))
-            continue
-        chosen = candidates[name][rung[name]]
-        also = {k: v for k, v in chosen.values.items() if k != spec["param"]}
-        basis = chosen.basis + (BEYOND if rung[name] != budgeted[name] else "")
-        choices.append(Choice(name, spec["param"], chosen.values[spec["param"]], rung[name],
-                              len(candidates[name]), basis, per_month, curve, also))
-    return choices
-
-
-def grows_with_history(params: dict) -> bool:
-    """Whether a detector (its header's params) judges a payee against the payee's own
-    history: it asks for `$min_history` charges of it. On a short history few pairs have
-    that much, so such a detector's few months of counts understate the months to come
-    (payee_amount_shift raised 1.3-1.6 honest alerts a month on the US cards when taken to
-    the rung its first months allowed): on short history it goes a rung beyond. A detector
-    of new payees judges each on its first weeks, which a short history shows as well as a
-    long one; the rung beyond only made those stricter (US cards, tuning seeds: 23 of 54
-    thefts within 5,000 with it, 26 without, honest alerts 0.65 and 0.98 a month;
-    benchmarks/RESULTS.md, 2026-12-07)."""
-    return "min_history" in params
-
-
-def _chain(rungs_for, counts: dict, shares: list, stricter: int):
-    """The settings `_choose` climbs, strictest first: every detector on the most sensitive
-    rung raising at most a share, for each share in turn (the equal share). On short
-    history (`stricter`) the detectors also move one at a time between two shares, the
-    one raising the fewest alerts now first (then the cheapest move): a few months'
-    counts move in steps of one alert (Oxford's new_payee_repeat: 0.6 a month on rungs
-    1-4, then none), so an equal share can leave most of the budget to no one, and the
-    margin and the rung beyond keep it safe. On a year or more only the equal shares are
-    climbed: there, moving one at a time raised Birmingham's honest alerts from 1.71 to
-    1.95 a month for no theft caught sooner, Brazil's from 2.44 to 2.90."""
-    state = rungs_for(0.0)
-    for share in shares:
-        goal = rungs_for(share)
-        if not stricter:
-            yield goal
-        else:       # the last move reaches the goal: it is not given twice
-            moving = sorted((counts[n][state[n]], counts[n][goal[n]] - counts[n][state[n]], n)
-                            for n in goal if goal[n] < state[n])
-            for _now, _cost, name in moving:
-                state = {**state, name: goal[name]}
-                yield state
-        state = goal
-
-
-def _beyond(counts: list, rung: int, steps: int) -> int:
-    """`steps` rungs stricter than `rung`, each the next that raised no more alerts than
-    the one before (a grid's next rung may be a busier one: from two charges of the
-    highest amount to four of the lowest), else the last; and never less strict than
-    what a stricter `rung` than this one would give, so that a larger budget never ends
-    on a stricter rung (on a grid, "the next that raised no more" from a busy rung can
-    lie before the one from a quieter, more sensitive rung)."""
-    def once(start: int) -> int:
-        for _ in range(steps):
-            start = next((r for r in range(start + 1, len(counts))
-                          if counts[r] <= counts[start]), len(counts) - 1)
-        return start
-    return max(once(r) for r in range(rung + 1)) if steps else rung
-
-
-def _ordinal(quantile: float) -> str:
-    return f"{quantile * 100:g}th"
+def _caught_up(found: Measured, name: str, old: int | None, new: int, cut: date) -> int:
+    """How many alerts a detector's change from rung `old` to rung `new`, chosen on the
+    history up to `cut`, raises the day after: its episodes on the new rung begun by then
+    and still in force, of groups (account, payee, initiator) not in force on the old rung
+    (those the team already has). None when it came from its default: no rung to compare."""
+    if old is None or old == new or not found.in_force:
+        return 0
+    now = {group for began, until, group in found.in_force[name][new] if began <= cut < until}
+    had = {group for began, until, group in found.in_force[name][old] if began <= cut <= until}
+    return len(now - had)
 
 
 def save(con, calibration: Calibration, by: str) -> int:
