@@ -42,8 +42,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from monitor.detection import scan as detect
-from monitor.detection import rungs
+from monitor.detection import rungs, scan as detect
 from monitor.detection.catalog import catalog, configured, detectors
 from monitor.screening import store as screening
 from monitor.settings.config import Config
@@ -62,7 +61,7 @@ GROWTH = 1.5
 FULL_MARGIN_DAYS = 365
 # Three quarters, not half: with each detector also one rung stricter on short history
 # (`rungs.choose`; since then only those that judge a payee by its own history, see
-# `grows_with_history`), half of a budget of 2 left the US cards' calibrations raising
+# `rungs.grows_with_history`), half of a budget of 2 left the US cards' calibrations raising
 # 0.33 alerts a month; three quarters caught thefts sooner there and more on Oxford, for
 # no more honest alerts after (benchmarks/RESULTS.md, 2026-12-07).
 SHORT_MARGIN = 0.75
