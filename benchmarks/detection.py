@@ -7,9 +7,11 @@ Full run, as in benchmarks/RESULTS.md (1,080 thefts, 11 minutes at load 9-14):
 Calibrated as the product runs (the daemon calibrates again every 30 days), with the
 trade-off curve of several budgets (benchmarks/recalibrated.py):
     .venv/bin/python benchmarks/detection.py --calibrate --every 90 --budgets 2 1 4 8
---kinds picks kinds, --json FILE writes every theft's parameters and outcome, --config
-appends TOML (other settings) to each ledger's config, --tuned-on names the ledgers
-those settings were tuned on (their rows are labelled, the others are held out).
+--keep-calibrations DIR keeps each ledger's calibrations (most of a long ledger's time) and
+reuses them on a later run of the same code (a digest of monitor/, queries/ and the ledgers'
+specs names the file). --kinds picks kinds, --json FILE writes every theft's parameters and
+outcome, --config appends TOML (other settings) to each ledger's config, --tuned-on names
+the ledgers those settings were tuned on (their rows are labelled, the others are held out).
 
 For each ledger (benchmarks/ledgers.py) it ingests the real exports into a DuckDB file
 with the library's ingest, replays the honest ledger with `monitor backtest`'s code

@@ -268,6 +268,7 @@ def test_a_history_that_outran_its_own_calibrations_is_aimed_lower_one_that_fell
     assert calibration._foresight(grown, cfg, 2.0, 0) == calibration.MOST_FORESIGHT
     chosen = calibration.choose(grown, cfg, 2.0)
     assert "aimed at 1.00" in chosen.note and "raised 2.00 times what they predicted" in chosen.note
+    assert "with the open findings a change of settings brings the day it takes over" in chosen.note
     (choice,) = chosen.choices
     assert choice.per_month <= 1.0 and choice.rung == 2
     assert "over budget" not in chosen.note

@@ -186,7 +186,8 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
              if margin(found.days) < 1 else "") +
             (f" (aimed at {aim / foresight:.2f}: chosen on this history up to earlier "
              f"days, the settings raised {foresight:.2f} times what they predicted in the "
-             f"{HELD_OUT.days} days after each)" if foresight != 1 else "") +
+             f"{HELD_OUT.days} days after each, with the open findings a change of "
+             "settings brings the day it takes over)" if foresight != 1 else "") +
             (": over budget even with every detector at its strictest rung; the "
              "detectors without a rung to climb, or set in config.toml, raise the rest "
              "(see per_month)." if over else "."))
