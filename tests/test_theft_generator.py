@@ -12,6 +12,7 @@ import random
 import sys
 from decimal import Decimal
 
+import duckdb
 import pytest
 
 from helpers import ROOT, ingest, query
@@ -19,6 +20,7 @@ from helpers import ROOT, ingest, query
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import detection as bench  # noqa: E402
 import ledgers as ledger_specs  # noqa: E402
+import recalibrated  # noqa: E402
 import thefts as gen  # noqa: E402
 
 
@@ -119,3 +121,26 @@ def test_evaluation_counts_loss_up_to_the_first_alert():
     [missed] = bench.evaluate([early], [theft], txn_of)
     assert (missed["caught"], missed["loss"], missed["charges"]) == (False, Decimal("300.00"), 3)
 
+
+
+def test_a_recalibration_catches_up_only_on_episodes_begun_before_it():
+    """At a recalibration on `start` the benchmark raises the new settings' episodes then in
+    force, as the product's scan reports open findings. A group whose older episode had
+    ended and whose next began within the run was taken as in force too, and raised twice
+    (Brazil's stale_feed, until 2026-12-08): only an episode begun before `start` counts."""
+    start = dt.date(2024, 3, 1)
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE episodes (detector VARCHAR, account VARCHAR, "
+                "counterparty VARCHAR, initiator VARCHAR, first_alert_at DATE, "
+                "active_until DATE)")
+    con.executemany("INSERT INTO episodes VALUES ('d', ?, 'P', NULL, ?, ?)", [
+        ("running", dt.date(2024, 2, 1), dt.date(2024, 4, 1)),     # begun before, in force
+        ("again", dt.date(2024, 1, 1), dt.date(2024, 1, 31)),      # over before `start` ...
+        ("again", dt.date(2024, 3, 10), dt.date(2024, 4, 10)),     # ... and begun after it
+        ("later", dt.date(2024, 3, 5), dt.date(2024, 4, 5))])      # only begun after it
+    day_before = start - dt.timedelta(days=1)
+    assert recalibrated._groups_in_force(con, start, day_before) == {("d", "running", "P", None)}
+    # At the end of a run, every episode of it still in force counts.
+    assert {g[1] for g in recalibrated._groups_in_force(con, dt.date(2024, 4, 1),
+                                                        dt.date(2024, 4, 1))} == \
+        {"running", "again", "later"}

@@ -172,7 +172,7 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
     # larger budget is never stricter (the benchmark's trade-off curve).
     foresight = _foresight(found, config, alert_budget(config) * margin(found.days), stricter)
     choices = rungs.choose(found.ladders, found.amounts, found.counts, aim / foresight,
-                      stricter)
+                           stricter)
     per_month = round(sum(c.per_month for c in choices), 2)
     over = per_month > max(budget, aim / foresight) + 0.005
     note = (f"{found.days} days of settled history ({first} to {last}; the last "
@@ -198,7 +198,7 @@ def choose(found: Measured, config: Config, budget: float) -> Calibration:
 def _ladders(config: Config) -> dict:
     """detector -> its header's `calibrate:` (param, kind, levels), for the detectors the
     config enables and does not set that parameter for; None for the others. Each also
-    says whether the detector `grows` with history (see `grows_with_history`), and a grid
+    says whether the detector `grows` with history (`rungs.grows_with_history`), and a grid
     carries the detector's `tier_high` (`reach`, see `rungs.candidates`)."""
     ladders = {}
     tiers = {d.name: d.params.get("tier_high") for d in detectors(config)}
