@@ -543,8 +543,8 @@ def main(argv=None) -> None:
     parser.add_argument("--keep-calibrations", type=Path, metavar="DIR",
                         help="with --every: keep each ledger's calibrations in DIR and reuse "
                         "those an earlier run of the same code kept (same monitor/, queries/, "
-                        "ledgers, schedule and --config); they are pickles, loaded as code is: a DIR only "
-                        "you can write")
+                        "ledgers, schedule and --config); they are pickles, loaded as code "
+                        "is: a DIR only you can write")
     args = parser.parse_args(argv)
     tuned_on = tuple(args.tuned_on) if args.tuned_on is not None else DEFAULT_TUNED_ON
     extra = args.config.read_text() if args.config else ""

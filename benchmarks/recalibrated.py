@@ -113,10 +113,12 @@ def _in_force_at(con, start: dt.date) -> list[dict]:
 
 
 def _groups_in_force(con, day: dt.date, began_by: dt.date) -> set:
-    """The groups with an episode begun by `began_by` and still in force on `day` (one
-    begun later, within the run, is raised as it begins: not an episode to catch up on)."""
-    return {_group(e) for e in store.rows(con, "scan/episodes_in_force", {"start": day})
-            if e["first_alert_at"] <= began_by}
+    """(detector, account, payee, initiator) of the groups in force on `day`, begun by
+    `began_by`: calibration's own rule (`calibrate.groups_in_force`)."""
+    return calibrate.groups_in_force(
+        [(began, until, (detector, *group))
+         for detector, began, until, group in calibrate.episodes_in_force(con, day)],
+        day, began_by)
 
 
 def _group(alert: dict) -> tuple:

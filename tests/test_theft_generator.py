@@ -122,7 +122,6 @@ def test_evaluation_counts_loss_up_to_the_first_alert():
     assert (missed["caught"], missed["loss"], missed["charges"]) == (False, Decimal("300.00"), 3)
 
 
-
 def test_a_recalibration_catches_up_only_on_episodes_begun_before_it():
     """At a recalibration on `start` the benchmark raises the new settings' episodes then in
     force, as the product's scan reports open findings. A group whose older episode had

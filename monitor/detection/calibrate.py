@@ -253,10 +253,8 @@ def _replay(con, config: Config, ladders: dict, amounts: dict, start: date,
         for row in rows(con, "scan/first_alerts", {"start": start, "end": end}):
             days.setdefault(row["detector"], []).append(row["first_alert_at"])
         episodes: dict = {name: [] for name in ladders}
-        for row in rows(con, "scan/episodes_in_force", {"start": start}):
-            episodes.setdefault(row["detector"], []).append(
-                (row["first_alert_at"], row["active_until"],
-                 (row["account"], row["counterparty"], row["initiator"])))
+        for detector, began, until, group in episodes_in_force(con, start):
+            episodes.setdefault(detector, []).append((began, until, group))
         for name in ladders:
             fired[name].append(sorted(days[name]) if name in running else fired[name][-1])
             in_force[name].append(episodes[name] if name in running else in_force[name][-1])
@@ -361,9 +359,26 @@ def _caught_up(found: Measured, name: str, old: int | None, new: int, cut: date)
     (those the team already has). None when it came from its default: no rung to compare."""
     if old is None or old == new or not found.in_force:
         return 0
-    now = {group for began, until, group in found.in_force[name][new] if began <= cut < until}
-    had = {group for began, until, group in found.in_force[name][old] if began <= cut <= until}
+    now = groups_in_force(found.in_force[name][new], cut + timedelta(days=1), cut)
+    had = groups_in_force(found.in_force[name][old], cut, cut)
     return len(now - had)
+
+
+def episodes_in_force(con, start: date) -> list[tuple]:
+    """(detector, began, in force until, (account, payee, initiator)) of every episode the
+    detectors just run left in force on some day from `start` (scan/episodes_in_force)."""
+    return [(r["detector"], r["first_alert_at"], r["active_until"],
+             (r["account"], r["counterparty"], r["initiator"]))
+            for r in rows(con, "scan/episodes_in_force", {"start": start})]
+
+
+def groups_in_force(episodes, day: date, began_by: date) -> set:
+    """The groups of `episodes` ((began, in force until, group)) with one begun by
+    `began_by` and still in force on `day`: what settings taking over on `day` (chosen on
+    the history up to `began_by`) find open, as the scan reports open findings. One begun
+    later is raised as it begins, not caught up on (the benchmark counted such a group
+    twice until 2026-12-08)."""
+    return {group for began, until, group in episodes if began <= began_by and until >= day}
 
 
 def save(con, calibration: Calibration, by: str) -> int:
